@@ -1,0 +1,195 @@
+/*
+ * qrank.h - the whole public contract of libqrank.
+ *
+ * qrank runs Qwen3 rerankers and embedders on CPUs. A model is loaded once
+ * from a GGUF file or a Hugging Face directory (config.json, safetensors,
+ * tokenizer.json) and then used from any number of calls. The library never
+ * prints, never exits and never reads the environment: every fallible call
+ * returns QRANK_OK or an error code and, when `err` is not NULL, fills it with
+ * a message the caller can show.
+ *
+ *     qrank_model *m;
+ *     qrank_error err;
+ *     qrank_model_params mp = qrank_model_default_params();
+ *     if (qrank_model_load("reranker.gguf", &mp, &m, &err) != QRANK_OK) {
+ *         fprintf(stderr, "%s\n", err.message);
+ *         return 1;
+ *     }
+ *     const char *docs[] = {"Beijing is the capital of China.", "Seoul is in Korea."};
+ *     float scores[2];
+ *     qrank_rerank_params rp = qrank_rerank_default_params();
+ *     if (qrank_rerank(m, "What is the capital of China?", docs, 2, &rp, scores, NULL, NULL, &err))
+ *         fprintf(stderr, "%s\n", err.message);
+ *     qrank_model_free(m);
+ *
+ * Threads: a model is immutable after loading; calls that run it may come from
+ * several threads, but each call uses `n_threads` compute threads of its own,
+ * so a server should funnel work through one scheduler (qrank_rerank_batch)
+ * rather than call concurrently.
+ */
+#ifndef QRANK_H
+#define QRANK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    QRANK_OK = 0,
+    QRANK_E_INVALID_ARGUMENT = 1, /* a caller's argument is out of range or malformed */
+    QRANK_E_IO = 2,               /* a file could not be opened, read or mapped */
+    QRANK_E_FORMAT = 3,           /* a model file is corrupt, truncated or unsupported */
+    QRANK_E_NO_MEMORY = 4,        /* an allocation failed */
+    QRANK_E_TOO_LONG = 5,         /* input over a length limit that truncation cannot fix */
+    QRANK_E_UNSUPPORTED = 6,      /* the model cannot do what was asked (e.g. embed with a reranker) */
+};
+
+typedef struct qrank_error {
+    int code;
+    char message[512];
+} qrank_error;
+
+typedef enum qrank_precision {
+    /* Activations are rounded to the weights' type where the CPU has a faster
+     * instruction for it (int8 for Q8_0, bf16 for BF16). Default. */
+    QRANK_PRECISION_FAST = 0,
+    /* Every activation stays in f32; weights of any type are widened exactly. */
+    QRANK_PRECISION_EXACT = 1,
+} qrank_precision;
+
+typedef enum qrank_model_kind {
+    QRANK_KIND_RERANKER = 0, /* scores P(yes): Qwen3-Reranker */
+    QRANK_KIND_EMBEDDER = 1, /* pools <|endoftext|>: Qwen3-Embedding */
+} qrank_model_kind;
+
+typedef struct qrank_model qrank_model;
+
+typedef struct qrank_model_params {
+    int n_threads;             /* compute threads; 0 = all cores */
+    qrank_precision precision; /* default precision of calls on this model */
+} qrank_model_params;
+
+qrank_model_params qrank_model_default_params(void);
+
+/* Loads a GGUF file or a Hugging Face directory. The weights are mmap'd. */
+int qrank_model_load(const char *path, const qrank_model_params *params, qrank_model **out,
+                     qrank_error *err);
+void qrank_model_free(qrank_model *model);
+
+/* Changes the compute threads used by later calls (0 = all cores). */
+void qrank_model_set_threads(qrank_model *model, int n_threads);
+
+typedef struct qrank_model_info {
+    qrank_model_kind kind;
+    const char *name;        /* general.name, or the directory's name */
+    const char *file_format; /* "gguf" or "huggingface" */
+    const char *weight_type; /* the type of most matrix weights: "Q8_0", "BF16", ... */
+    int n_layers;
+    int hidden;
+    int ffn;
+    int n_heads;
+    int n_kv_heads;
+    int head_dim;
+    int vocab_size;       /* tokens the tokenizer knows */
+    int embedding_rows;   /* rows of the embedding table (may be padded) */
+    int context_length;   /* the model's maximum positions */
+    double rope_theta;
+    double rms_eps;
+    int has_cls_output;   /* 1: a [2, hidden] yes/no head; 0: tied embedding rows */
+    size_t n_tensors;
+    size_t weight_bytes;  /* bytes of tensor data in the file(s) */
+} qrank_model_info;
+
+void qrank_model_get_info(const qrank_model *model, qrank_model_info *info);
+
+/* Tensor i (0 <= i < info.n_tensors): its name, type name and shape, inner dimension first. */
+typedef struct qrank_tensor_info {
+    const char *name;
+    const char *type;
+    int n_dims;
+    int64_t shape[4];
+} qrank_tensor_info;
+
+int qrank_model_get_tensor(const qrank_model *model, size_t i, qrank_tensor_info *info);
+
+/* Tokenizes user text as plain text: strings such as "<|im_end|>" are never
+ * special. Invalid UTF-8 bytes become U+FFFD. `*ids` is malloc'd; free() it. */
+int qrank_tokenize(const qrank_model *model, const char *text, size_t len, int32_t **ids,
+                   size_t *n_ids, qrank_error *err);
+
+/* Looks up a token's text (byte-level form as in the vocabulary); NULL when out of range. */
+const char *qrank_token_text(const qrank_model *model, int32_t id);
+
+/* ---- rerank ---------------------------------------------------------------------------- */
+
+#define QRANK_DEFAULT_INSTRUCTION \
+    "Given a web search query, retrieve relevant passages that answer the query"
+#define QRANK_DEFAULT_MAX_LENGTH 8192
+
+typedef struct qrank_rerank_params {
+    const char *instruction; /* NULL or "" = QRANK_DEFAULT_INSTRUCTION */
+    int max_length;          /* whole prompt, in tokens; 0 = QRANK_DEFAULT_MAX_LENGTH */
+    int max_tokens_per_doc;  /* extra cap on each document's tokens; 0 = none */
+    qrank_precision precision;
+} qrank_rerank_params;
+
+qrank_rerank_params qrank_rerank_default_params(void);
+
+typedef struct qrank_usage {
+    size_t prompt_tokens;   /* tokens of every prompt as the official code would count them */
+    size_t computed_tokens; /* tokens that went through the model (the shared prefix once) */
+    size_t prefix_tokens_reused; /* prompt_tokens - computed_tokens */
+    size_t truncated_documents;
+} qrank_usage;
+
+/* Scores documents for one query: scores[i] = P(yes) for docs[i], in input order.
+ * logits (optional) receives logit(yes) - logit(no). usage is optional. */
+int qrank_rerank(qrank_model *model, const char *query, const char *const *docs, size_t n_docs,
+                 const qrank_rerank_params *params, float *scores, float *logits,
+                 qrank_usage *usage, qrank_error *err);
+
+/* Several queries at once: the documents of every request go through the same
+ * forward passes (what a server's scheduler wants). Each request's outputs are
+ * written to its own arrays. usage (optional) is the sum over requests. */
+typedef struct qrank_rerank_request {
+    const char *query;
+    const char *const *docs;
+    size_t n_docs;
+    qrank_rerank_params params; /* precision is taken from the first request */
+    float *scores;              /* n_docs */
+    float *logits;              /* n_docs or NULL */
+    qrank_usage usage;          /* filled per request */
+} qrank_rerank_request;
+
+int qrank_rerank_batch(qrank_model *model, qrank_rerank_request *requests, size_t n_requests,
+                       qrank_error *err);
+
+/* Fills order[0..n) with indices of scores, best first; ties keep input order. */
+void qrank_rank_order(const float *scores, size_t n, size_t *order);
+
+/* ---- embeddings ------------------------------------------------------------------------ */
+
+typedef struct qrank_embed_params {
+    const char *instruction; /* NULL: texts are embedded as they are (documents);
+                                else "Instruct: {instruction}\nQuery:{text}" */
+    int dims;                /* 0 = the model's hidden size; else 32..hidden (MRL) */
+    int max_length;          /* tokens per text including <|endoftext|>; 0 = 8192 */
+    qrank_precision precision;
+} qrank_embed_params;
+
+qrank_embed_params qrank_embed_default_params(void);
+
+/* out: n_texts rows of `dims` floats, each L2-normalised. */
+int qrank_embed(qrank_model *model, const char *const *texts, size_t n_texts,
+                const qrank_embed_params *params, float *out, qrank_usage *usage,
+                qrank_error *err);
+
+const char *qrank_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,55 @@
+/* kernels.h - the matrix kernels behind one small interface.
+ *
+ * Every kernel computes a block of Y = X . W^T: for rows r in [0, n_rows) and
+ * outputs o in [o_begin, o_end), Y[r*ldy + o] = sum_i X[r*ldx + i] * W[o][i].
+ * Kernels are single-threaded; src/matmul.c splits the output range over the
+ * compute threads, and quantises activations once per call for the fast
+ * paths. generic.c is the plain-C reference that every ISA file is tested
+ * against (tests/test-kernels.c); dispatch.c picks variants from CPUID once,
+ * when a model is loaded, into a qr_kernels table owned by that model. */
+#ifndef QRANK_KERNELS_H
+#define QRANK_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tensor.h"
+
+/* Activations prepared for a fast kernel: int8 blocks of 32 (Q8_0 layout,
+ * scale max|x|/127) or bf16, one row per X row. */
+typedef struct qr_acts {
+    qr_type type;        /* QR_TYPE_F32 (use X directly), QR_TYPE_Q8_0 or QR_TYPE_BF16 */
+    const void *data;
+    size_t row_bytes;
+} qr_acts;
+
+typedef void (*qr_gemm_fn)(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows,
+                           int64_t ldx, float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
+
+typedef struct qr_kernels {
+    const char *name; /* "generic", "avx2", "avx512" */
+    /* Exact: X in f32, W widened exactly, f32 accumulation. Any weight type. */
+    qr_gemm_fn gemm_f32;
+    /* Fast: NULL when this ISA has nothing faster for that weight type. */
+    qr_gemm_fn gemm_q8_0; /* W Q8_0, xq Q8_0 */
+    qr_gemm_fn gemm_bf16; /* W BF16, xq BF16 */
+    /* x (n values, n % 32 == 0) -> Q8_0 blocks. */
+    void (*quantize_q8_0)(const float *x, void *out, int64_t n);
+    void (*to_bf16)(const float *x, uint16_t *out, int64_t n);
+} qr_kernels;
+
+/* The reference implementations. */
+void qr_gemm_f32_generic(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows,
+                         int64_t ldx, float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
+void qr_gemm_q8_0_generic(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows,
+                          int64_t ldx, float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
+void qr_gemm_bf16_generic(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows,
+                          int64_t ldx, float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
+void qr_quantize_q8_0_generic(const float *x, void *out, int64_t n);
+void qr_to_bf16_generic(const float *x, uint16_t *out, int64_t n);
+
+/* Which variant to use: "generic", "avx2", "avx512" or NULL for the best the
+ * CPU has. Returns 0, or -1 when the named variant cannot run here. */
+int qr_kernels_select(qr_kernels *k, const char *want);
+
+#endif
