@@ -1,0 +1,315 @@
+/* forward.c - the Qwen3 forward pass (MODEL.md), over packed sequences.
+ *
+ * Per layer: x = h + attn(rmsnorm(h)); h' = x + mlp(rmsnorm(x)); a final
+ * rmsnorm at the end. Three decisions shape this file:
+ *  - Sequences are packed back to back, never padded: every projection is one
+ *    matrix multiplication over all rows of all sequences, and attention
+ *    walks each sequence's own rows (plus its shared prefix, if any).
+ *  - A layer first computes keys/values for every row, then runs queries,
+ *    attention and the MLP chunk by chunk: memory stays linear in the number
+ *    of tokens (a 32K-token document needs ~T x (hidden + 2 kv_dim) floats,
+ *    not T^2 scores or T x ffn intermediates).
+ *  - In the last layer only the rows whose hidden state is asked for (each
+ *    sequence's last token) go past the keys/values.
+ * Attention keeps all scores of one query row (linear in length), two passes
+ * for an exact softmax. */
+#include "forward.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "matmul.h"
+
+enum { ROW_CHUNK = 512 };
+
+void qr_kv_prefix_free(qr_kv_prefix *kv) {
+    if (!kv) return;
+    free(kv->k);
+    free(kv->v);
+    memset(kv, 0, sizeof *kv);
+}
+
+static void rmsnorm(float *out, const float *x, const float *w, int n, double eps) {
+    double ss = 0.0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    const float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+/* Rotate-half (NeoX) RoPE: dims i and i + head_dim/2 turn together. */
+static void rope_tables(const qrank_model *m, int64_t pos, float *cosv, float *sinv) {
+    const int half = m->hp.head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        double a = (double)pos * m->rope_inv_freq[i];
+        cosv[i] = (float)cos(a);
+        sinv[i] = (float)sin(a);
+    }
+}
+
+static void rope_apply(float *v, int head_dim, const float *cosv, const float *sinv) {
+    const int half = head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        const float x0 = v[i], x1 = v[i + half];
+        v[i] = x0 * cosv[i] - x1 * sinv[i];
+        v[i + half] = x1 * cosv[i] + x0 * sinv[i];
+    }
+}
+
+/* q_norm / k_norm, then RoPE, on every head of n rows laid out [n][n_heads*head_dim]. */
+static void norm_rope_rows(const qrank_model *m, float *x, int64_t n, int n_heads, const float *norm_w,
+                           const int64_t *pos, int n_threads) {
+    const int hd = m->hp.head_dim;
+#pragma omp parallel num_threads(n_threads)
+    {
+        float *cs = malloc(sizeof(float) * (size_t)hd);
+        float *tmp = malloc(sizeof(float) * (size_t)hd);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < n; r++) {
+            if (!cs || !tmp) continue;
+            rope_tables(m, pos[r], cs, cs + hd / 2);
+            for (int h = 0; h < n_heads; h++) {
+                float *v = x + (r * n_heads + h) * hd;
+                rmsnorm(tmp, v, norm_w, hd, m->hp.rms_eps);
+                memcpy(v, tmp, sizeof(float) * (size_t)hd);
+                rope_apply(v, hd, cs, cs + hd / 2);
+            }
+        }
+        free(cs);
+        free(tmp);
+    }
+}
+
+typedef struct fwd_state {
+    const qrank_model *m;
+    const qr_seq *seqs;
+    const int64_t *row_seq; /* row -> sequence index */
+    const int64_t *row_pos; /* row -> absolute position */
+    const float *k, *v;     /* this layer's keys/values of all rows [T][kv_dim] */
+    int layer;
+    int64_t max_keys;
+} fwd_state;
+
+/* Attention for n query rows (rows[i]), q [n][q_dim] -> out [n][q_dim]. */
+static int attention(const fwd_state *s, const int64_t *rows, int64_t n, const float *q, float *out,
+                     int n_threads) {
+    const qrank_model *m = s->m;
+    const int hd = m->hp.head_dim, H = m->hp.n_heads, KV = m->hp.n_kv_heads, group = H / KV;
+    const int kv_dim = KV * hd;
+    const float scale = (float)(1.0 / sqrt((double)hd));
+    int failed = 0;
+#pragma omp parallel num_threads(n_threads)
+    {
+        float *scores = malloc(sizeof(float) * (size_t)s->max_keys);
+        if (!scores) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 4) collapse(2)
+        for (int64_t i = 0; i < n; i++) {
+            for (int h = 0; h < H; h++) {
+                if (!scores) continue;
+                const int64_t row = rows[i];
+                const qr_seq *sq = &s->seqs[s->row_seq[row]];
+                const qr_kv_prefix *pre = sq->prefix;
+                const int64_t n_pre = pre ? pre->n_tokens : 0;
+                const int64_t n_own = row - sq->start + 1;
+                const int kvh = h / group;
+                const float *qh = q + (i * H + h) * hd;
+                float mx = -INFINITY;
+                for (int64_t j = 0; j < n_pre + n_own; j++) {
+                    const float *kj = j < n_pre
+                                          ? pre->k + ((size_t)s->layer * pre->n_tokens + j) * kv_dim + kvh * hd
+                                          : s->k + (sq->start + j - n_pre) * kv_dim + kvh * hd;
+                    float d = 0.0f;
+                    for (int c = 0; c < hd; c++) d += qh[c] * kj[c];
+                    d *= scale;
+                    scores[j] = d;
+                    if (d > mx) mx = d;
+                }
+                double sum = 0.0;
+                for (int64_t j = 0; j < n_pre + n_own; j++) {
+                    scores[j] = expf(scores[j] - mx);
+                    sum += scores[j];
+                }
+                const float inv = (float)(1.0 / sum);
+                float *oh = out + (i * H + h) * hd;
+                memset(oh, 0, sizeof(float) * (size_t)hd);
+                for (int64_t j = 0; j < n_pre + n_own; j++) {
+                    const float *vj = j < n_pre
+                                          ? pre->v + ((size_t)s->layer * pre->n_tokens + j) * kv_dim + kvh * hd
+                                          : s->v + (sq->start + j - n_pre) * kv_dim + kvh * hd;
+                    const float w = scores[j] * inv;
+                    for (int c = 0; c < hd; c++) oh[c] += w * vj[c];
+                }
+            }
+        }
+        free(scores);
+    }
+    return failed ? QRANK_E_NO_MEMORY : QRANK_OK;
+}
+
+int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, size_t n_seqs,
+               qrank_precision prec, float *out_last, qr_kv_prefix *capture, qrank_error *err) {
+    const qr_hparams *hp = &m->hp;
+    const int H = hp->hidden, hd = hp->head_dim, nt = m->n_threads;
+    const int q_dim = hp->n_heads * hd, kv_dim = hp->n_kv_heads * hd;
+    const qr_kernels *K = &m->kernels;
+    if (n_seqs == 0) return QRANK_OK;
+    if (capture && (n_seqs != 1 || seqs[0].prefix))
+        return qr_error(err, QRANK_E_INVALID_ARGUMENT, "a prefix is captured from one sequence without a prefix");
+
+    int64_t T = 0, max_keys = 1;
+    for (size_t s = 0; s < n_seqs; s++) {
+        if (seqs[s].len < 1 || seqs[s].start != T)
+            return qr_error(err, QRANK_E_INVALID_ARGUMENT, "sequence %zu is empty or not packed", s);
+        int64_t keys = seqs[s].len + (seqs[s].prefix ? seqs[s].prefix->n_tokens : 0);
+        if (keys > hp->context_length)
+            return qr_error(err, QRANK_E_TOO_LONG, "a sequence of %lld tokens exceeds the model's %d positions",
+                            (long long)keys, hp->context_length);
+        if (keys > max_keys) max_keys = keys;
+        T += seqs[s].len;
+    }
+    for (int64_t r = 0; r < T; r++)
+        if (tokens[r] < 0 || tokens[r] >= hp->embedding_rows)
+            return qr_error(err, QRANK_E_INVALID_ARGUMENT, "token id %d is out of range", tokens[r]);
+
+    int rc = QRANK_OK;
+    const int64_t CH = T < ROW_CHUNK ? T : ROW_CHUNK;
+    float *h = malloc(sizeof(float) * (size_t)(T * H));
+    float *kall = malloc(sizeof(float) * (size_t)(T * kv_dim));
+    float *vall = malloc(sizeof(float) * (size_t)(T * kv_dim));
+    int64_t *row_seq = malloc(sizeof(int64_t) * (size_t)T);
+    int64_t *row_pos = malloc(sizeof(int64_t) * (size_t)T);
+    int64_t *all_rows = malloc(sizeof(int64_t) * (size_t)T);
+    int64_t *last_rows = malloc(sizeof(int64_t) * n_seqs);
+    float *xn = malloc(sizeof(float) * (size_t)(CH * H));
+    float *qb = malloc(sizeof(float) * (size_t)(CH * q_dim));
+    float *att = malloc(sizeof(float) * (size_t)(CH * q_dim));
+    float *ob = malloc(sizeof(float) * (size_t)(CH * H));
+    float *gate = malloc(sizeof(float) * (size_t)(CH * hp->ffn));
+    float *up = malloc(sizeof(float) * (size_t)(CH * hp->ffn));
+    int64_t *chunk_pos = malloc(sizeof(int64_t) * (size_t)CH);
+    if (!h || !kall || !vall || !row_seq || !row_pos || !all_rows || !last_rows || !xn || !qb || !att ||
+        !ob || !gate || !up || !chunk_pos) {
+        rc = qr_error(err, QRANK_E_NO_MEMORY, "out of memory for a batch of %lld tokens", (long long)T);
+        goto done;
+    }
+    if (capture) {
+        memset(capture, 0, sizeof *capture);
+        capture->n_layers = hp->n_layers;
+        capture->kv_dim = kv_dim;
+        capture->n_tokens = T;
+        capture->k = malloc(sizeof(float) * (size_t)hp->n_layers * (size_t)(T * kv_dim));
+        capture->v = malloc(sizeof(float) * (size_t)hp->n_layers * (size_t)(T * kv_dim));
+        if (!capture->k || !capture->v) {
+            rc = qr_error(err, QRANK_E_NO_MEMORY, "out of memory for the prefix cache");
+            goto done;
+        }
+    }
+    for (size_t s = 0; s < n_seqs; s++) {
+        const int64_t p0 = seqs[s].prefix ? seqs[s].prefix->n_tokens : 0;
+        for (int64_t j = 0; j < seqs[s].len; j++) {
+            row_seq[seqs[s].start + j] = (int64_t)s;
+            row_pos[seqs[s].start + j] = p0 + j;
+        }
+        last_rows[s] = seqs[s].start + seqs[s].len - 1;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t r = 0; r < T; r++) {
+        all_rows[r] = r;
+        qr_dequantize_row(m->tok_embd, tokens[r], h + r * H);
+    }
+
+    for (int l = 0; l < hp->n_layers && !rc; l++) {
+        const qr_layer *ly = &m->layers[l];
+        const int last = l == hp->n_layers - 1;
+
+        /* keys and values of every row */
+        for (int64_t c0 = 0; c0 < T && !rc; c0 += CH) {
+            const int64_t n = T - c0 < CH ? T - c0 : CH;
+#pragma omp parallel for num_threads(nt) schedule(static)
+            for (int64_t r = 0; r < n; r++) rmsnorm(xn + r * H, h + (c0 + r) * H, ly->attn_norm, H, hp->rms_eps);
+            rc = qr_matmul(K, nt, prec, ly->wk, xn, n, kall + c0 * kv_dim, err);
+            if (!rc) rc = qr_matmul(K, nt, prec, ly->wv, xn, n, vall + c0 * kv_dim, err);
+            if (!rc) norm_rope_rows(m, kall + c0 * kv_dim, n, hp->n_kv_heads, ly->k_norm, row_pos + c0, nt);
+        }
+        if (rc) break;
+        if (capture) {
+            memcpy(capture->k + (size_t)l * (size_t)(T * kv_dim), kall, sizeof(float) * (size_t)(T * kv_dim));
+            memcpy(capture->v + (size_t)l * (size_t)(T * kv_dim), vall, sizeof(float) * (size_t)(T * kv_dim));
+        }
+
+        /* queries, attention and MLP for the rows that matter */
+        const int64_t *rows = all_rows;
+        int64_t n_rows = T;
+        if (last) {
+            rows = last_rows;
+            n_rows = out_last ? (int64_t)n_seqs : 0;
+        }
+        fwd_state st = {m, seqs, row_seq, row_pos, kall, vall, l, max_keys};
+        for (int64_t c0 = 0; c0 < n_rows && !rc; c0 += CH) {
+            const int64_t n = n_rows - c0 < CH ? n_rows - c0 : CH;
+            const int64_t *cr = rows + c0;
+#pragma omp parallel for num_threads(nt) schedule(static)
+            for (int64_t r = 0; r < n; r++) {
+                rmsnorm(xn + r * H, h + cr[r] * H, ly->attn_norm, H, hp->rms_eps);
+                chunk_pos[r] = row_pos[cr[r]];
+            }
+            rc = qr_matmul(K, nt, prec, ly->wq, xn, n, qb, err);
+            if (rc) break;
+            norm_rope_rows(m, qb, n, hp->n_heads, ly->q_norm, chunk_pos, nt);
+            rc = attention(&st, cr, n, qb, att, nt);
+            if (rc) {
+                rc = qr_error(err, rc, "out of memory in attention");
+                break;
+            }
+            rc = qr_matmul(K, nt, prec, ly->wo, att, n, ob, err);
+            if (rc) break;
+#pragma omp parallel for num_threads(nt) schedule(static)
+            for (int64_t r = 0; r < n; r++) {
+                float *hr = h + cr[r] * H;
+                for (int i = 0; i < H; i++) hr[i] += ob[r * H + i];
+                rmsnorm(xn + r * H, hr, ly->ffn_norm, H, hp->rms_eps);
+            }
+            rc = qr_matmul(K, nt, prec, ly->w_gate, xn, n, gate, err);
+            if (!rc) rc = qr_matmul(K, nt, prec, ly->w_up, xn, n, up, err);
+            if (rc) break;
+            const int64_t nf = n * hp->ffn;
+#pragma omp parallel for num_threads(nt) schedule(static)
+            for (int64_t i = 0; i < nf; i++) {
+                const float g = gate[i];
+                gate[i] = g / (1.0f + expf(-g)) * up[i];
+            }
+            rc = qr_matmul(K, nt, prec, ly->w_down, gate, n, ob, err);
+            if (rc) break;
+#pragma omp parallel for num_threads(nt) schedule(static)
+            for (int64_t r = 0; r < n; r++) {
+                float *hr = h + cr[r] * H;
+                for (int i = 0; i < H; i++) hr[i] += ob[r * H + i];
+            }
+        }
+    }
+    if (!rc && out_last)
+        for (size_t s = 0; s < n_seqs; s++) rmsnorm(out_last + s * H, h + last_rows[s] * H, m->output_norm, H, hp->rms_eps);
+
+done:
+    if (rc && capture) qr_kv_prefix_free(capture);
+    free(h);
+    free(kall);
+    free(vall);
+    free(row_seq);
+    free(row_pos);
+    free(all_rows);
+    free(last_rows);
+    free(xn);
+    free(qb);
+    free(att);
+    free(ob);
+    free(gate);
+    free(up);
+    free(chunk_pos);
+    return rc;
+}

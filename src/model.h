@@ -1,0 +1,65 @@
+/* model.h - what a loaded model is inside the library.
+ *
+ * A qrank_model owns the mapped file(s), the tokenizer, pointers to every
+ * weight tensor (never copied), small f32 copies of the norm vectors and of
+ * the yes/no output rows (widened once at load so the hot path never looks at
+ * their storage type), and the kernel table chosen for this CPU. After
+ * loading it is read-only, so several threads may use it at once. */
+#ifndef QRANK_MODEL_H
+#define QRANK_MODEL_H
+
+#include "gguf.h"
+#include "kernels/kernels.h"
+#include "qrank.h"
+#include "safetensors.h"
+#include "tensor.h"
+#include "tokenizer.h"
+
+typedef struct qr_hparams {
+    int n_layers, hidden, ffn, n_heads, n_kv_heads, head_dim;
+    int vocab_size, embedding_rows, context_length;
+    double rope_theta, rms_eps;
+} qr_hparams;
+
+typedef struct qr_layer {
+    const qr_tensor *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down;
+    float *attn_norm, *q_norm, *k_norm, *ffn_norm; /* widened to f32 */
+} qr_layer;
+
+struct qrank_model {
+    qr_hparams hp;
+    qrank_model_kind kind;
+    char name[256];
+    const char *file_format;
+    const char *weight_type;
+
+    qr_gguf *gguf;
+    qr_safetensors *st;
+    qr_tokenizer *tok;
+
+    const qr_tensor *tok_embd;
+    qr_layer *layers;
+    float *output_norm;
+    float *head_yes, *head_no; /* output rows of "yes" and "no", f32 */
+    int has_cls_output;
+
+    double *rope_inv_freq; /* head_dim / 2 */
+
+    /* token ids the templates need */
+    int32_t id_endoftext, id_im_start, id_im_end, id_think, id_end_think, id_yes, id_no;
+    int32_t *rerank_prefix; /* the system prompt up to "<|im_start|>user\n" */
+    size_t n_rerank_prefix;
+    int32_t *rerank_suffix; /* "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n" */
+    size_t n_rerank_suffix;
+
+    qr_kernels kernels;
+    int n_threads;
+    qrank_precision precision;
+
+    /* tensor listing for qrank_model_get_tensor */
+    const qr_tensor **all_tensors;
+    size_t n_all_tensors;
+    size_t weight_bytes;
+};
+
+#endif
