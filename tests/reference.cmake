@@ -1,0 +1,39 @@
+# reference.cmake - the engine against the independent float64 reference
+# (tests/reference/, see its README.md). One fixture generates every test model
+# once under the build dir with tools/make_model.py; each test then drives the
+# real `qrank` binary and compares with qwen3_ref.py on the official prompt ids.
+
+set(QRANK_REF_DIR ${CMAKE_CURRENT_SOURCE_DIR}/reference)
+set(QRANK_REF_MODELS ${CMAKE_BINARY_DIR}/reference-models)
+
+# The reference checks itself first, on tiny files it writes (no engine needed).
+add_test(NAME reference-selftest
+         COMMAND ${QRANK_PYTHON} ${QRANK_REF_DIR}/check_selftest.py ${CMAKE_BINARY_DIR})
+
+add_test(NAME reference-models
+         COMMAND ${QRANK_PYTHON} ${QRANK_REF_DIR}/make_models.py ${CMAKE_SOURCE_DIR} ${QRANK_REF_MODELS})
+set_tests_properties(reference-models PROPERTIES FIXTURES_SETUP qrank_reference_models TIMEOUT 600)
+
+# name | driver | arguments after QRANK MODELS_DIR (space-separated)
+set(QRANK_REF_TESTS
+  "rerank-A|check_rerank.py|A-gguf-f32 A-gguf-f16 A-gguf-bf16 A-gguf-q8_0 A-hf-bf16"
+  "rerank-B|check_rerank.py|B-gguf-f32 B-gguf-f16 B-gguf-bf16 B-gguf-q8_0 B-hf-bf16"
+  "rerank-C|check_rerank.py|C-gguf-f32 C-gguf-f16 C-gguf-bf16 C-gguf-q8_0 C-hf-bf16"
+  "rerank-variants|check_rerank.py|A-hf-sharded B-gguf-f32-tied C-gguf-q8_0-padded"
+  "batch-exact|check_batch.py|B-gguf-f32 --precision exact"
+  "batch-fast|check_batch.py|A-gguf-q8_0 --precision fast"
+  "truncation|check_truncation.py|A-gguf-q8_0"
+  "cli|check_cli.py|B-gguf-bf16"
+  "embed|check_embed.py|E-gguf-f32 E-gguf-q8_0 E-hf-bf16"
+  "fast|check_fast.py|A-gguf-q8_0 B-gguf-q8_0 C-gguf-q8_0 A-gguf-bf16 B-hf-bf16 C-gguf-bf16 A-gguf-f32"
+)
+foreach(spec ${QRANK_REF_TESTS})
+  string(REPLACE "|" ";" parts "${spec}")
+  list(GET parts 2 args)
+  separate_arguments(args UNIX_COMMAND "${args}")
+  list(GET parts 0 name)
+  list(GET parts 1 driver)
+  add_test(NAME reference-${name}
+           COMMAND ${QRANK_PYTHON} ${QRANK_REF_DIR}/${driver} $<TARGET_FILE:qrank> ${QRANK_REF_MODELS} ${args})
+  set_tests_properties(reference-${name} PROPERTIES FIXTURES_REQUIRED qrank_reference_models TIMEOUT 300)
+endforeach()

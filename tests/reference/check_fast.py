@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""check_fast.py - `--precision fast` stays close to the float64 reference.
+
+  check_fast.py QRANK MODELS_DIR MODEL_NAME...
+
+Fast precision rounds activations to the weights' type where the CPU has an
+instruction for it: int8 for Q8_0 weights, bf16 for BF16 weights. That moves
+scores, so the bounds are looser than exact precision's 1e-4, set per weight
+type:
+  Q8_0: max |diff| 0.06, mean 0.01, and no two documents swapped whose
+        reference scores differ by more than 0.05;
+  BF16: max |diff| 0.015, mean 0.003.
+Other weight types have no fast path; their fast scores must equal the
+reference within 1e-4 like exact ones.
+"""
+
+import sys
+
+import numpy as np
+
+import common
+import qwen3_ref
+
+BOUNDS = {  # weight type: (max |diff|, mean |diff|, swap margin)
+    "Q8_0": (0.06, 0.01, 0.05),
+    "BF16": (0.015, 0.003, 0.03),  # the swap margin follows from the max bound here
+}
+
+
+def main(argv):
+    engine, names = common.args_qrank_models(argv)
+    ok = True
+    for name in names:
+        path = engine.model_path(name)
+        model = qwen3_ref.Model(path)
+        wtype = model.weight_type()
+        max_tol, mean_tol, swap_margin = BOUNDS.get(wtype, (1e-4, 1e-4, 1e-4))
+        want, got = [], []
+        for instruction in (None, common.INSTRUCTION):
+            prompts = common.RerankPrompts(engine, path, common.QUERY, common.DOCS, instruction)
+            want += [qwen3_ref.rerank_score(model, ids) for ids in prompts.prompts]
+            got += list(engine.rerank_scores(path, common.QUERY, common.DOCS, instruction=instruction,
+                                             precision="fast")[0])
+        want, got = np.array(want), np.array(got)
+        diff = np.abs(got - want)
+        good = diff.max() <= max_tol and diff.mean() <= mean_tol
+        swaps = 0
+        n = len(common.DOCS)
+        for base in (0, n):  # pairs within one query/instruction
+            for i in range(base, base + n):
+                for j in range(base, base + n):
+                    if want[i] - want[j] > swap_margin and got[i] < got[j]:
+                        swaps += 1
+        good &= swaps == 0
+        print("%-22s %-5s fast: n=%d max|diff| %.3e (<= %g)  mean|diff| %.3e (<= %g)  "
+              "swaps beyond %.3f: %d  %s" % (name, wtype, len(want), diff.max(), max_tol, diff.mean(),
+                                             mean_tol, swap_margin, swaps, "ok" if good else "FAIL"))
+        ok &= good
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
