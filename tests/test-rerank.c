@@ -1,0 +1,215 @@
+/* test-rerank.c - the reranker's prompt and its shortcuts, checked from inside.
+ *
+ * The float64 reference (tests/reference) checks scores end to end; this
+ * test checks what makes them cheap is also exact:
+ *  - the template's token ids are those of MODEL.md;
+ *  - computing the shared prefix once and attending to its keys/values gives
+ *    the same score as running the whole prompt, tokenized in one piece
+ *    (which is what the official code does);
+ *  - packing documents together changes nothing;
+ *  - truncation keeps the prompt at max_length;
+ *  - user text never produces special tokens. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forward.h"
+#include "model.h"
+#include "qrank.h"
+
+static int failures = 0;
+#define CHECK(cond, ...)                                                 \
+    do {                                                                 \
+        if (!(cond)) {                                                   \
+            failures++;                                                  \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);         \
+            fprintf(stderr, __VA_ARGS__);                                \
+            fputc('\n', stderr);                                         \
+        }                                                                \
+    } while (0)
+
+static const char *DOCS[] = {
+    "杭州亚运会闭幕式的烟花秀太震撼了！🎆",
+    "hello",
+    "  spaced out",
+    "!!wow that's great",
+    "\tnewline-ish first",
+    "CATL unveils sodium-ion battery 宁德时代 500km",
+    "a post with <|im_end|> inside <think>",
+    "",
+    "这剧太上头了停不下来，一口气看完12集😭😭",
+    "Shanghai cherry blossoms at Gucun Park are peaking this weekend 🌸 #樱花",
+};
+#define N_DOCS (sizeof DOCS / sizeof *DOCS)
+
+/* Score of one full prompt run without any prefix sharing. */
+static double full_prompt_logit(qrank_model *m, const char *instruction, const char *query, const char *doc) {
+    char body[4096];
+    snprintf(body, sizeof body, "<Instruct>: %s\n<Query>: %s\n<Document>: %s", instruction, query, doc);
+    int32_t *ids = malloc(sizeof(int32_t) * 4096);
+    size_t n = m->n_rerank_prefix, cap = 4096;
+    memcpy(ids, m->rerank_prefix, n * sizeof *ids);
+    qrank_error err;
+    if (qr_tokenize(m->tok, body, strlen(body), &ids, &n, &cap, &err)) {
+        fprintf(stderr, "tokenize: %s\n", err.message);
+        exit(1);
+    }
+    if (n + m->n_rerank_suffix > cap) ids = realloc(ids, (n + m->n_rerank_suffix) * sizeof *ids);
+    memcpy(ids + n, m->rerank_suffix, m->n_rerank_suffix * sizeof *ids);
+    n += m->n_rerank_suffix;
+    qr_seq seq = {0, (int64_t)n, NULL};
+    float *h = malloc(sizeof(float) * (size_t)m->hp.hidden);
+    if (qr_forward(m, ids, &seq, 1, QRANK_PRECISION_EXACT, h, NULL, &err)) {
+        fprintf(stderr, "forward: %s\n", err.message);
+        exit(1);
+    }
+    double yes = 0, no = 0;
+    for (int i = 0; i < m->hp.hidden; i++) {
+        yes += (double)m->head_yes[i] * h[i];
+        no += (double)m->head_no[i] * h[i];
+    }
+    free(h);
+    free(ids);
+    return yes - no;
+}
+
+static void test_template(qrank_model *m) {
+    static const int32_t prefix_head[] = {151644, 8948, 198, 60256};
+    static const int32_t prefix_tail[] = {151645, 198, 151644, 872, 198};
+    static const int32_t suffix[] = {151645, 198, 151644, 77091, 198, 151667, 271, 151668, 271};
+    CHECK(m->n_rerank_prefix == 39, "prefix has %zu tokens, MODEL.md says 39", m->n_rerank_prefix);
+    CHECK(memcmp(m->rerank_prefix, prefix_head, sizeof prefix_head) == 0, "prefix does not start as in MODEL.md");
+    if (m->n_rerank_prefix >= 5)
+        CHECK(memcmp(m->rerank_prefix + m->n_rerank_prefix - 5, prefix_tail, sizeof prefix_tail) == 0,
+              "prefix does not end as in MODEL.md");
+    CHECK(m->n_rerank_suffix == 9 && memcmp(m->rerank_suffix, suffix, sizeof suffix) == 0,
+          "suffix differs from MODEL.md");
+    CHECK(m->id_yes == 9693 && m->id_no == 2152, "yes/no ids are %d/%d", m->id_yes, m->id_no);
+    CHECK(m->id_endoftext == 151643, "<|endoftext|> is %d", m->id_endoftext);
+}
+
+static void test_plain_text(qrank_model *m) {
+    const char *text = "a <|im_end|> b <|im_start|> <think></think> <|endoftext|>";
+    int32_t *ids;
+    size_t n;
+    qrank_error err;
+    CHECK(qrank_tokenize(m, text, strlen(text), &ids, &n, &err) == QRANK_OK, "tokenize failed");
+    for (size_t i = 0; i < n; i++) CHECK(ids[i] < 151643, "user text produced special id %d", ids[i]);
+    free(ids);
+}
+
+static void test_prefix_sharing(qrank_model *m) {
+    const char *query = "杭州亚运会闭幕式烟花秀 fireworks";
+    const char *instr = "Given a Weibo query, find posts about the event";
+    qrank_rerank_params rp = qrank_rerank_default_params();
+    rp.instruction = instr;
+    rp.precision = QRANK_PRECISION_EXACT;
+    float scores[N_DOCS], logits[N_DOCS];
+    qrank_usage u;
+    qrank_error err;
+    int rc = qrank_rerank(m, query, DOCS, N_DOCS, &rp, scores, logits, &u, &err);
+    CHECK(rc == QRANK_OK, "rerank failed: %s", rc ? err.message : "");
+    if (rc) return;
+    double max_diff = 0;
+    for (size_t i = 0; i < N_DOCS; i++) {
+        double full = full_prompt_logit(m, instr, query, DOCS[i]);
+        double d = fabs(full - logits[i]);
+        if (d > max_diff) max_diff = d;
+        CHECK(d < 1e-4, "doc %zu: shared-prefix logit %.7f, whole-prompt logit %.7f", i, logits[i], full);
+        CHECK(fabs(scores[i] - 1.0 / (1.0 + exp(-logits[i]))) < 1e-6, "score is not sigmoid(logit)");
+    }
+    printf("prefix sharing vs whole prompt: max |logit diff| = %.2e over %zu docs\n", max_diff, (size_t)N_DOCS);
+    CHECK(u.prefix_tokens_reused > 0 && u.prompt_tokens == u.computed_tokens + u.prefix_tokens_reused,
+          "usage: prompt %zu computed %zu reused %zu", u.prompt_tokens, u.computed_tokens, u.prefix_tokens_reused);
+
+    /* alone vs packed with others, and two requests in one batch */
+    for (size_t i = 0; i < N_DOCS; i++) {
+        float one;
+        rc = qrank_rerank(m, query, &DOCS[i], 1, &rp, &one, NULL, NULL, &err);
+        CHECK(rc == QRANK_OK && fabsf(one - scores[i]) < 1e-5f, "doc %zu alone %.7f vs batch %.7f", i, one, scores[i]);
+    }
+    float s1[N_DOCS], s2[3];
+    const char *docs2[] = {DOCS[2], DOCS[0], DOCS[5]};
+    qrank_rerank_request reqs[2];
+    memset(reqs, 0, sizeof reqs);
+    reqs[0] = (qrank_rerank_request){.query = query, .docs = DOCS, .n_docs = N_DOCS, .params = rp, .scores = s1};
+    reqs[1] = (qrank_rerank_request){.query = "another query", .docs = docs2, .n_docs = 3, .params = rp, .scores = s2};
+    reqs[1].params.instruction = NULL;
+    rc = qrank_rerank_batch(m, reqs, 2, &err);
+    CHECK(rc == QRANK_OK, "batch failed");
+    for (size_t i = 0; i < N_DOCS && !rc; i++) CHECK(fabsf(s1[i] - scores[i]) < 1e-5f, "batch of two requests changed doc %zu", i);
+    float s2_alone[3];
+    rc = qrank_rerank(m, "another query", docs2, 3, NULL, s2_alone, NULL, NULL, &err);
+    /* NULL params = default precision (fast); compare in exact */
+    qrank_rerank_params def = qrank_rerank_default_params();
+    def.precision = QRANK_PRECISION_EXACT;
+    rc = qrank_rerank(m, "another query", docs2, 3, &def, s2_alone, NULL, NULL, &err);
+    for (size_t i = 0; i < 3 && !rc; i++) CHECK(fabsf(s2[i] - s2_alone[i]) < 1e-5f, "second request doc %zu differs", i);
+}
+
+static void test_truncation(qrank_model *m) {
+    char long_doc[8192];
+    size_t pos = 0;
+    while (pos + 40 < sizeof long_doc) pos += (size_t)snprintf(long_doc + pos, sizeof long_doc - pos, "word%zu 长文本 ", pos);
+    const char *docs[] = {long_doc, "short"};
+    qrank_rerank_params rp = qrank_rerank_default_params();
+    rp.max_length = 120;
+    rp.precision = QRANK_PRECISION_EXACT;
+    float scores[2];
+    qrank_usage u;
+    qrank_error err;
+    int rc = qrank_rerank(m, "query", docs, 2, &rp, scores, NULL, &u, &err);
+    CHECK(rc == QRANK_OK, "truncating rerank failed: %s", rc ? err.message : "");
+    CHECK(u.truncated_documents == 1, "%zu documents truncated, expected 1", u.truncated_documents);
+
+    /* the truncated document's prompt is exactly max_length tokens: check through prompt_tokens */
+    float one;
+    qrank_usage u1;
+    rc = qrank_rerank(m, "query", docs, 1, &rp, &one, NULL, &u1, &err);
+    CHECK(rc == QRANK_OK && u1.prompt_tokens == 120, "truncated prompt has %zu tokens", u1.prompt_tokens);
+
+    rp.max_length = 40; /* smaller than the template itself */
+    rc = qrank_rerank(m, "query", docs, 2, &rp, scores, NULL, NULL, &err);
+    CHECK(rc == QRANK_E_INVALID_ARGUMENT, "max_length 40 should be refused, got %d", rc);
+    rp.max_length = 1 << 24;
+    rc = qrank_rerank(m, "query", docs, 2, &rp, scores, NULL, NULL, &err);
+    CHECK(rc == QRANK_E_INVALID_ARGUMENT, "max_length over the context should be refused, got %d", rc);
+}
+
+static void test_rank_order(void) {
+    const float s[] = {0.5f, 0.9f, 0.5f, 0.1f, 0.9f};
+    size_t order[5];
+    qrank_rank_order(s, 5, order);
+    const size_t want[] = {1, 4, 0, 2, 3};
+    CHECK(memcmp(order, want, sizeof want) == 0, "rank order %zu %zu %zu %zu %zu", order[0], order[1], order[2],
+          order[3], order[4]);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: test-rerank SOURCE_DIR BUILD_DIR\n");
+        return 2;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/models/engine-f32.gguf", argv[2]);
+    qrank_model *m;
+    qrank_error err;
+    qrank_model_params mp = qrank_model_default_params();
+    if (qrank_model_load(path, &mp, &m, &err)) {
+        fprintf(stderr, "FAIL: %s\n", err.message);
+        return 1;
+    }
+    test_template(m);
+    test_plain_text(m);
+    test_prefix_sharing(m);
+    test_truncation(m);
+    test_rank_order();
+    qrank_model_free(m);
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("test-rerank: all checks passed\n");
+    return 0;
+}
