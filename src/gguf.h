@@ -58,10 +58,15 @@ typedef struct qr_gguf qr_gguf;
 /* Opens and validates the whole file: header, every key/value, every tensor
  * info (type known, dims sane, data inside the file and aligned). */
 int qr_gguf_open(const char *path, qr_gguf **out, qrank_error *err);
+/* The same checks over bytes in memory that the caller keeps alive until
+ * qr_gguf_close (fuzz targets and tests). */
+int qr_gguf_open_memory(const void *data, size_t size, qr_gguf **out, qrank_error *err);
 void qr_gguf_close(qr_gguf *g);
 
 uint32_t qr_gguf_version(const qr_gguf *g);
 size_t qr_gguf_file_size(const qr_gguf *g);
+size_t qr_gguf_alignment(const qr_gguf *g);   /* general.alignment or 32 */
+size_t qr_gguf_data_offset(const qr_gguf *g); /* file offset of the data section */
 
 size_t qr_gguf_n_kv(const qr_gguf *g);
 const qr_gguf_kv *qr_gguf_kv_at(const qr_gguf *g, size_t i);
@@ -69,7 +74,8 @@ const qr_gguf_kv *qr_gguf_find(const qr_gguf *g, const char *key); /* NULL if ab
 
 /* Typed getters: QRANK_OK, or QRANK_E_FORMAT when present with a wrong type.
  * When absent: return QRANK_OK and leave *out untouched if optional,
- * else QRANK_E_FORMAT naming the key. */
+ * else QRANK_E_FORMAT naming the key. get_u64 takes any integer type whose
+ * value is >= 0 (and BOOL as 0/1); get_f64 takes FLOAT32/FLOAT64 and integers. */
 int qr_gguf_get_u64(const qr_gguf *g, const char *key, int optional, uint64_t *out, qrank_error *err);
 int qr_gguf_get_f64(const qr_gguf *g, const char *key, int optional, double *out, qrank_error *err);
 int qr_gguf_get_str(const qr_gguf *g, const char *key, int optional, qr_str *out, qrank_error *err);
