@@ -1,0 +1,182 @@
+/* http.c - libmicrohttpd glue: bodies in, responses out, nothing else.
+ *
+ * MHD runs one thread per connection. Those threads collect the body (up to
+ * --max-body-bytes; past that the bytes are dropped and the request answers
+ * 413), hand a plain http_request to routes.c, and turn its http_response
+ * into an MHD response. Blocking in routes_handle (waiting for the
+ * scheduler) is why thread-per-connection was chosen over MHD's single
+ * polling thread: a waiting client holds only its own thread.
+ *
+ * A body whose Content-Length already says it is too large is refused before
+ * any of it is read, so a client cannot make the server swallow gigabytes. */
+#include "http.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "metrics.h"
+#include "routes.h"
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+};
+
+typedef struct connection_state {
+    char *body;
+    size_t len, cap;
+    int too_large;
+    double start;
+} connection_state;
+
+static int append_body(connection_state *st, const char *data, size_t n, size_t limit) {
+    if (st->too_large)
+        return 1;
+    if (n > limit - st->len) {
+        st->too_large = 1;
+        free(st->body);
+        st->body = NULL;
+        st->len = st->cap = 0;
+        return 1;
+    }
+    if (st->len + n + 1 > st->cap) {
+        size_t cap = st->cap ? st->cap : 4096;
+        while (cap < st->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(st->body, cap);
+        if (!grown)
+            return 0;
+        st->body = grown;
+        st->cap = cap;
+    }
+    memcpy(st->body + st->len, data, n);
+    st->len += n;
+    st->body[st->len] = '\0';
+    return 1;
+}
+
+static enum MHD_Result answer(server *srv, struct MHD_Connection *c, const char *url,
+                              const char *method, connection_state *st) {
+    http_request req = {
+        .method = method,
+        .path = url,
+        .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+        .body = st->body ? st->body : "",
+        .body_len = st->len,
+        .body_too_large = st->too_large,
+    };
+    http_response resp = {0};
+    routes_handle(srv, &req, &resp);
+
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        resp.len, resp.body, resp.body_is_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        if (!resp.body_is_static)
+            free(resp.body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", resp.content_type);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (resp.allow)
+        MHD_add_response_header(r, "Allow", resp.allow);
+    if (resp.status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)resp.status, r);
+    MHD_destroy_response(r);
+    metrics_request(srv->metrics, resp.route, resp.status, server_now() - st->start);
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+    server *srv = cls;
+    connection_state *st = *con_cls;
+    if (!st) {
+        st = calloc(1, sizeof(*st));
+        if (!st)
+            return MHD_NO;
+        st->start = server_now();
+        *con_cls = st;
+        const char *declared = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (declared) {
+            errno = 0;
+            char *end;
+            unsigned long long n = strtoull(declared, &end, 10);
+            if (errno || end == declared || n > srv->cfg.max_body_bytes) {
+                st->too_large = 1;
+                return answer(srv, c, url, method, st);
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!append_body(st, upload_data, *upload_data_size, srv->cfg.max_body_bytes))
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return answer(srv, c, url, method, st);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    connection_state *st = *con_cls;
+    if (st) {
+        free(st->body);
+        free(st);
+        *con_cls = NULL;
+    }
+}
+
+int http_start(server *srv, http_server **out, int *bound_port, char *why, size_t why_size) {
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
+    struct addrinfo *addrs = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", srv->cfg.port);
+    int gai = getaddrinfo(srv->cfg.host, port, &hints, &addrs);
+    if (gai != 0 || !addrs) {
+        snprintf(why, why_size, "cannot resolve --host %s: %s", srv->cfg.host, gai_strerror(gai));
+        return -1;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_ERROR_LOG;
+    if (addrs->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, (uint16_t)srv->cfg.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+        addrs->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        MHD_OPTION_END);
+    freeaddrinfo(addrs);
+    if (!d) {
+        snprintf(why, why_size, "cannot listen on %s:%d (is the port in use?)", srv->cfg.host,
+                 srv->cfg.port);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    *bound_port = info && info->port ? info->port : srv->cfg.port;
+    http_server *h = malloc(sizeof(*h));
+    if (!h) {
+        MHD_stop_daemon(d);
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    h->daemon = d;
+    *out = h;
+    return 0;
+}
+
+void http_stop(http_server *h) {
+    if (!h)
+        return;
+    MHD_stop_daemon(h->daemon);
+    free(h);
+}

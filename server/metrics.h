@@ -1,0 +1,25 @@
+/* metrics.h - counters and histograms of `qrank serve`, rendered as Prometheus text. */
+#ifndef QRANK_METRICS_H
+#define QRANK_METRICS_H
+
+#include <stddef.h>
+
+typedef struct metrics metrics;
+
+metrics *metrics_create(void);
+void metrics_free(metrics *m);
+
+/* One answered HTTP request. `route` is a string that outlives the metrics
+ * (the routes table's path, or "other"). */
+void metrics_request(metrics *m, const char *route, int status, double seconds);
+
+/* One forward round of the scheduler: requests and documents it carried. */
+void metrics_rerank_batch(metrics *m, size_t n_requests, size_t n_documents, size_t prompt_tokens,
+                          size_t computed_tokens, size_t prefix_tokens_reused);
+void metrics_embed_batch(metrics *m, size_t n_texts, size_t prompt_tokens);
+void metrics_queue_depth(metrics *m, size_t depth);
+
+/* Prometheus text exposition format 0.0.4; malloc'd, NULL when out of memory. */
+char *metrics_render(metrics *m, size_t *len);
+
+#endif

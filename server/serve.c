@@ -1,0 +1,301 @@
+/* serve.c - `qrank serve`: options, start-up order and a clean stop.
+ *
+ * Start-up answers HTTP before the model is loaded, so that /health can say
+ * 503 "loading" to an orchestrator instead of refusing connections; a loader
+ * thread loads the models and flips the server to ready, and only then is
+ * "Running on local URL: ..." printed (scripts and tests wait for that line).
+ *
+ * Signals are taken synchronously: SIGINT and SIGTERM are blocked before any
+ * thread starts, and the main thread waits for them with sigtimedwait. No
+ * handler, no global flag. Stopping drains: new requests get 503, queued ones
+ * are finished, then the HTTP threads and the models go. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "http.h"
+#include "metrics.h"
+#include "scheduler.h"
+#include "server.h"
+
+double server_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: qrank serve -m MODEL [options]\n"
+            "\n"
+            "Serves a Qwen3 reranker (and optionally an embedder) over HTTP: a web page at /,\n"
+            "POST /v1/rerank /rerank /v2/rerank /api/predict /v1/embeddings, GET /health\n"
+            "/v1/models /metrics.\n"
+            "\n"
+            "  -m, --model PATH        reranker: a GGUF file or a Hugging Face directory\n"
+            "  --embed-model PATH      embedder for /v1/embeddings (else it answers 501)\n"
+            "  --host HOST             address to listen on (default 127.0.0.1)\n"
+            "  --port N                port (default 7860; 0 = any free port)\n"
+            "  --threads N             compute threads (default: all cores)\n"
+            "  --api-key KEY           require \"Authorization: Bearer KEY\" on the API\n"
+            "                          (default: $QRANK_API_KEY if set)\n"
+            "  --max-documents N       documents (or inputs) per request (default 1000)\n"
+            "  --max-body-bytes N      request body size (default 8388608)\n"
+            "  --max-length N          tokens per prompt (default 8192, at most the model's)\n"
+            "  --max-queue N           requests waiting for the model before 429 (default 64)\n"
+            "  --batch-tokens N        work one scheduler round may take (default 16384)\n"
+            "  --demo                  the model has random weights: say so on the page,\n"
+            "                          /health and /v1/models (./start.sh sets it offline)\n");
+}
+
+static int parse_size(const char *flag, const char *value, size_t min, size_t max, size_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = value ? strtoull(value, &end, 10) : 0;
+    if (!value || errno || end == value || *end || value[0] == '-' || v < min || v > max) {
+        fprintf(stderr, "qrank serve: %s needs a whole number from %zu to %zu\n", flag, min, max);
+        return 0;
+    }
+    *out = (size_t)v;
+    return 1;
+}
+
+/* The name clients see: the file's base name without .gguf, or the directory's name. */
+static void model_id(const char *path, char *out, size_t size) {
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    size_t start = len;
+    while (start > 0 && path[start - 1] != '/')
+        start--;
+    size_t n = len - start;
+    if (n > 5 && strncmp(path + start + n - 5, ".gguf", 5) == 0)
+        n -= 5;
+    snprintf(out, size, "%.*s", (int)n, path + start);
+}
+
+typedef struct loader {
+    server *srv;
+    int n_threads;
+    atomic_int finished;
+    int ok;
+    char message[600];
+} loader;
+
+static int load_one(const char *path, qrank_model_kind want, int n_threads, qrank_model **out,
+                    qrank_model_info *info, char *message, size_t size) {
+    qrank_model_params mp = qrank_model_default_params();
+    mp.n_threads = n_threads;
+    qrank_error err = {0};
+    if (qrank_model_load(path, &mp, out, &err) != QRANK_OK) {
+        snprintf(message, size, "cannot load %s: %s", path, err.message);
+        return 0;
+    }
+    qrank_model_get_info(*out, info);
+    if (info->kind != want) {
+        snprintf(message, size, "%s is a%s model; %s", path,
+                 info->kind == QRANK_KIND_EMBEDDER ? "n embedding" : " reranker",
+                 want == QRANK_KIND_RERANKER ? "-m needs a Qwen3 reranker"
+                                             : "--embed-model needs a Qwen3 embedder");
+        qrank_model_free(*out);
+        *out = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+static void *load_models(void *arg) {
+    loader *l = arg;
+    server *srv = l->srv;
+    qrank_model *reranker = NULL, *embedder = NULL;
+    l->ok = load_one(srv->cfg.model_path, QRANK_KIND_RERANKER, l->n_threads, &reranker,
+                     &srv->rerank_info, l->message, sizeof(l->message)) &&
+            (!srv->cfg.embed_model_path ||
+             load_one(srv->cfg.embed_model_path, QRANK_KIND_EMBEDDER, l->n_threads, &embedder,
+                      &srv->embed_info, l->message, sizeof(l->message)));
+    if (l->ok) {
+        srv->has_embedder = embedder != NULL;
+        model_id(srv->cfg.model_path, srv->rerank_id, sizeof(srv->rerank_id));
+        if (embedder)
+            model_id(srv->cfg.embed_model_path, srv->embed_id, sizeof(srv->embed_id));
+        int context = srv->rerank_info.context_length;
+        if (context > 0 && srv->cfg.max_length > context)
+            srv->cfg.max_length = context;
+        scheduler_config sc = {.max_queue = srv->cfg.max_queue,
+                               .batch_tokens = srv->cfg.batch_tokens};
+        qrank_error err = {0};
+        if (scheduler_create(reranker, embedder, &sc, srv->metrics, &srv->scheduler, &err) !=
+            QRANK_OK) {
+            snprintf(l->message, sizeof(l->message), "%s", err.message);
+            l->ok = 0;
+        }
+    }
+    if (!l->ok) {
+        qrank_model_free(reranker);
+        qrank_model_free(embedder);
+    } else {
+        atomic_store(&srv->state, SERVER_READY);
+    }
+    atomic_store(&l->finished, 1);
+    return NULL;
+}
+
+int cmd_serve(int argc, char **argv) {
+    server *srv = calloc(1, sizeof(*srv));
+    if (!srv) {
+        fprintf(stderr, "qrank serve: out of memory\n");
+        return 1;
+    }
+    server_config *cfg = &srv->cfg;
+    cfg->host = "127.0.0.1";
+    cfg->port = 7860;
+    cfg->max_documents = 1000;
+    cfg->max_body_bytes = 8u << 20;
+    cfg->max_length = QRANK_DEFAULT_MAX_LENGTH;
+    cfg->max_queue = 64;
+    cfg->batch_tokens = 16384;
+    cfg->api_key = getenv("QRANK_API_KEY");
+    size_t n_threads = 0, port = 7860, max_length = QRANK_DEFAULT_MAX_LENGTH;
+    int status = 1;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int ok = 1, takes_value = 1;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            free(srv);
+            return 0;
+        } else if (strcmp(a, "--demo") == 0) {
+            cfg->demo = 1;
+            takes_value = 0;
+        } else if (!v) {
+            fprintf(stderr, "qrank serve: %s needs a value (see qrank serve --help)\n", a);
+            ok = 0;
+        } else if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
+            cfg->model_path = v;
+        } else if (strcmp(a, "--embed-model") == 0) {
+            cfg->embed_model_path = v;
+        } else if (strcmp(a, "--host") == 0) {
+            cfg->host = v;
+        } else if (strcmp(a, "--port") == 0) {
+            ok = parse_size(a, v, 0, 65535, &port);
+        } else if (strcmp(a, "--threads") == 0) {
+            ok = parse_size(a, v, 0, 4096, &n_threads);
+        } else if (strcmp(a, "--api-key") == 0) {
+            cfg->api_key = v;
+        } else if (strcmp(a, "--max-documents") == 0) {
+            ok = parse_size(a, v, 1, 1000000, &cfg->max_documents);
+        } else if (strcmp(a, "--max-body-bytes") == 0) {
+            ok = parse_size(a, v, 1024, (size_t)1 << 32, &cfg->max_body_bytes);
+        } else if (strcmp(a, "--max-length") == 0) {
+            ok = parse_size(a, v, 64, 1 << 20, &max_length);
+        } else if (strcmp(a, "--max-queue") == 0) {
+            ok = parse_size(a, v, 1, 100000, &cfg->max_queue);
+        } else if (strcmp(a, "--batch-tokens") == 0) {
+            ok = parse_size(a, v, 64, (size_t)1 << 30, &cfg->batch_tokens);
+        } else {
+            fprintf(stderr, "qrank serve: unknown option %s (see qrank serve --help)\n", a);
+            ok = 0;
+        }
+        if (!ok) {
+            free(srv);
+            return 2;
+        }
+        i += takes_value;
+    }
+    if (!cfg->model_path) {
+        fprintf(stderr, "qrank serve: -m MODEL is required\n\n");
+        usage(stderr);
+        free(srv);
+        return 2;
+    }
+    if (cfg->api_key && !cfg->api_key[0])
+        cfg->api_key = NULL;
+    cfg->port = (int)port;
+    cfg->max_length = (int)max_length;
+
+    srv->start_time = (double)time(NULL);
+    srv->id_seed = (unsigned long long)time(NULL) * 0x100000001B3ull ^ (unsigned long long)getpid();
+    atomic_init(&srv->state, SERVER_LOADING);
+    atomic_init(&srv->next_request_id, 0);
+    srv->metrics = metrics_create();
+    if (!srv->metrics) {
+        fprintf(stderr, "qrank serve: out of memory\n");
+        free(srv);
+        return 1;
+    }
+
+    /* Blocked here, before any thread exists, so every thread inherits the mask
+     * and only sigtimedwait below ever sees these signals. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+
+    http_server *http = NULL;
+    int bound_port = 0;
+    char why[256];
+    if (http_start(srv, &http, &bound_port, why, sizeof(why)) != 0) {
+        fprintf(stderr, "qrank serve: %s\n", why);
+        metrics_free(srv->metrics);
+        free(srv);
+        return 1;
+    }
+    fprintf(stderr, "qrank serve: loading %s%s%s ...\n", cfg->model_path,
+            cfg->embed_model_path ? " and " : "", cfg->embed_model_path ? cfg->embed_model_path : "");
+
+    loader l = {.srv = srv, .n_threads = (int)n_threads};
+    atomic_init(&l.finished, 0);
+    pthread_t loader_thread;
+    if (pthread_create(&loader_thread, NULL, load_models, &l) != 0) {
+        fprintf(stderr, "qrank serve: cannot start the loader thread\n");
+        http_stop(http);
+        metrics_free(srv->metrics);
+        free(srv);
+        return 1;
+    }
+
+    int announced = 0, stop = 0;
+    while (!stop) {
+        struct timespec tick = {0, 100 * 1000 * 1000};
+        int sig = sigtimedwait(&stop_signals, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM)
+            stop = 1;
+        if (!announced && atomic_load(&l.finished)) {
+            announced = 1;
+            if (!l.ok)
+                break;
+            int local = strcmp(cfg->host, "0.0.0.0") == 0 || strcmp(cfg->host, "::") == 0 ||
+                        strcmp(cfg->host, "localhost") == 0 || strncmp(cfg->host, "127.", 4) == 0 ||
+                        strcmp(cfg->host, "::1") == 0;
+            if (cfg->demo)
+                fprintf(stderr, "qrank serve: DEMO MODEL (random weights): scores mean nothing\n");
+            printf("Running on local URL: http://%s:%d\n", local ? "localhost" : cfg->host,
+                   bound_port);
+            fflush(stdout);
+        }
+    }
+    pthread_join(loader_thread, NULL);
+    if (l.ok) {
+        fprintf(stderr, "qrank serve: stopping: finishing queued requests\n");
+        atomic_store(&srv->state, SERVER_DRAINING);
+        scheduler_stop(srv->scheduler);
+        status = 0;
+    } else {
+        fprintf(stderr, "qrank serve: %s\n", l.message);
+    }
+    http_stop(http);
+    scheduler_free(srv->scheduler);
+    metrics_free(srv->metrics);
+    free(srv);
+    return status;
+}
