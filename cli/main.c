@@ -18,6 +18,7 @@ static const command commands[] = {
     {"embed", cmd_embed, "embed texts (Qwen3-Embedding)"},
     {"tokenize", cmd_tokenize, "print token ids of each input line"},
     {"info", cmd_info, "describe a model file"},
+    {"serve", cmd_serve, "serve the web page and the rerank/embedding HTTP APIs"},
 };
 
 static void usage(FILE *f) {
