@@ -124,6 +124,7 @@ static int attention(const fwd_state *s, const int64_t *rows, int64_t n, const f
                                           ? pre->k + ((size_t)s->layer * pre->n_tokens + j) * kv_dim + kvh * hd
                                           : s->k + (sq->start + j - n_pre) * kv_dim + kvh * hd;
                     float d = 0.0f;
+#pragma omp simd reduction(+ : d)
                     for (int c = 0; c < hd; c++) d += qh[c] * kj[c];
                     d *= scale;
                     scores[j] = d;
@@ -142,6 +143,7 @@ static int attention(const fwd_state *s, const int64_t *rows, int64_t n, const f
                                           ? pre->v + ((size_t)s->layer * pre->n_tokens + j) * kv_dim + kvh * hd
                                           : s->v + (sq->start + j - n_pre) * kv_dim + kvh * hd;
                     const float w = scores[j] * inv;
+#pragma omp simd
                     for (int c = 0; c < hd; c++) oh[c] += w * vj[c];
                 }
             }
