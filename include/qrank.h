@@ -189,6 +189,118 @@ int qrank_embed(qrank_model *model, const char *const *texts, size_t n_texts,
 
 const char *qrank_version(void);
 
+/* ---- topic clustering and reranker evaluation (src/cluster.c, src/eval.c) -------------- */
+
+/* The instruction every post is embedded with before clustering (MODEL.md). */
+#define QRANK_DEFAULT_CLUSTER_INSTRUCTION \
+    "Identify the topic or theme of the given social media posts"
+
+typedef struct qrank_cluster_params {
+    int k;              /* clusters; 0 = the k in [k_min, k_max] with the best silhouette */
+    int k_min, k_max;   /* default 2..10; k_max is cut to n_texts - 1 */
+    int n_restarts;     /* k-means++ runs per k, lowest inertia kept; default 8 */
+    int max_iterations; /* Lloyd iterations per run; default 100 */
+    uint64_t seed;      /* same texts, params and seed: same clustering, any thread count */
+    int n_central;      /* most central posts reported per cluster; default 3 */
+    int n_threads;      /* threads of the clustering itself; 0 = all cores */
+    /* qrank_cluster only: */
+    qrank_embed_params embed; /* instruction defaults to QRANK_DEFAULT_CLUSTER_INSTRUCTION;
+                                 NULL or "" embeds the posts as plain documents */
+    const char *query;        /* with a reranker: members are ordered by P(yes) for it */
+    qrank_rerank_params rerank;
+} qrank_cluster_params;
+
+qrank_cluster_params qrank_cluster_default_params(void);
+
+typedef struct qrank_clustering qrank_clustering;
+
+/* Embeds the texts with `embedder`, clusters them, and, when `reranker` and
+ * params->query are given, scores every text for the query. usage (optional)
+ * adds up both models' tokens. */
+int qrank_cluster(qrank_model *embedder, qrank_model *reranker, const char *const *texts,
+                  size_t n_texts, const qrank_cluster_params *params, qrank_clustering **out,
+                  qrank_usage *usage, qrank_error *err);
+
+/* The same on vectors computed elsewhere (n rows of `dims` floats; they are
+ * normalised here). scores (optional, n values, higher is better) order each
+ * cluster's members. Only the clustering fields of params are read. */
+int qrank_cluster_vectors(const float *vectors, size_t n, size_t dims, const float *scores,
+                          const qrank_cluster_params *params, qrank_clustering **out,
+                          qrank_error *err);
+
+typedef struct qrank_clustering_info {
+    size_t n_texts;
+    size_t dims;
+    int k;             /* clusters in the result (empty ones are dropped) */
+    int k_min, k_max;  /* the range searched; both equal k when k was given */
+    const double *silhouette_by_k; /* k_max - k_min + 1 values; NaN where not computable */
+    double silhouette; /* mean silhouette (cosine distance) of the result; 0 when k == 1 */
+    double inertia;    /* sum over texts of 1 - cos(text, its cluster's centroid) */
+    const int *labels; /* n_texts: each text's cluster, 0..k-1 */
+    const float *map;  /* n_texts x 2: PCA of the embeddings, for a 2-D plot */
+    int has_scores;
+} qrank_clustering_info;
+
+/* One cluster; clusters are numbered by size, largest first. */
+typedef struct qrank_cluster_members {
+    size_t size;
+    const size_t *members;   /* text indices, best first: by score when there are scores,
+                                else by similarity to the centroid */
+    const float *scores;     /* per member, or NULL */
+    const float *similarity; /* per member: cosine to the cluster's centroid */
+    const size_t *central;   /* the n_central texts nearest the centroid, nearest first */
+    size_t n_central;
+} qrank_cluster_members;
+
+void qrank_clustering_get_info(const qrank_clustering *clustering, qrank_clustering_info *info);
+int qrank_clustering_get_cluster(const qrank_clustering *clustering, int cluster,
+                                 qrank_cluster_members *out, qrank_error *err);
+void qrank_clustering_free(qrank_clustering *clustering);
+
+/* Reranker evaluation. A set is JSON lines, one query each:
+ *   {"query": "...", "instruction": "..." (optional), "documents": ["...", ...],
+ *    "labels": [graded relevance, integers 0..5, one per document]}
+ * Metrics, for the reranker's order and for the documents' original order:
+ * nDCG@5 and nDCG@10 with linear gain (label / log2(rank + 1), as trec_eval
+ * and MTEB), MRR and P@1 where a document is relevant when its label is at
+ * least min_relevant. Overall figures are means over queries. */
+typedef struct qrank_eval_set qrank_eval_set;
+
+int qrank_eval_set_load(const char *path, qrank_eval_set **out, qrank_error *err);
+size_t qrank_eval_set_count(const qrank_eval_set *set);
+void qrank_eval_set_free(qrank_eval_set *set);
+
+typedef struct qrank_eval_params {
+    qrank_rerank_params rerank; /* its instruction serves lines without one */
+    int min_relevant;           /* default 3 */
+} qrank_eval_params;
+
+qrank_eval_params qrank_eval_default_params(void);
+
+typedef struct qrank_eval_metrics {
+    double ndcg_at_5, ndcg_at_10, mrr, precision_at_1;
+} qrank_eval_metrics;
+
+typedef struct qrank_eval_query {
+    size_t line; /* 1-based line in the file */
+    const char *query;
+    const char *instruction; /* NULL when the line has none */
+    size_t n_documents;
+    const char *const *documents;
+    const int *labels;
+    const float *scores;     /* P(yes) per document, after qrank_eval */
+    qrank_eval_metrics reranker, original;
+} qrank_eval_query;
+
+/* Scores every query's documents and computes the metrics into the set. */
+int qrank_eval(qrank_model *reranker, qrank_eval_set *set, const qrank_eval_params *params,
+               qrank_usage *usage, qrank_error *err);
+int qrank_eval_set_get_query(const qrank_eval_set *set, size_t i, qrank_eval_query *out,
+                             qrank_error *err);
+void qrank_eval_set_overall(const qrank_eval_set *set, qrank_eval_metrics *reranker,
+                            qrank_eval_metrics *original);
+
+
 #ifdef __cplusplus
 }
 #endif
