@@ -18,6 +18,8 @@ static const command commands[] = {
     {"embed", cmd_embed, "embed texts (Qwen3-Embedding)"},
     {"tokenize", cmd_tokenize, "print token ids of each input line"},
     {"info", cmd_info, "describe a model file"},
+    {"cluster", cmd_cluster, "group posts into topics, optionally reranked for a query"},
+    {"eval", cmd_eval, "nDCG/MRR/P@1 of a reranker on a labelled JSONL set"},
     {"serve", cmd_serve, "serve the web page and the rerank/embedding HTTP APIs"},
 };
 

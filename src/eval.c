@@ -303,7 +303,7 @@ static int check_relevance(const qrank_eval_set *set, int min_relevant, qrank_er
         if (best < min_relevant)
             return qr_error(err, QRANK_E_INVALID_ARGUMENT,
                             "line %zu: no document has a label >= %d, so MRR and P@1 are undefined "
-                            "(lower the relevance threshold or fix the labels)",
+                            "(lower min_relevant, --min-relevant in the CLI, or fix the labels)",
                             q->line, min_relevant);
     }
     return QRANK_OK;
