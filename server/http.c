@@ -13,17 +13,22 @@
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "metrics.h"
 #include "routes.h"
 
 struct http_server {
     struct MHD_Daemon *daemon;
+    server *srv;
+    atomic_int active; /* requests begun and not yet fully answered */
 };
 
 typedef struct connection_state {
@@ -96,7 +101,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
-    server *srv = cls;
+    http_server *h = cls;
+    server *srv = h->srv;
     connection_state *st = *con_cls;
     if (!st) {
         st = calloc(1, sizeof(*st));
@@ -104,6 +110,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         st->start = server_now();
         *con_cls = st;
+        atomic_fetch_add(&h->active, 1);
         const char *declared = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (declared) {
             errno = 0;
@@ -127,11 +134,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
+    http_server *h = cls;
     connection_state *st = *con_cls;
     if (st) {
         free(st->body);
         free(st);
         *con_cls = NULL;
+        atomic_fetch_sub(&h->active, 1);
     }
 }
 
@@ -146,30 +155,33 @@ int http_start(server *srv, http_server **out, int *bound_port, char *why, size_
         snprintf(why, why_size, "cannot resolve --host %s: %s", srv->cfg.host, gai_strerror(gai));
         return -1;
     }
+    http_server *h = calloc(1, sizeof(*h));
+    if (!h) {
+        freeaddrinfo(addrs);
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    h->srv = srv;
+    atomic_init(&h->active, 0);
+    /* MHD_USE_ITC lets http_stop quiesce the listening socket first. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (addrs->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)srv->cfg.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
-        addrs->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+    h->daemon = MHD_start_daemon(
+        flags, (uint16_t)srv->cfg.port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+        addrs->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
         MHD_OPTION_END);
     freeaddrinfo(addrs);
-    if (!d) {
+    if (!h->daemon) {
+        free(h);
         snprintf(why, why_size, "cannot listen on %s:%d (is the port in use?)", srv->cfg.host,
                  srv->cfg.port);
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     *bound_port = info && info->port ? info->port : srv->cfg.port;
-    http_server *h = malloc(sizeof(*h));
-    if (!h) {
-        MHD_stop_daemon(d);
-        snprintf(why, why_size, "out of memory");
-        return -1;
-    }
-    h->daemon = d;
     *out = h;
     return 0;
 }
@@ -177,6 +189,16 @@ int http_start(server *srv, http_server **out, int *bound_port, char *why, size_
 void http_stop(http_server *h) {
     if (!h)
         return;
+    /* MHD_stop_daemon closes every connection at once, even one whose answer is
+     * still being written; so first stop accepting, then let the requests that
+     * are under way finish sending (bounded, in case a client stops reading). */
+    MHD_socket listener = MHD_quiesce_daemon(h->daemon);
+    for (int waited_ms = 0; atomic_load(&h->active) > 0 && waited_ms < 10000; waited_ms += 10) {
+        struct timespec tick = {0, 10 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
     MHD_stop_daemon(h->daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
     free(h);
 }

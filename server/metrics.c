@@ -59,6 +59,7 @@ struct metrics {
     histogram batch_documents;
     histogram batch_requests;
     unsigned long long queue_depth;
+    unsigned long long computing;
 };
 
 static void histogram_add(histogram *h, const double *bounds, size_t n_bounds, double v) {
@@ -132,6 +133,12 @@ void metrics_embed_batch(metrics *m, size_t n_texts, size_t prompt_tokens) {
 void metrics_queue_depth(metrics *m, size_t depth) {
     pthread_mutex_lock(&m->lock);
     m->queue_depth = depth;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_computing(metrics *m, size_t n_requests) {
+    pthread_mutex_lock(&m->lock);
+    m->computing = n_requests;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -245,6 +252,9 @@ char *metrics_render(metrics *m, size_t *len) {
     text_printf(&t, "# HELP qrank_queue_depth Requests waiting for the model.\n"
                     "# TYPE qrank_queue_depth gauge\nqrank_queue_depth %llu\n",
                 m->queue_depth);
+    text_printf(&t, "# HELP qrank_requests_computing Requests whose documents are in the forward "
+                    "passes now.\n# TYPE qrank_requests_computing gauge\nqrank_requests_computing %llu\n",
+                m->computing);
     pthread_mutex_unlock(&m->lock);
 
     if (t.failed) {

@@ -18,6 +18,8 @@ void metrics_rerank_batch(metrics *m, size_t n_requests, size_t n_documents, siz
                           size_t computed_tokens, size_t prefix_tokens_reused);
 void metrics_embed_batch(metrics *m, size_t n_texts, size_t prompt_tokens);
 void metrics_queue_depth(metrics *m, size_t depth);
+/* Requests whose documents are in the forward passes now (0 between rounds). */
+void metrics_computing(metrics *m, size_t n_requests);
 
 /* Prometheus text exposition format 0.0.4; malloc'd, NULL when out of memory. */
 char *metrics_render(metrics *m, size_t *len);

@@ -27,8 +27,8 @@
 #include "scheduler.h"
 
 #define DEMO_NOTICE                                                                              \
-    "DEMO MODEL: random weights, the scores mean nothing. Serve a real Qwen3 reranker GGUF "     \
-    "(e.g. models/qwen3-reranker-0.6b-q8_0.gguf) with -m to get real scores."
+    "This is a random-weight demo model: its scores mean nothing. Serve a real Qwen3 reranker "  \
+    "GGUF (e.g. models/qwen3-reranker-0.6b-q8_0.gguf) with -m to get real scores."
 
 typedef void (*handler_fn)(server *srv, const http_request *req, http_response *resp);
 

@@ -165,6 +165,7 @@ static void *compute_thread(void *arg) {
             }
         }
         metrics_queue_depth(s->metrics, s->depth);
+        metrics_computing(s->metrics, embed ? 1 : n);
         pthread_mutex_unlock(&s->lock);
 
         if (embed)
@@ -172,6 +173,7 @@ static void *compute_thread(void *arg) {
         else if (n > 0)
             run_rerank_round(s, round, n);
 
+        metrics_computing(s->metrics, 0);
         pthread_mutex_lock(&s->lock);
         if (embed)
             embed->finished = 1;
