@@ -577,9 +577,40 @@ static void test_scale(void) {
     free(x);
 }
 
+/* examples/ai-drawing-200.txt, the cluster tab's example: 200 distinct
+ * posts, one per line, none empty, and the two tools of its query both
+ * discussed (SD and MJ are how posters write them). */
+static void test_example_posts(const char *source_dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/examples/ai-drawing-200.txt", source_dir);
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL, "cannot open %s", path);
+    if (!f) return;
+    static char lines[256][1024];
+    size_t n = 0, sd = 0, mj = 0;
+    char buf[4096];
+    while (fgets(buf, sizeof buf, f)) {
+        size_t len = strlen(buf);
+        CHECK(len > 0 && buf[len - 1] == '\n', "line %zu has no newline or is too long", n + 1);
+        if (len && buf[len - 1] == '\n') buf[--len] = '\0';
+        CHECK(len > 0 && len < sizeof lines[0], "line %zu: %zu bytes", n + 1, len);
+        CHECK(strchr(buf, '\r') == NULL, "line %zu has a carriage return", n + 1);
+        sd += strstr(buf, "SD") || strstr(buf, "Stable Diffusion");
+        mj += strstr(buf, "MJ") || strstr(buf, "Midjourney");
+        if (n < 256) {
+            for (size_t j = 0; j < n; j++) CHECK(strcmp(lines[j], buf) != 0, "line %zu repeats line %zu", n + 1, j + 1);
+            snprintf(lines[n], sizeof lines[n], "%s", buf);
+        }
+        n++;
+    }
+    fclose(f);
+    CHECK(n == 200, "%zu posts", n);
+    CHECK(sd >= 40 && mj >= 40, "SD in %zu posts, MJ in %zu", sd, mj);
+}
+
 int main(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
+    const char *source_dir = argc > 1 ? argv[1] : ".";
+    test_example_posts(source_dir);
     test_adjusted_rand_itself();
     test_silhouette_by_hand();
     test_silhouette_matches_quadratic();
