@@ -45,6 +45,13 @@
 #define EMPTY_SLOT (-1)
 #define EMPTY_MERGE UINT64_MAX
 
+/* The text -> id table stores a second half of the hash beside the id so that
+ * probing rarely touches token texts (cache misses dominate building). */
+typedef struct token_slot {
+    int32_t id; /* EMPTY_SLOT when free */
+    uint32_t tag;
+} token_slot;
+
 typedef struct merge_slot {
     uint64_t pair; /* left id << 32 | right id; EMPTY_MERGE when free */
     int32_t rank;
@@ -56,7 +63,7 @@ struct qr_tokenizer {
     char *texts;       /* every token's text, NUL-terminated, back to back */
     size_t *text_off;  /* n_tokens + 1 offsets into texts */
     int32_t *types;
-    int32_t *slots;    /* text -> id, open addressing; EMPTY_SLOT when free */
+    token_slot *slots; /* text -> id, open addressing */
     size_t slot_mask;
     merge_slot *merges;
     size_t merge_mask;
@@ -94,13 +101,16 @@ static size_t token_len(const qr_tokenizer *tok, int32_t id) {
 }
 
 static int32_t lookup(const qr_tokenizer *tok, const char *s, size_t n) {
-    size_t i = (size_t)hash_bytes(s, n) & tok->slot_mask;
+    uint64_t h = hash_bytes(s, n);
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t i = (size_t)h & tok->slot_mask;
     for (;;) {
-        int32_t id = tok->slots[i];
-        if (id == EMPTY_SLOT)
+        const token_slot *slot = &tok->slots[i];
+        if (slot->id == EMPTY_SLOT)
             return -1;
-        if (token_len(tok, id) == n && memcmp(tok->texts + tok->text_off[id], s, n) == 0)
-            return id;
+        if (slot->tag == tag && token_len(tok, slot->id) == n &&
+            memcmp(tok->texts + tok->text_off[slot->id], s, n) == 0)
+            return slot->id;
         i = (i + 1) & tok->slot_mask;
     }
 }
@@ -178,20 +188,22 @@ static int build_lookup(qr_tokenizer *tok, qrank_error *err) {
     tok->slots = malloc(size * sizeof *tok->slots);
     if (!tok->slots)
         return qr_error(err, QRANK_E_NO_MEMORY, "out of memory for the token table");
-    memset(tok->slots, 0xFF, size * sizeof *tok->slots); /* EMPTY_SLOT */
+    for (size_t i = 0; i < size; i++)
+        tok->slots[i].id = EMPTY_SLOT;
     tok->slot_mask = size - 1;
     for (size_t id = 0; id < tok->n_tokens; id++) {
         const char *s = tok->texts + tok->text_off[id];
         size_t n = token_len(tok, (int32_t)id);
-        size_t i = (size_t)hash_bytes(s, n) & tok->slot_mask;
-        while (tok->slots[i] != EMPTY_SLOT) {
-            int32_t other = tok->slots[i];
+        uint64_t h = hash_bytes(s, n);
+        size_t i = (size_t)h & tok->slot_mask;
+        while (tok->slots[i].id != EMPTY_SLOT) {
+            int32_t other = tok->slots[i].id;
             if (token_len(tok, other) == n && memcmp(tok->texts + tok->text_off[other], s, n) == 0)
                 return qr_error(err, QRANK_E_FORMAT, "tokens %d and %zu have the same text \"%.*s\"",
                                 (int)other, id, (int)(n > 64 ? 64 : n), s);
             i = (i + 1) & tok->slot_mask;
         }
-        tok->slots[i] = (int32_t)id;
+        tok->slots[i] = (token_slot){(int32_t)id, (uint32_t)(h >> 32)};
     }
     for (unsigned b = 0; b < 256; b++) {
         char c[2];
