@@ -667,6 +667,61 @@ static void test_long_inputs(const qr_tokenizer *tok, const golden *g, const ran
     free(text);
 }
 
+/* Hostile bytes: random byte strings must tokenize, agree with their
+ * U+FFFD-repaired text, and decode back (byte-level texts of the ids, mapped
+ * to bytes) to exactly the NFC of that text: no byte lost or invented. */
+static void test_random_bytes_round_trip(const qr_tokenizer *tok) {
+    int byte_of[512];
+    for (int i = 0; i < 512; i++)
+        byte_of[i] = -1;
+    for (unsigned b = 0; b < 256; b++) {
+        char c[3];
+        byte_char(b, c);
+        const unsigned char *u = (const unsigned char *)c;
+        unsigned cp = u[0] < 0x80 ? u[0] : ((u[0] & 0x1Fu) << 6) | (u[1] & 0x3Fu);
+        byte_of[cp] = (int)b;
+    }
+    unsigned rng = 777;
+    ids a = {0}, b = {0};
+    char text[96], repaired[96 * 3], decoded[4096];
+    size_t bad = 0;
+    for (int round = 0; round < 3000; round++) {
+        rng = rng * 1103515245u + 12345u;
+        size_t len = (rng >> 16) % 64;
+        for (size_t i = 0; i < len; i++) {
+            rng = rng * 1103515245u + 12345u;
+            unsigned r = rng >> 16;
+            /* mostly bytes that make up UTF-8, sometimes anything */
+            text[i] = (char)(r % 4 == 0 ? (r >> 2) & 0xFF : r % 4 == 1 ? 0x80 + ((r >> 2) & 0x3F)
+                             : r % 4 == 2 ? 0xC2 + ((r >> 2) % 0x33) : ' ' + ((r >> 2) % 95));
+        }
+        size_t rl = qr_utf8_repair(text, len, repaired);
+        if (tokenize(tok, text, len, &a) || tokenize(tok, repaired, rl, &b) || !same_ids(&a, &b)) {
+            bad++;
+            continue;
+        }
+        size_t o = 0;
+        for (size_t i = 0; i < a.n && o < sizeof decoded - 8; i++) {
+            const unsigned char *t = (const unsigned char *)qr_tokenizer_token(tok, a.v[i]);
+            while (t && *t) {
+                unsigned cp = t[0] < 0x80 ? t[0] : ((t[0] & 0x1Fu) << 6) | (t[1] & 0x3Fu);
+                t += t[0] < 0x80 ? 1 : 2;
+                decoded[o++] = (char)(cp < 512 && byte_of[cp] >= 0 ? byte_of[cp] : '?');
+            }
+        }
+        utf8proc_uint8_t *nfc = NULL;
+        utf8proc_ssize_t nl = rl ? utf8proc_map((const utf8proc_uint8_t *)repaired, (utf8proc_ssize_t)rl,
+                                                &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE)
+                                 : 0;
+        if (nl < 0 || (size_t)nl != o || (o && memcmp(nfc, decoded, o) != 0))
+            bad++;
+        free(nfc);
+    }
+    CHECK(bad == 0, "%zu of 3000 random byte strings did not round-trip", bad);
+    free(a.v);
+    free(b.v);
+}
+
 /* ---- synthetic vocabularies --------------------------------------------------------------- */
 
 typedef struct small_vocab {
@@ -930,8 +985,26 @@ static void test_json_refusals(void) {
             CHECK(qr_tokenizer_find(tok, "<s>") == 257, "added token lookup");
         qr_tokenizer_free(tok);
     }
+    /* Every truncation of a valid file is an error, never a crash. */
+    int n = snprintf(json, cap,
+                     "{\"added_tokens\":[{\"id\":257,\"content\":\"<s>\",\"special\":true}],"
+                     "\"normalizer\":{\"type\":\"NFC\"},\"pre_tokenizer\":%s,"
+                     "\"model\":{\"type\":\"BPE\",\"vocab\":{%s},\"merges\":[[\"a\",\"b\"]]}}",
+                     pre, vocab);
+    size_t accepted = 0;
+    for (int cut = 0; cut < n; cut++) {
+        qr_tokenizer *t = NULL;
+        qrank_error e;
+        if (qr_tokenizer_from_json(json, (size_t)cut, &t, &e) == QRANK_OK)
+            accepted++;
+        qr_tokenizer_free(t);
+    }
+    CHECK(accepted == 0, "%zu truncations of tokenizer.json were accepted", accepted);
     qr_tokenizer *tok = NULL;
     qrank_error err;
+    CHECK(qr_tokenizer_from_json(json, (size_t)n, &tok, &err) == QRANK_OK, "untruncated: %s", err.message);
+    qr_tokenizer_free(tok);
+    tok = NULL;
     CHECK(qr_tokenizer_from_json("{\"model\":", 9, &tok, &err) == QRANK_E_FORMAT, "truncated JSON");
     CHECK(qr_tokenizer_from_json("[]", 2, &tok, &err) == QRANK_E_FORMAT, "JSON array");
     free(json);
@@ -1004,6 +1077,7 @@ int main(int argc, char **argv) {
 
     test_model_md(tok);
     test_invalid_utf8_and_nul(tok);
+    test_random_bytes_round_trip(tok);
 
     /* Two threads on one tokenizer, each through the whole corpus twice. */
     thread_job jobs[2] = {{tok, &g, 0}, {tok, &g, 0}};
