@@ -19,7 +19,7 @@ set(QRANK_REF_TESTS
   "rerank-A|check_rerank.py|A-gguf-f32 A-gguf-f16 A-gguf-bf16 A-gguf-q8_0 A-hf-bf16"
   "rerank-B|check_rerank.py|B-gguf-f32 B-gguf-f16 B-gguf-bf16 B-gguf-q8_0 B-hf-bf16"
   "rerank-C|check_rerank.py|C-gguf-f32 C-gguf-f16 C-gguf-bf16 C-gguf-q8_0 C-hf-bf16"
-  "rerank-variants|check_rerank.py|A-hf-sharded B-gguf-f32-tied C-gguf-q8_0-padded"
+  "rerank-variants|check_rerank.py|A-hf-sharded B-gguf-f32-tied B-gguf-f32-cls-swapped C-gguf-q8_0-padded"
   "batch-exact|check_batch.py|B-gguf-f32 --precision exact"
   "batch-fast|check_batch.py|A-gguf-q8_0 --precision fast"
   "truncation|check_truncation.py|A-gguf-q8_0"

@@ -36,6 +36,7 @@ def main(argv):
         wtype = model.weight_type()
         max_tol, mean_tol, swap_margin = BOUNDS.get(wtype, (1e-4, 1e-4, 1e-4))
         want, got = [], []
+        common.prefetch_rerank_tokens(engine, path, common.QUERY, common.DOCS, (None, common.INSTRUCTION))
         for instruction in (None, common.INSTRUCTION):
             prompts = common.RerankPrompts(engine, path, common.QUERY, common.DOCS, instruction)
             want += [qwen3_ref.rerank_score(model, ids) for ids in prompts.prompts]

@@ -29,6 +29,7 @@ def check_model(engine, name):
     model = qwen3_ref.Model(path)
     print("%s: %s, head %s" % (name, model.config, model.head.name))
     ok = True
+    common.prefetch_rerank_tokens(engine, path, common.QUERY, common.DOCS, (None, common.INSTRUCTION))
     for instruction in (None, common.INSTRUCTION):
         label = "%s %s" % (name, "custom instruction" if instruction else "default instruction")
         prompts = common.RerankPrompts(engine, path, common.QUERY, common.DOCS, instruction)

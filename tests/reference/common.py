@@ -18,10 +18,6 @@ import tempfile
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import qwen3_ref  # noqa: E402
-
 IM_START, IM_END, ENDOFTEXT = 151644, 151645, 151643
 SYSTEM_TEXT = ('system\nJudge whether the Document meets the requirements based on the Query and '
                'the Instruct provided. Note that the answer can only be "yes" or "no".')
@@ -37,9 +33,13 @@ SHAPES = {
     # four query heads per KV head, small head_dim, three layers
     "B": ["--layers", "3", "--hidden", "96", "--ffn", "160", "--heads", "8", "--kv-heads", "2",
           "--head-dim", "16", "--seed", "22"],
-    # no grouping (heads == KV heads), head_dim 48 (not a power of two)
+    # no grouping (heads == KV heads), head_dim 48 (not a power of two), and
+    # RoPE base / RMSNorm eps other than Qwen3's, so both must come from the file
     "C": ["--layers", "2", "--hidden", "64", "--ffn", "96", "--heads", "2", "--kv-heads", "2",
-          "--head-dim", "48", "--seed", "33"],
+          "--head-dim", "48", "--seed", "33", "--rope-theta", "10000", "--eps", "1e-5"],
+    # the embedder: shape A with its own seed
+    "E": ["--layers", "2", "--hidden", "64", "--ffn", "128", "--heads", "4", "--kv-heads", "2",
+          "--head-dim", "32", "--seed", "44"],
 }
 FORMATS = {
     "gguf-f32": ["--format", "gguf", "--dtype", "f32"],
@@ -53,24 +53,29 @@ FORMATS = {
 def model_table():
     """name -> (make_model.py arguments, file name, post-processing step or None)."""
     table = {}
-    for shape, shape_args in SHAPES.items():
+    for shape in "ABC":
+        shape_args = SHAPES[shape]
         for fmt, fmt_args in FORMATS.items():
             name = "%s-%s" % (shape, fmt)
             table[name] = (shape_args + fmt_args + ["--kind", "reranker"], file_name(name), None)
     # Three shards whose tensor names drop the "model." prefix (as Qwen3-Embedding stores them).
-    table["A-hf-sharded"] = (SHAPES["A"] + FORMATS["hf-bf16"] + ["--kind", "reranker", "--shards", "3"],
-                             "A-hf-sharded", "strip-model-prefix")
+    table["A-hf-sharded"] = (SHAPES["A"] + FORMATS["hf-bf16"] + ["--kind", "reranker", "--shards", "3",
+                                                                 "--no-prefix"], "A-hf-sharded", None)
     # No cls.output.weight: the yes/no rows come from the tied embeddings (9693, 2152).
     table["B-gguf-f32-tied"] = (SHAPES["B"] + FORMATS["gguf-f32"] + ["--kind", "reranker", "--no-cls"],
                                 "B-gguf-f32-tied.gguf", None)
+    # The generator's cls rows equal the tied rows (as llama.cpp's converter
+    # makes them), so an engine that ignored cls.output would pass the others.
+    # Here the two rows are swapped in the file: P(yes) becomes 1 - P(yes).
+    table["B-gguf-f32-cls-swapped"] = (SHAPES["B"] + FORMATS["gguf-f32"] + ["--kind", "reranker"],
+                                       "B-gguf-f32-cls-swapped.gguf", "swap-cls-rows")
     # Embedding table padded past the tokenizer's 151,669 tokens, as some GGUFs are.
     table["C-gguf-q8_0-padded"] = (SHAPES["C"] + FORMATS["gguf-q8_0"] + ["--kind", "reranker",
                                                                           "--vocab-rows", "151936"],
                                    "C-gguf-q8_0-padded.gguf", None)
     for fmt in ("gguf-f32", "gguf-q8_0", "hf-bf16"):
         name = "E-%s" % fmt
-        table[name] = (SHAPES["A"][:-1] + ["44"] + FORMATS[fmt] + ["--kind", "embedder"],
-                       file_name(name), None)
+        table[name] = (SHAPES["E"] + FORMATS[fmt] + ["--kind", "embedder"], file_name(name), None)
     return table
 
 
@@ -85,37 +90,46 @@ class Engine:
         self.qrank = qrank
         self.models_dir = models_dir
         self.calls = 0
+        self.token_cache = {}
 
     def model_path(self, name):
         return os.path.join(self.models_dir, model_table()[name][1])
 
     def run(self, args, stdin_text=None):
         self.calls += 1
+        # Idle OpenMP threads sleep instead of spinning: these are correctness
+        # tests, and spinning threads on a busy 2-core machine only cost time.
+        env = dict(os.environ, OMP_WAIT_POLICY="passive")
         proc = subprocess.run([self.qrank] + args, input=stdin_text, capture_output=True,
-                              text=True, encoding="utf-8")
+                              text=True, encoding="utf-8", env=env)
         if proc.returncode != 0:
             raise RuntimeError("qrank %s: exit %d\nstderr: %s"
                                % (" ".join(args), proc.returncode, proc.stderr.strip()))
         return proc.stdout
 
     def tokenize(self, model, texts):
-        """One `qrank tokenize --json-lines` call for a list of strings -> list of id lists."""
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".jsonl", delete=False) as f:
-            for t in texts:
-                f.write(json.dumps(t, ensure_ascii=False) + "\n")
-            path = f.name
-        try:
-            out = self.run(["tokenize", "-m", model, "--json-lines", "-f", path])
-        finally:
-            os.unlink(path)
-        lines = [ln for ln in out.split("\n") if ln.strip()]
-        if len(lines) != len(texts):
-            raise RuntimeError("tokenize: %d inputs, %d output lines" % (len(texts), len(lines)))
-        ids = [json.loads(ln) for ln in lines]
-        for row in ids:
-            if not isinstance(row, list) or not all(isinstance(i, int) for i in row):
-                raise RuntimeError("tokenize: not an array of ints: %r" % (row,))
-        return ids
+        """Ids of each string, from one `qrank tokenize --json-lines` call for those
+        not seen before (per model; starting the CLI costs more than tokenizing)."""
+        cache = self.token_cache.setdefault(model, {})
+        todo = list(dict.fromkeys(t for t in texts if t not in cache))
+        if todo:
+            with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".jsonl", delete=False) as f:
+                for t in todo:
+                    f.write(json.dumps(t, ensure_ascii=False) + "\n")
+                path = f.name
+            try:
+                out = self.run(["tokenize", "-m", model, "--json-lines", "-f", path])
+            finally:
+                os.unlink(path)
+            lines = [ln for ln in out.split("\n") if ln.strip()]
+            if len(lines) != len(todo):
+                raise RuntimeError("tokenize: %d inputs, %d output lines" % (len(todo), len(lines)))
+            for t, ln in zip(todo, lines):
+                row = json.loads(ln)
+                if not isinstance(row, list) or not all(isinstance(i, int) for i in row):
+                    raise RuntimeError("tokenize: not an array of ints: %r" % (row,))
+                cache[t] = row
+        return [list(cache[t]) for t in texts]
 
     def rerank(self, model, query, docs, instruction=None, top_n=None, max_length=None,
                precision="exact", via_stdin=False):
@@ -173,6 +187,12 @@ class Engine:
 def rerank_body(query, doc, instruction=None):
     return "<Instruct>: %s\n<Query>: %s\n<Document>: %s" % (
         instruction if instruction else DEFAULT_INSTRUCTION, query, doc)
+
+
+def prefetch_rerank_tokens(engine, model, query, docs, instructions):
+    """Tokenizes every piece the prompts of several instructions need, in one call."""
+    engine.tokenize(model, [SYSTEM_TEXT, "\n", "user\n"]
+                    + [rerank_body(query, d, i) for i in instructions for d in docs])
 
 
 class RerankPrompts:

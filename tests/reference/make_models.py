@@ -4,20 +4,21 @@
   make_models.py SOURCE_DIR MODELS_DIR
 
 Models come from the project's generator (tools/make_model.py) so the
-reference is checked on the files the engine is checked on. One step is ours:
-"strip-model-prefix" rewrites the safetensors headers and the index of an HF
-directory so tensor names lose their "model." prefix, as Qwen3-Embedding's
-files spell them; tensor data is not touched (offsets are relative to the end
-of the header, so only the header is rewritten).
+reference is checked on the files the engine is checked on (the reference
+reads them with its own readers). One step is ours: "swap-cls-rows" swaps the
+two rows of cls.output.weight in place (found with the reference's GGUF
+reader), so the yes/no head differs from the tied embedding rows.
 
-A model is regenerated when its file is missing or older than the generator
-or this script, so a rerun of the suite costs nothing.
+A model is made again only when its recipe (generator arguments, the
+generator's hash, our own step) differs from the one stamped beside it, so a
+rerun of the suite costs nothing.
 """
 
+import concurrent.futures
+import hashlib
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import time
@@ -25,39 +26,63 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
+import qwen3_ref  # noqa: E402
 
 
-def strip_model_prefix(directory):
-    renamed = 0
-    for fname in sorted(os.listdir(directory)):
-        if not fname.endswith(".safetensors"):
-            continue
-        path = os.path.join(directory, fname)
-        with open(path, "rb") as f:
-            blob = f.read()
-        n = struct.unpack("<Q", blob[:8])[0]
-        header = json.loads(blob[8:8 + n].decode("utf-8"))
-        new = {}
-        for key, value in header.items():
-            if key.startswith("model."):
-                key = key[len("model."):]
-                renamed += 1
-            new[key] = value
-        text = json.dumps(new).encode("utf-8")
-        text += b" " * (-len(text) % 8)  # keep the data area 8-byte aligned
-        with open(path + ".tmp", "wb") as f:
-            f.write(struct.pack("<Q", len(text)) + text + blob[8 + n:])
-        os.replace(path + ".tmp", path)
-    index = os.path.join(directory, "model.safetensors.index.json")
-    if os.path.exists(index):
-        with open(index, encoding="utf-8") as f:
-            idx = json.load(f)
-        idx["weight_map"] = {(k[len("model."):] if k.startswith("model.") else k): v
-                             for k, v in idx["weight_map"].items()}
-        with open(index, "w", encoding="utf-8") as f:
-            json.dump(idx, f, indent=1)
-    if renamed == 0:
-        raise RuntimeError("%s: no tensor name had a model. prefix to strip" % directory)
+def swap_cls_rows(path):
+    _, tensors = qwen3_ref.read_gguf(path)
+    t = tensors["cls.output.weight"]
+    if t.shape[0] != 2:
+        raise RuntimeError("%s: cls.output.weight has %d rows" % (path, t.shape[0]))
+    yes = bytes(t.buf[t.offset:t.offset + t.row_bytes])
+    no = bytes(t.buf[t.offset + t.row_bytes:t.offset + 2 * t.row_bytes])
+    offset, row_bytes = t.offset, t.row_bytes
+    del t, tensors  # release the read-only mapping before writing
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(no + yes)
+    if yes == no:
+        raise RuntimeError("%s: the yes and no rows are equal" % path)
+    return row_bytes
+
+
+def recipe(generator, gen_args, post):
+    """What a model is made from: if any of it changes, the model is made again."""
+    with open(generator, "rb") as f:
+        generator_hash = hashlib.sha256(f.read()).hexdigest()
+    with open(__file__, "rb") as f:
+        own_hash = hashlib.sha256(f.read()).hexdigest() if post else None
+    return json.dumps({"args": gen_args, "post": post, "generator": generator_hash, "steps": own_hash})
+
+
+def make_one(generator, models_dir, name, gen_args, fname, post):
+    """Returns None when made or up to date, else an error message."""
+    out = os.path.join(models_dir, fname)
+    stamp = out + ".recipe"
+    want = recipe(generator, gen_args, post)
+    if os.path.exists(out) and os.path.exists(stamp):
+        with open(stamp, encoding="utf-8") as f:
+            if f.read() == want:
+                return None
+    for path in (out, out + ".partial", stamp):
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.unlink(path)
+    tmp = out + ".partial"
+    cmd = [sys.executable, generator, "--out", tmp] + gen_args
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return "%s failed (exit %d):\n%s%s" % (" ".join(cmd), proc.returncode, proc.stdout, proc.stderr)
+    if post == "swap-cls-rows":
+        swap_cls_rows(tmp)
+    elif post is not None:
+        return "unknown step " + post
+    os.replace(tmp, out)
+    with open(stamp, "w", encoding="utf-8") as f:
+        f.write(want)
+    print("made %-24s %s" % (name, " ".join(gen_args)), flush=True)
+    return None
 
 
 def main(argv):
@@ -70,35 +95,17 @@ def main(argv):
         sys.stderr.write("%s is missing: the test models cannot be made\n" % generator)
         return 1
     os.makedirs(models_dir, exist_ok=True)
-    newest_input = max(os.path.getmtime(generator), os.path.getmtime(__file__),
-                       os.path.getmtime(common.__file__))
     start = time.time()
-    made = 0
-    for name, (gen_args, fname, post) in common.model_table().items():
-        out = os.path.join(models_dir, fname)
-        if os.path.exists(out) and os.path.getmtime(out) >= newest_input:
-            continue
-        if os.path.isdir(out):
-            shutil.rmtree(out)
-        elif os.path.exists(out):
-            os.unlink(out)
-        tmp = out + ".partial"
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp)
-        cmd = [sys.executable, generator, "--out", tmp] + gen_args
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            sys.stderr.write("%s failed (exit %d):\n%s%s"
-                             % (" ".join(cmd), proc.returncode, proc.stdout, proc.stderr))
-            return 1
-        if post == "strip-model-prefix":
-            strip_model_prefix(tmp)
-        os.replace(tmp, out)
-        made += 1
-        print("made %-22s %s" % (name, " ".join(gen_args)))
-    print("%d models made, %d up to date, in %.1f s"
-          % (made, len(common.model_table()) - made, time.time() - start))
-    return 0
+    table = common.model_table()
+    # Two at a time: the generator is single-threaded and CI has two cores.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        errors = [e for e in pool.map(lambda item: make_one(generator, models_dir, item[0], *item[1]),
+                                      table.items()) if e]
+    for e in errors:
+        sys.stderr.write(e + "\n")
+    print("%d models ready in %.1f s%s" % (len(table), time.time() - start,
+                                           ", %d FAILED" % len(errors) if errors else ""))
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
