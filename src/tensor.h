@@ -69,6 +69,10 @@ typedef struct qr_tensor {
     int64_t ne[4]; /* unused dimensions are 1 */
     const void *data;
     size_t nbytes;
+    /* Optional copy of data in the layout of the model's kernel table, made
+     * once at load time by qr_kernels.pack (kernels/kernels.h); NULL when
+     * there is none. data stays valid and authoritative either way. */
+    const void *packed;
 } qr_tensor;
 
 static inline int64_t qr_tensor_rows(const qr_tensor *t) { return t->ne[1] * t->ne[2] * t->ne[3]; }

@@ -1,10 +1,53 @@
 /* dispatch.c - chooses kernel variants once, from what the CPU reports.
  *
  * The table is filled per model (no global state); each ISA file exports its
- * functions and this file alone decides which one runs. */
+ * functions and this file alone decides which one runs. A variant needs
+ * every instruction set its file is compiled with (CMakeLists.txt gives
+ * avx512*.c -mavx512f/bw/vl/dq/vnni/bf16 and avx2*.c -mavx2 -mfma -mf16c
+ * -mavxvnni), and, for AVX and AVX-512, the OS's promise to save the
+ * registers across context switches (XCR0), which CPUID alone does not give.
+ *
+ * Variants, best first:
+ *   avx512   AVX-512 F/BW/VL/DQ/VNNI/BF16 (Zen 4+, Ice Lake server+).
+ *   avxvnni  the avx2 table with vpdpbusd on YMM for Q8_0 (Alder Lake+).
+ *   avx2     AVX2 + FMA + F16C (Haswell+, Zen 1+).
+ *   generic  plain C, any x86-64.
+ * "avx2" names the plain AVX2 table even on a CPU that has AVX-VNNI, so
+ * that a test can reach both. */
+#include <cpuid.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "isa.h"
+#include "q8_0x16.h"
+
+/* XCR0 bits: 1 SSE, 2 AVX (YMM high halves), 5-7 AVX-512 (opmask, ZMM
+ * high halves, ZMM16-31). */
+#define XCR0_AVX 0x06u
+#define XCR0_AVX512 0xe6u
+
+static unsigned os_saved_state(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    if (!(c & bit_OSXSAVE)) return 0; /* xgetbv would fault */
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return lo;
+}
+
+static int cpu_has_avx2(void) {
+    __builtin_cpu_init();
+    return (os_saved_state() & XCR0_AVX) == XCR0_AVX && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+static int cpu_has_avxvnni(void) { return cpu_has_avx2() && __builtin_cpu_supports("avxvnni"); }
+
+static int cpu_has_avx512(void) {
+    return cpu_has_avx2() && (os_saved_state() & XCR0_AVX512) == XCR0_AVX512 &&
+           __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bf16");
+}
 
 static void fill_generic(qr_kernels *k) {
     k->name = "generic";
@@ -15,9 +58,50 @@ static void fill_generic(qr_kernels *k) {
     k->to_bf16 = qr_to_bf16_generic;
 }
 
+static void fill_avx2(qr_kernels *k, int vnni) {
+    k->name = vnni ? "avxvnni" : "avx2";
+    k->gemm_f32 = qr_gemm_f32_avx2;
+    k->gemm_q8_0 = vnni ? qr_gemm_q8_0_avxvnni : qr_gemm_q8_0_avx2;
+    k->gemm_bf16 = qr_gemm_bf16_avx2;
+    k->quantize_q8_0 = qr_quantize_q8_0_avx2;
+    k->to_bf16 = qr_to_bf16_avx2;
+    k->pack_size = qr_q8_0x16_size;
+    k->pack = qr_q8_0x16_pack;
+}
+
+static void fill_avx512(qr_kernels *k) {
+    k->name = "avx512";
+    k->gemm_f32 = qr_gemm_f32_avx512;
+    k->gemm_q8_0 = qr_gemm_q8_0_avx512;
+    k->gemm_bf16 = qr_gemm_bf16_avx512;
+    k->quantize_q8_0 = qr_quantize_q8_0_avx512;
+    k->to_bf16 = qr_to_bf16_avx512;
+    k->pack_size = qr_q8_0x16_size;
+    k->pack = qr_q8_0x16_pack;
+}
+
 int qr_kernels_select(qr_kernels *k, const char *want) {
     memset(k, 0, sizeof *k);
     fill_generic(k);
-    if (want && strcmp(want, "generic") != 0) return -1;
-    return 0;
+    if (!want) {
+        if (cpu_has_avx512())
+            fill_avx512(k);
+        else if (cpu_has_avx2())
+            fill_avx2(k, cpu_has_avxvnni());
+        return 0;
+    }
+    if (strcmp(want, "generic") == 0) return 0;
+    if (strcmp(want, "avx2") == 0 && cpu_has_avx2()) {
+        fill_avx2(k, 0);
+        return 0;
+    }
+    if (strcmp(want, "avxvnni") == 0 && cpu_has_avxvnni()) {
+        fill_avx2(k, 1);
+        return 0;
+    }
+    if (strcmp(want, "avx512") == 0 && cpu_has_avx512()) {
+        fill_avx512(k);
+        return 0;
+    }
+    return -1;
 }

@@ -36,6 +36,13 @@ typedef struct qr_kernels {
     /* x (n values, n % 32 == 0) -> Q8_0 blocks. */
     void (*quantize_q8_0)(const float *x, void *out, int64_t n);
     void (*to_bf16)(const float *x, uint16_t *out, int64_t n);
+    /* Optional, at load time: pack_size(w) is the size of w laid out for this
+     * table's fast kernel (0: nothing to gain for this tensor), pack(w, dst)
+     * writes it to dst (64-byte aligned); set w->packed = dst afterwards and
+     * every gemm of this table reads it instead of w->data. NULL in tables
+     * that have no packed layout. Today: Q8_0 as q8_0x16 (avx2, avx512). */
+    size_t (*pack_size)(const qr_tensor *w);
+    void (*pack)(const qr_tensor *w, void *dst);
 } qr_kernels;
 
 /* The reference implementations. */

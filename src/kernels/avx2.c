@@ -1,0 +1,499 @@
+/* avx2.c - the AVX2 kernels (with FMA and F16C), and AVX-VNNI for int8.
+ *
+ * Built with -mavx2 -mfma -mf16c -mavxvnni (CMakeLists.txt). dispatch.c calls
+ * anything here only on a CPU with AVX2, FMA and F16C, and the one function
+ * that uses vpdpbusd (qr_gemm_q8_0_avxvnni) only where AVX-VNNI is present
+ * too; the rest must not pick up VNNI instructions from the compiler, which
+ * is why no scalar int8 dot-product loop appears in this file (GCC would
+ * vectorise one into vpdpbusd).
+ *
+ * The layouts follow avx512.c at half the width. gemm_q8_0 reads weights as
+ * q8_0x16 groups (packed at load time, or a chunk at a time here), one YMM
+ * per 8 outputs, so a lane holds one output's exact block dot and the block
+ * scale is applied as generic.c does, unfused: results are bit-identical.
+ * With AVX-VNNI that is vpdpbusd on activations offset by +128, corrected by
+ * -128 * sum(w); without it, both sides are widened to int16 and vpmaddwd
+ * does the work, exact for every int8 value. gemm_f32 and gemm_bf16 keep a
+ * 3 x 4 tile of row-major dot products and reduce it at the end.
+ *
+ * Buffers live on the stack (at most about 40 KB): the kernel signature has
+ * no way to report an allocation failure. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "isa.h"
+#include "q8_0x16.h"
+
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* ---- f32 and bf16: row-major dot-product tiles ------------------------- */
+
+enum {
+    DOT_MR = 3, /* activation rows per tile */
+    DOT_NO = 4, /* weight rows per tile */
+    DOT_KC = 2048,
+};
+
+/* Widens values [k0, k0+n) of row `row` into dst, exactly as
+ * qr_dequantize_row would; k0 and n are multiples of 32 for Q8_0. */
+static void widen_row(const qr_tensor *w, int64_t row, int64_t k0, int64_t n, float *dst) {
+    const uint8_t *src = (const uint8_t *)w->data + (size_t)row * qr_row_bytes(w->type, w->ne[0]);
+    int64_t i = 0;
+    switch (w->type) {
+    case QR_TYPE_F16: {
+        const uint16_t *h = (const uint16_t *)src + k0;
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
+        for (; i < n; i++) dst[i] = _cvtsh_ss(h[i]);
+        break;
+    }
+    case QR_TYPE_BF16: {
+        const uint16_t *h = (const uint16_t *)src + k0;
+        for (; i + 8 <= n; i += 8) {
+            const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(h + i)));
+            _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+        }
+        for (; i < n; i++) dst[i] = qr_bf16_to_f32(h[i]);
+        break;
+    }
+    case QR_TYPE_Q8_0: {
+        const qr_block_q8_0 *b = (const qr_block_q8_0 *)src + k0 / QR_QK8_0;
+        for (int64_t j = 0; j < n / QR_QK8_0; j++) {
+            const __m256 d = _mm256_set1_ps(_cvtsh_ss(b[j].d));
+            for (int h = 0; h < 4; h++) {
+                const __m128i q = _mm_loadl_epi64((const __m128i *)(b[j].qs + 8 * h));
+                _mm256_storeu_ps(dst + 32 * j + 8 * h, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+            }
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+static inline __m256 load8(const float *p) { return _mm256_loadu_ps(p); }
+static inline __m256 load8_bf16(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+/* One tile over values [0, n): acc[r][j] += x[r] . w[j] in 8-wide pieces;
+ * the last n % 8 values are added after the reduction. Activations are f32
+ * or, for gemm_bf16, bf16 widened on the fly (X_BF16 is a constant). */
+static inline __attribute__((always_inline)) void dot_tile(const void *const xr[DOT_MR], int X_BF16,
+                                                           const float *const wr[DOT_NO], int64_t n,
+                                                           float out[DOT_MR][DOT_NO]) {
+    __m256 acc[DOT_MR][DOT_NO];
+    for (int r = 0; r < DOT_MR; r++)
+        for (int j = 0; j < DOT_NO; j++) acc[r][j] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256 xv[DOT_MR];
+        for (int r = 0; r < DOT_MR; r++)
+            xv[r] = X_BF16 ? load8_bf16((const uint16_t *)xr[r] + k) : load8((const float *)xr[r] + k);
+        for (int j = 0; j < DOT_NO; j++) {
+            const __m256 wv = _mm256_loadu_ps(wr[j] + k);
+            for (int r = 0; r < DOT_MR; r++) acc[r][j] = _mm256_fmadd_ps(xv[r], wv, acc[r][j]);
+        }
+    }
+    for (int r = 0; r < DOT_MR; r++)
+        for (int j = 0; j < DOT_NO; j++) {
+            float s = hsum8(acc[r][j]);
+            for (int64_t i = k; i < n; i++) {
+                const float xi = X_BF16 ? qr_bf16_to_f32(((const uint16_t *)xr[r])[i]) : ((const float *)xr[r])[i];
+                s += xi * wr[j][i];
+            }
+            out[r][j] = s;
+        }
+}
+
+static void dot_store(float s[DOT_MR][DOT_NO], int mr, int n_o, int first, float *y, int64_t ldy) {
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < n_o; j++) y[r * ldy + j] = first ? s[r][j] : y[r * ldy + j] + s[r][j];
+}
+
+/* Shared by gemm_f32 and gemm_bf16: weights of any widenable type, f32 rows
+ * straight from the tensor; activations f32 (x) or bf16 (xq). Missing rows
+ * of a tile alias row 0; their sums are computed and dropped. */
+static void gemm_dot(const qr_tensor *w, const float *x, const qr_acts *xq, int x_bf16, int64_t n_rows,
+                     int64_t ldx, float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+    const int64_t n_in = w->ne[0];
+    const int direct = w->type == QR_TYPE_F32;
+    const int widen = w->type == QR_TYPE_F16 || w->type == QR_TYPE_BF16 || w->type == QR_TYPE_Q8_0;
+    const int64_t kc_max = direct ? n_in : DOT_KC;
+    const size_t wrow = qr_row_bytes(w->type, n_in);
+    _Alignas(32) float wbuf[DOT_NO][DOT_KC];
+    for (int64_t o0 = o_begin; o0 < o_end; o0 += DOT_NO) {
+        const int n_o = (int)(o_end - o0 < DOT_NO ? o_end - o0 : DOT_NO);
+        for (int64_t k0 = 0; k0 < n_in; k0 += kc_max) {
+            const int64_t kc = n_in - k0 < kc_max ? n_in - k0 : kc_max;
+            const float *wr[DOT_NO];
+            for (int j = 0; j < DOT_NO; j++) {
+                const int jj = j < n_o ? j : 0;
+                if (direct) {
+                    wr[j] = (const float *)((const uint8_t *)w->data + (size_t)(o0 + jj) * wrow) + k0;
+                } else {
+                    if (j < n_o) {
+                        if (widen)
+                            widen_row(w, o0 + j, k0, kc, wbuf[j]);
+                        else
+                            qr_dequantize_row(w, o0 + j, wbuf[j]);
+                    }
+                    wr[j] = wbuf[jj];
+                }
+            }
+            for (int64_t r0 = 0; r0 < n_rows; r0 += DOT_MR) {
+                const int mr = (int)(n_rows - r0 < DOT_MR ? n_rows - r0 : DOT_MR);
+                const void *xr[DOT_MR];
+                float s[DOT_MR][DOT_NO];
+                for (int r = 0; r < DOT_MR; r++) {
+                    const int64_t row = r0 + (r < mr ? r : 0);
+                    if (x_bf16)
+                        xr[r] = (const uint16_t *)((const uint8_t *)xq->data + (size_t)row * xq->row_bytes) + k0;
+                    else
+                        xr[r] = x + row * ldx + k0;
+                }
+                if (x_bf16)
+                    dot_tile(xr, 1, wr, kc, s);
+                else
+                    dot_tile(xr, 0, wr, kc, s);
+                dot_store(s, mr, n_o, k0 == 0, y + r0 * ldy + o0, ldy);
+            }
+        }
+    }
+}
+
+void qr_gemm_f32_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                      float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+    const int widen = w->type == QR_TYPE_F16 || w->type == QR_TYPE_BF16 || w->type == QR_TYPE_Q8_0;
+    /* Other types widen whole rows through tensor.c, which needs the whole
+     * row in the buffer; rows too long for it take the reference path. */
+    if (w->type != QR_TYPE_F32 && !widen && w->ne[0] > DOT_KC) {
+        qr_gemm_f32_generic(w, x, xq, n_rows, ldx, y, ldy, o_begin, o_end);
+        return;
+    }
+    gemm_dot(w, x, xq, 0, n_rows, ldx, y, ldy, o_begin, o_end);
+}
+
+void qr_gemm_bf16_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                       float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+    gemm_dot(w, x, xq, 1, n_rows, ldx, y, ldy, o_begin, o_end);
+}
+
+/* ---- Q8_0 x Q8_0 ------------------------------------------------------- */
+
+enum {
+    Q8_MR = 4,  /* activation rows per tile (VNNI) */
+    Q8_KC = 16, /* 32-blocks per chunk */
+};
+
+/* 8 rows of 32 bytes -> out[k] = dword k of every row, one per lane. */
+static inline void transpose_8x8_dwords(const uint8_t *const rows[8], __m256i out[8]) {
+    __m256i z[8], t[8], u[8];
+    for (int i = 0; i < 8; i++) z[i] = _mm256_loadu_si256((const __m256i *)rows[i]);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_epi32(z[i], z[i + 1]);
+        t[i + 1] = _mm256_unpackhi_epi32(z[i], z[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);     /* dwords 0, 4 */
+        u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]); /* 1, 5 */
+        u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int j = 0; j < 4; j++) {
+        out[j] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x20);
+        out[j + 4] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x31);
+    }
+}
+
+/* Packs weight rows [o0, o1) (at most 16) x blocks [b0, b0+nb) into one
+ * q8_0x16 group, dst[b]. Rows past o1 repeat row o0: their lanes are
+ * computed and never stored. */
+static void q8_pack_chunk(const qr_tensor *w, int64_t o0, int64_t o1, int64_t b0, int nb, qr_q8_0x16 *dst) {
+    const size_t wrow = qr_row_bytes(QR_TYPE_Q8_0, w->ne[0]);
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    const uint8_t *rows[16];
+    for (int j = 0; j < 16; j++) {
+        const int64_t o = o0 + j < o1 ? o0 + j : o0;
+        rows[j] = (const uint8_t *)w->data + (size_t)o * wrow + (size_t)b0 * sizeof(qr_block_q8_0);
+    }
+    for (int b = 0; b < nb; b++) {
+        qr_q8_0x16 *p = &dst[b];
+        const uint8_t *qs[16];
+        for (int j = 0; j < 16; j++) {
+            memcpy(&p->d[j], rows[j], 2);
+            qs[j] = rows[j] + 2;
+            rows[j] += sizeof(qr_block_q8_0);
+        }
+        for (int h = 0; h < 2; h++) {
+            __m256i q[8];
+            transpose_8x8_dwords(qs + 8 * h, q);
+            __m256i sum = _mm256_setzero_si256();
+            for (int k = 0; k < 8; k++) {
+                _mm256_storeu_si256((__m256i *)(p->qs[k] + 32 * h), q[k]);
+                /* 1 x w in pairs, then pairs of pairs: no saturation */
+                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q[k]), ones16));
+            }
+            const __m256i neg = _mm256_sub_epi32(_mm256_setzero_si256(), sum);
+            const __m128i n16 = _mm_packs_epi32(_mm256_castsi256_si128(neg), _mm256_extracti128_si256(neg, 1));
+            _mm_storeu_si128((__m128i *)(p->negsum + 8 * h), n16);
+        }
+    }
+}
+
+typedef struct {
+    uint8_t qs[Q8_MR][Q8_KC][32]; /* activation bytes + 128 (VNNI) */
+    float dx[Q8_MR][Q8_KC];
+} q8_rows;
+
+typedef struct {
+    int16_t qs[2][Q8_KC][32]; /* activations widened to int16 (no VNNI) */
+    float dx[2][Q8_KC];
+} q8_rows16;
+
+static void q8_pack_rows(const qr_acts *xq, int64_t r0, int mr, int64_t b0, int nb, q8_rows *xr) {
+    const __m256i offset = _mm256_set1_epi8((char)0x80);
+    for (int r = 0; r < mr; r++) {
+        const qr_block_q8_0 *xb =
+            (const qr_block_q8_0 *)((const uint8_t *)xq->data + (size_t)(r0 + r) * xq->row_bytes) + b0;
+        for (int b = 0; b < nb; b++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)xb[b].qs);
+            _mm256_store_si256((__m256i *)xr->qs[r][b], _mm256_xor_si256(v, offset));
+            xr->dx[r][b] = _cvtsh_ss(xb[b].d);
+        }
+    }
+}
+
+static void q8_pack_rows16(const qr_acts *xq, int64_t r0, int mr, int64_t b0, int nb, q8_rows16 *xr) {
+    for (int r = 0; r < mr; r++) {
+        const qr_block_q8_0 *xb =
+            (const qr_block_q8_0 *)((const uint8_t *)xq->data + (size_t)(r0 + r) * xq->row_bytes) + b0;
+        for (int b = 0; b < nb; b++) {
+            for (int h = 0; h < 2; h++) {
+                const __m128i v = _mm_loadu_si128((const __m128i *)(xb[b].qs + 16 * h));
+                _mm256_store_si256((__m256i *)(xr->qs[r][b] + 16 * h), _mm256_cvtepi8_epi16(v));
+            }
+            xr->dx[r][b] = _cvtsh_ss(xb[b].d);
+        }
+    }
+}
+
+static inline __m256i mask8(int64_t first_lane_o, int64_t lo, int64_t hi) {
+    int32_t m[8];
+    for (int l = 0; l < 8; l++) m[l] = first_lane_o + l >= lo && first_lane_o + l < hi ? -1 : 0;
+    return _mm256_loadu_si256((const __m256i *)m);
+}
+
+/* acc (per row, two halves of 8 outputs) += isum * (dw * dx), unfused as in
+ * generic.c, for one block. */
+static inline __attribute__((always_inline)) void q8_scale_add(__m256 *acc, __m256i isum, __m256 dw, float dx) {
+    const __m256 s = _mm256_mul_ps(dw, _mm256_set1_ps(dx));
+    *acc = _mm256_add_ps(*acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), s));
+}
+
+/* The group's 16 outputs for MR rows with AVX-VNNI. */
+static inline __attribute__((always_inline)) void q8_tile_vnni(const qr_q8_0x16 *gp, const q8_rows *xr, int nb,
+                                                               int MR, float acc[Q8_MR][16]) {
+    for (int b = 0; b < nb; b++) {
+        __m256i isum[Q8_MR][2];
+        for (int h = 0; h < 2; h++) {
+            const __m256i c = _mm256_slli_epi32(
+                _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(gp[b].negsum + 8 * h))), 7);
+            for (int r = 0; r < MR; r++) isum[r][h] = c;
+        }
+        for (int k = 0; k < 8; k++) {
+            const __m256i w0 = _mm256_loadu_si256((const __m256i *)gp[b].qs[k]);
+            const __m256i w1 = _mm256_loadu_si256((const __m256i *)(gp[b].qs[k] + 32));
+            for (int r = 0; r < MR; r++) {
+                int32_t xv;
+                memcpy(&xv, &xr->qs[r][b][4 * k], 4);
+                const __m256i xb = _mm256_set1_epi32(xv);
+                isum[r][0] = _mm256_dpbusd_avx_epi32(isum[r][0], xb, w0);
+                isum[r][1] = _mm256_dpbusd_avx_epi32(isum[r][1], xb, w1);
+            }
+        }
+        for (int h = 0; h < 2; h++) {
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gp[b].d + 8 * h)));
+            for (int r = 0; r < MR; r++) {
+                __m256 a = _mm256_load_ps(acc[r] + 8 * h);
+                q8_scale_add(&a, isum[r][h], dw, xr->dx[r][b]);
+                _mm256_store_ps(acc[r] + 8 * h, a);
+            }
+        }
+    }
+}
+
+/* The group's 16 outputs for 2 rows with int16 vpmaddwd: 4 bytes of 4
+ * outputs per widened register, the activations' 4 values broadcast, pairs
+ * summed per block. */
+static inline __attribute__((always_inline)) void q8_tile_madd(const qr_q8_0x16 *gp, const q8_rows16 *xr, int nb,
+                                                               int MR, float acc[2][16]) {
+    const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    for (int b = 0; b < nb; b++) {
+        __m256i part[2][4];
+        for (int r = 0; r < MR; r++)
+            for (int q = 0; q < 4; q++) part[r][q] = _mm256_setzero_si256();
+        for (int k = 0; k < 8; k++) {
+            __m256i wv[4];
+            for (int q = 0; q < 4; q++)
+                wv[q] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(gp[b].qs[k] + 16 * q)));
+            for (int r = 0; r < MR; r++) {
+                int64_t xv;
+                memcpy(&xv, &xr->qs[r][b][4 * k], 8);
+                const __m256i xb = _mm256_set1_epi64x(xv);
+                for (int q = 0; q < 4; q++) part[r][q] = _mm256_add_epi32(part[r][q], _mm256_madd_epi16(wv[q], xb));
+            }
+        }
+        const __m256 dw0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)gp[b].d));
+        const __m256 dw1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gp[b].d + 8)));
+        for (int r = 0; r < MR; r++) {
+            /* lanes hold (output, half of its block) pairs: add them up */
+            const __m256i s0 = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(part[r][0], part[r][1]), order);
+            const __m256i s1 = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(part[r][2], part[r][3]), order);
+            __m256 a0 = _mm256_load_ps(acc[r]), a1 = _mm256_load_ps(acc[r] + 8);
+            q8_scale_add(&a0, s0, dw0, xr->dx[r][b]);
+            q8_scale_add(&a1, s1, dw1, xr->dx[r][b]);
+            _mm256_store_ps(acc[r], a0);
+            _mm256_store_ps(acc[r] + 8, a1);
+        }
+    }
+}
+
+static void acc_load(float *acc, const float *y, int first, __m256i m0, __m256i m1) {
+    const __m256 z = _mm256_setzero_ps();
+    _mm256_store_ps(acc, first ? z : _mm256_maskload_ps(y, m0));
+    _mm256_store_ps(acc + 8, first ? z : _mm256_maskload_ps(y + 8, m1));
+}
+
+static void acc_store(const float *acc, float *y, __m256i m0, __m256i m1) {
+    _mm256_maskstore_ps(y, m0, _mm256_load_ps(acc));
+    _mm256_maskstore_ps(y + 8, m1, _mm256_load_ps(acc + 8));
+}
+
+static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, const qr_acts *xq, int vnni, int64_t n_rows, float *y, int64_t ldy,
+                    int64_t o_begin, int64_t o_end) {
+    const int64_t nb_all = w->ne[0] / QR_QK8_0;
+    const qr_q8_0x16 *packed = w->packed;
+    const int mr_max = vnni ? Q8_MR : 2;
+    const int64_t n_tiles = (n_rows + mr_max - 1) / mr_max;
+    _Alignas(32) qr_q8_0x16 chunk[Q8_KC];
+    _Alignas(32) q8_rows rows;
+    _Alignas(32) q8_rows16 rows16;
+    _Alignas(32) float acc[Q8_MR][16];
+    for (int64_t o0 = packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 16) {
+        const int64_t hi = o0 + 16 < o_end ? o0 + 16 : o_end;
+        const __m256i m0 = mask8(o0, o_begin, hi), m1 = mask8(o0 + 8, o_begin, hi);
+        for (int64_t b0 = 0; b0 < nb_all; b0 += Q8_KC) {
+            const int nb = (int)(nb_all - b0 < Q8_KC ? nb_all - b0 : Q8_KC);
+            const qr_q8_0x16 *gp;
+            if (packed) {
+                gp = packed + (o0 / 16) * nb_all + b0;
+            } else {
+                q8_pack_chunk(w, o0, hi, b0, nb, chunk);
+                gp = chunk;
+            }
+            for (int64_t t = 0; t < n_tiles; t++) {
+                const int64_t r0 = n_rows * t / n_tiles, r1 = n_rows * (t + 1) / n_tiles;
+                const int mr = (int)(r1 - r0);
+                float *yt = y + r0 * ldy + o0;
+                for (int r = 0; r < mr; r++) acc_load(acc[r], yt + r * ldy, b0 == 0, m0, m1);
+                if (vnni) {
+                    q8_pack_rows(xq, r0, mr, b0, nb, &rows);
+                    switch (mr) {
+                    case 1: q8_tile_vnni(gp, &rows, nb, 1, acc); break;
+                    case 2: q8_tile_vnni(gp, &rows, nb, 2, acc); break;
+                    case 3: q8_tile_vnni(gp, &rows, nb, 3, acc); break;
+                    default: q8_tile_vnni(gp, &rows, nb, 4, acc); break;
+                    }
+                } else {
+                    q8_pack_rows16(xq, r0, mr, b0, nb, &rows16);
+                    if (mr == 1)
+                        q8_tile_madd(gp, &rows16, nb, 1, acc);
+                    else
+                        q8_tile_madd(gp, &rows16, nb, 2, acc);
+                }
+                for (int r = 0; r < mr; r++) acc_store(acc[r], yt + r * ldy, m0, m1);
+            }
+        }
+    }
+}
+
+void qr_gemm_q8_0_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                       float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+    (void)x;
+    (void)ldx;
+    gemm_q8(w, xq, 0, n_rows, y, ldy, o_begin, o_end);
+}
+
+void qr_gemm_q8_0_avxvnni(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                          float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+    (void)x;
+    (void)ldx;
+    gemm_q8(w, xq, 1, n_rows, y, ldy, o_begin, o_end);
+}
+
+/* ---- activation conversions -------------------------------------------- */
+
+void qr_quantize_q8_0_avx2(const float *x, void *out, int64_t n) {
+    qr_block_q8_0 *blk = out;
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+    const __m256i low_byte = _mm256_set1_epi32(0xff);
+    for (int64_t i = 0; i < n / QR_QK8_0; i++) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int j = 0; j < 4; j++) {
+            v[j] = _mm256_loadu_ps(x + 32 * i + 8 * j);
+            /* max(|v|, m) keeps m when |v| is NaN, as fmaxf does */
+            m = _mm256_max_ps(_mm256_andnot_ps(sign, v[j]), m);
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float amax = _mm_cvtss_f32(m4);
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        blk[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        const __m256 vid = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int j = 0; j < 4; j++) {
+            /* roundf: truncate, then step away from zero when the dropped
+             * part is at least one half (v - trunc(v) is exact) */
+            const __m256 s = _mm256_mul_ps(v[j], vid);
+            const __m256 t = _mm256_round_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __m256 up = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(s, t)), half, _CMP_GE_OQ);
+            const __m256 step = _mm256_and_ps(up, _mm256_or_ps(one, _mm256_and_ps(s, sign)));
+            /* the low byte, as the (int8_t) cast of generic.c keeps */
+            q[j] = _mm256_and_si256(_mm256_cvttps_epi32(_mm256_add_ps(t, step)), low_byte);
+        }
+        /* values are 0..255 now, so the saturating packs only narrow */
+        const __m256i p = _mm256_packus_epi16(_mm256_packus_epi32(q[0], q[1]), _mm256_packus_epi32(q[2], q[3]));
+        _mm256_storeu_si256((__m256i *)blk[i].qs,
+                            _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    }
+}
+
+void qr_to_bf16_avx2(const float *x, uint16_t *out, int64_t n) {
+    const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+    const __m256i bias = _mm256_set1_epi32(0x7fff), one = _mm256_set1_epi32(1), quiet = _mm256_set1_epi32(0x40);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i r[2];
+        for (int h = 0; h < 2; h++) {
+            const __m256i u = _mm256_loadu_si256((const __m256i *)(x + i + 8 * h));
+            /* NaN: |u| > inf as signed ints, since |u| < 2^31 */
+            const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs_mask), inf);
+            const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), one);
+            const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, bias), lsb), 16);
+            const __m256i quieted = _mm256_or_si256(_mm256_srli_epi32(u, 16), quiet);
+            r[h] = _mm256_blendv_epi8(rounded, quieted, nan);
+        }
+        const __m256i p = _mm256_packus_epi32(r[0], r[1]); /* 0..65535: no saturation */
+        _mm256_storeu_si256((__m256i *)(out + i), _mm256_permute4x64_epi64(p, _MM_SHUFFLE(3, 1, 2, 0)));
+    }
+    for (; i < n; i++) out[i] = qr_f32_to_bf16(x[i]);
+}

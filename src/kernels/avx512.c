@@ -1,0 +1,445 @@
+/* avx512.c - the AVX-512 kernels (F, BW, VL, DQ, VNNI, BF16).
+ *
+ * Built with its own -m flags (CMakeLists.txt) and only ever called after
+ * dispatch.c has seen every one of those features and the OS's consent to
+ * save ZMM state, so nothing here may run, or be inlined, anywhere else.
+ *
+ * gemm_q8_0 is the one that matters: the int8 dot product must run at the
+ * speed of vpdpbusd even though Q8_0 has a scale per 32 values. So each lane
+ * of a ZMM register owns one output, not a stretch of the input: a panel of
+ * 32 weight rows is transposed, per call, into 4-byte groups ([block][k][16
+ * outputs][4 bytes]), an activation's 4 bytes are broadcast, and after 8
+ * vpdpbusd a lane holds the whole integer dot of one 32-block. Its scale is
+ * then applied as in generic.c, with a separate multiply and add in the same
+ * order, so the result is bit-identical to the reference. vpdpbusd wants
+ * unsigned x signed bytes: activations are offset by +128 (xor 0x80) when a
+ * row tile is copied, and each lane starts from -128 * sum(w), computed while
+ * packing, so every integer stays exact for any int8 input. Packing is paid
+ * once per call and amortised over all activation rows; weights are read
+ * from memory once per call.
+ *
+ * gemm_f32 and gemm_bf16 keep the weights row-major: a tile of 4 activation
+ * rows x 6 weight rows keeps 24 partial-sum registers along the input and
+ * reduces them at the end. bf16 uses vdpbf16ps on the rows as they are; f32
+ * widens F16/BF16/Q8_0 rows (exactly) into a stack buffer first.
+ *
+ * Buffers live on the stack (about 64 KB at most): the kernel signature has
+ * no way to report an allocation failure. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "isa.h"
+#include "q8_0x16.h"
+
+/* ---- Q8_0 x Q8_0 ------------------------------------------------------- */
+
+enum {
+    Q8_MR = 6,  /* activation rows per register tile */
+    Q8_KC = 16, /* 32-blocks per chunk: two packed groups stay in L1 */
+};
+
+typedef struct {
+    uint8_t qs[Q8_MR][Q8_KC][32]; /* activation bytes + 128 */
+    float dx[Q8_MR][Q8_KC];
+} q8_rows;
+
+/* 16 rows of 32 bytes -> out[k] = dword k of every row, one per lane. */
+static inline void transpose_16x8_dwords(const uint8_t *const rows[16], __m512i out[8]) {
+    __m512i z[8];
+    for (int i = 0; i < 4; i++) {
+        /* rows i and i+4 (and 8+i, 12+i) share a register so that the last
+         * step is a single vshufi32x4 per output */
+        z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)rows[i])),
+                                  _mm256_loadu_si256((const __m256i *)rows[i + 4]), 1);
+        z[i + 4] = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)rows[i + 8])),
+            _mm256_loadu_si256((const __m256i *)rows[i + 12]), 1);
+    }
+    __m512i t[8], u[8];
+    for (int h = 0; h < 2; h++) {
+        __m512i *zz = z + 4 * h, *tt = t + 4 * h, *uu = u + 4 * h;
+        tt[0] = _mm512_unpacklo_epi32(zz[0], zz[1]);
+        tt[1] = _mm512_unpackhi_epi32(zz[0], zz[1]);
+        tt[2] = _mm512_unpacklo_epi32(zz[2], zz[3]);
+        tt[3] = _mm512_unpackhi_epi32(zz[2], zz[3]);
+        uu[0] = _mm512_unpacklo_epi64(tt[0], tt[2]); /* dwords 0 and 4 */
+        uu[1] = _mm512_unpackhi_epi64(tt[0], tt[2]); /* 1 and 5 */
+        uu[2] = _mm512_unpacklo_epi64(tt[1], tt[3]); /* 2 and 6 */
+        uu[3] = _mm512_unpackhi_epi64(tt[1], tt[3]); /* 3 and 7 */
+    }
+    /* u[j] lanes: rows 0-3 (dword j), rows 0-3 (j+4), rows 4-7 (j), rows 4-7 (j+4);
+     * u[4+j] the same for rows 8-15. */
+    for (int j = 0; j < 4; j++) {
+        out[j] = _mm512_shuffle_i32x4(u[j], u[4 + j], _MM_SHUFFLE(2, 0, 2, 0));
+        out[j + 4] = _mm512_shuffle_i32x4(u[j], u[4 + j], _MM_SHUFFLE(3, 1, 3, 1));
+    }
+}
+
+/* Packs weight rows [o0, o1) (at most 32) x blocks [b0, b0+nb) into two
+ * groups of q8_0x16 blocks, dst[g * Q8_KC + b]. Rows past o1 repeat row o0:
+ * their lanes are computed and never stored. */
+static void q8_pack_chunk(const qr_tensor *w, int64_t o0, int64_t o1, int64_t b0, int nb, qr_q8_0x16 *dst) {
+    const size_t wrow = qr_row_bytes(QR_TYPE_Q8_0, w->ne[0]);
+    const __m512i ones = _mm512_set1_epi8(1);
+    const int ng = o1 - o0 > 16 ? 2 : 1;
+    for (int g = 0; g < ng; g++) {
+        const uint8_t *rows[16];
+        for (int j = 0; j < 16; j++) {
+            const int64_t o = o0 + 16 * g + j < o1 ? o0 + 16 * g + j : o0;
+            rows[j] = (const uint8_t *)w->data + (size_t)o * wrow + (size_t)b0 * sizeof(qr_block_q8_0);
+        }
+        for (int b = 0; b < nb; b++) {
+            qr_q8_0x16 *p = &dst[g * Q8_KC + b];
+            const uint8_t *qs[16];
+            for (int j = 0; j < 16; j++) {
+                memcpy(&p->d[j], rows[j], 2);
+                qs[j] = rows[j] + 2;
+                rows[j] += sizeof(qr_block_q8_0);
+            }
+            __m512i q[8];
+            transpose_16x8_dwords(qs, q);
+            /* (unsigned 1) x (signed w): the plain sum of each row */
+            __m512i sum = _mm512_setzero_si512();
+            for (int k = 0; k < 8; k++) {
+                _mm512_storeu_si512(p->qs[k], q[k]);
+                sum = _mm512_dpbusd_epi32(sum, ones, q[k]);
+            }
+            _mm256_storeu_si256((__m256i *)p->negsum,
+                                _mm512_cvtepi32_epi16(_mm512_sub_epi32(_mm512_setzero_si512(), sum)));
+        }
+    }
+}
+
+/* Copies activation rows (+128, so that vpdpbusd may take them as unsigned)
+ * and widens their scales, for one chunk. */
+static void q8_pack_rows(const qr_acts *xq, int64_t r0, int mr, int64_t b0, int nb, q8_rows *xr) {
+    const __m256i offset = _mm256_set1_epi8((char)0x80);
+    for (int r = 0; r < mr; r++) {
+        const qr_block_q8_0 *xb =
+            (const qr_block_q8_0 *)((const uint8_t *)xq->data + (size_t)(r0 + r) * xq->row_bytes) + b0;
+        for (int b = 0; b < nb; b++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)xb[b].qs);
+            _mm256_store_si256((__m256i *)xr->qs[r][b], _mm256_xor_si256(v, offset));
+            xr->dx[r][b] = _cvtsh_ss(xb[b].d);
+        }
+    }
+}
+
+/* The register tile: MR rows x NG groups of 16 outputs (lane l of group g is
+ * output o0 + 16g + l, stored where mask[g] says). MR and NG are constants at
+ * every call site, so the arrays below are registers. */
+static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *const gp[2], const q8_rows *xr,
+                                                          int nb, int MR, int NG, int first, float *y,
+                                                          int64_t ldy, const __mmask16 mask[2]) {
+    __m512 acc[Q8_MR][2];
+    for (int r = 0; r < MR; r++)
+        for (int g = 0; g < NG; g++)
+            acc[r][g] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask[g], y + r * ldy + 16 * g);
+    for (int b = 0; b < nb; b++) {
+        __m512i isum[Q8_MR][2];
+        for (int g = 0; g < NG; g++) {
+            /* x was offset by +128: start every lane at -128 * sum(w) */
+            const __m512i c = _mm512_slli_epi32(
+                _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)gp[g][b].negsum)), 7);
+            for (int r = 0; r < MR; r++) isum[r][g] = c;
+        }
+        for (int k = 0; k < 8; k++) {
+            __m512i wv[2];
+            for (int g = 0; g < NG; g++) wv[g] = _mm512_loadu_si512(gp[g][b].qs[k]);
+            for (int r = 0; r < MR; r++) {
+                int32_t xv;
+                memcpy(&xv, &xr->qs[r][b][4 * k], 4);
+                const __m512i xb = _mm512_set1_epi32(xv);
+                for (int g = 0; g < NG; g++) isum[r][g] = _mm512_dpbusd_epi32(isum[r][g], xb, wv[g]);
+            }
+        }
+        __m512 dw[2];
+        for (int g = 0; g < NG; g++) dw[g] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gp[g][b].d));
+        for (int r = 0; r < MR; r++) {
+            const __m512 dx = _mm512_set1_ps(xr->dx[r][b]);
+            for (int g = 0; g < NG; g++) {
+                /* generic.c: sum += (float)isum * (d_w * d_x), unfused */
+                const __m512 s = _mm512_mul_ps(dw[g], dx);
+                acc[r][g] = _mm512_add_ps(acc[r][g], _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r][g]), s));
+            }
+        }
+    }
+    for (int r = 0; r < MR; r++)
+        for (int g = 0; g < NG; g++) _mm512_mask_storeu_ps(y + r * ldy + 16 * g, mask[g], acc[r][g]);
+}
+
+#define Q8_TILE_CASE(MRv)                                                                                    \
+    case MRv:                                                                                                \
+        if (ng == 2)                                                                                         \
+            q8_tile(gp, xr, nb, MRv, 2, first, y, ldy, mask);                                                \
+        else                                                                                                 \
+            q8_tile(gp, xr, nb, MRv, 1, first, y, ldy, mask);                                                \
+        break;
+
+static void q8_tile_any(const qr_q8_0x16 *const gp[2], const q8_rows *xr, int nb, int mr, int ng, int first,
+                        float *y, int64_t ldy, const __mmask16 mask[2]) {
+    switch (mr) {
+        Q8_TILE_CASE(1)
+        Q8_TILE_CASE(2)
+        Q8_TILE_CASE(3)
+        Q8_TILE_CASE(4)
+        Q8_TILE_CASE(5)
+        Q8_TILE_CASE(6)
+    default: break;
+    }
+}
+
+static __mmask16 lane_mask(int64_t first_lane_o, int64_t lo, int64_t hi) {
+    unsigned m = 0;
+    for (int l = 0; l < 16; l++)
+        if (first_lane_o + l >= lo && first_lane_o + l < hi) m |= 1u << l;
+    return (__mmask16)m;
+}
+
+void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                         float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+    (void)x;
+    (void)ldx;
+    const int64_t nb_all = w->ne[0] / QR_QK8_0;
+    const qr_q8_0x16 *packed = w->packed;
+    /* Row tiles of nearly equal height: 20 rows run as 4 x 5, not 6+6+6+2. */
+    const int64_t n_tiles = (n_rows + Q8_MR - 1) / Q8_MR;
+    _Alignas(64) qr_q8_0x16 chunk[2 * Q8_KC];
+    _Alignas(64) q8_rows rows;
+    /* A packed tensor's groups start at multiples of 16; lanes of a group
+     * that fall before o_begin are computed and not stored. */
+    for (int64_t o0 = packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 32) {
+        const int64_t hi = o0 + 32 < o_end ? o0 + 32 : o_end;
+        const int ng = hi - o0 > 16 ? 2 : 1;
+        const __mmask16 mask[2] = {lane_mask(o0, o_begin, hi), lane_mask(o0 + 16, o_begin, hi)};
+        for (int64_t b0 = 0; b0 < nb_all; b0 += Q8_KC) {
+            const int nb = (int)(nb_all - b0 < Q8_KC ? nb_all - b0 : Q8_KC);
+            const qr_q8_0x16 *gp[2];
+            if (packed) {
+                gp[0] = packed + (o0 / 16) * nb_all + b0;
+                gp[1] = gp[0] + nb_all;
+            } else {
+                q8_pack_chunk(w, o0, hi, b0, nb, chunk);
+                gp[0] = chunk;
+                gp[1] = chunk + Q8_KC;
+            }
+            for (int64_t t = 0; t < n_tiles; t++) {
+                const int64_t r0 = n_rows * t / n_tiles, r1 = n_rows * (t + 1) / n_tiles;
+                q8_pack_rows(xq, r0, (int)(r1 - r0), b0, nb, &rows);
+                q8_tile_any(gp, &rows, nb, (int)(r1 - r0), ng, b0 == 0, y + r0 * ldy + o0, ldy, mask);
+            }
+        }
+    }
+}
+
+/* ---- shared by the row-major (dot-style) f32 and bf16 kernels ---------- */
+
+enum {
+    DOT_MR = 4, /* activation rows per tile */
+    DOT_NO = 6, /* weight rows per tile */
+    F32_KC = 2048,
+};
+
+/* Missing rows of a tile alias row 0; their sums are computed and dropped,
+ * which keeps one branch-free kernel for every edge. */
+static inline void dot_store(__m512 acc[DOT_MR][DOT_NO], int mr, int n_o, int first, float *y, int64_t ldy,
+                             int64_t o0) {
+    for (int r = 0; r < mr; r++) {
+        float *yr = y + r * ldy + o0;
+        for (int j = 0; j < n_o; j++) {
+            const float s = _mm512_reduce_add_ps(acc[r][j]);
+            yr[j] = first ? s : yr[j] + s;
+        }
+    }
+}
+
+/* ---- f32 x widened weights --------------------------------------------- */
+
+/* Widens row `row`, values [k0, k0+n), into dst: exactly what
+ * qr_dequantize_row gives for those values. k0 and n are multiples of 32
+ * for Q8_0. */
+static void widen_row(const qr_tensor *w, int64_t row, int64_t k0, int64_t n, float *dst) {
+    const uint8_t *src = (const uint8_t *)w->data + (size_t)row * qr_row_bytes(w->type, w->ne[0]);
+    int64_t i = 0;
+    switch (w->type) {
+    case QR_TYPE_F16: {
+        const uint16_t *h = (const uint16_t *)src + k0;
+        for (; i + 16 <= n; i += 16)
+            _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + i))));
+        for (; i < n; i++) dst[i] = _cvtsh_ss(h[i]);
+        break;
+    }
+    case QR_TYPE_BF16: {
+        const uint16_t *h = (const uint16_t *)src + k0;
+        for (; i + 16 <= n; i += 16) {
+            const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(h + i)));
+            _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
+        }
+        for (; i < n; i++) dst[i] = qr_bf16_to_f32(h[i]);
+        break;
+    }
+    case QR_TYPE_Q8_0: {
+        const qr_block_q8_0 *b = (const qr_block_q8_0 *)src + k0 / QR_QK8_0;
+        for (int64_t j = 0; j < n / QR_QK8_0; j++) {
+            const __m512 d = _mm512_set1_ps(_cvtsh_ss(b[j].d));
+            for (int h = 0; h < 2; h++) {
+                const __m128i q = _mm_loadu_si128((const __m128i *)(b[j].qs + 16 * h));
+                _mm512_storeu_ps(dst + 32 * j + 16 * h,
+                                 _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q))));
+            }
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+static inline __attribute__((always_inline)) void f32_tile(const float *const xr[DOT_MR],
+                                                           const float *const wr[DOT_NO], int64_t n,
+                                                           __m512 acc[DOT_MR][DOT_NO]) {
+    for (int r = 0; r < DOT_MR; r++)
+        for (int j = 0; j < DOT_NO; j++) acc[r][j] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        __m512 xv[DOT_MR];
+        for (int r = 0; r < DOT_MR; r++) xv[r] = _mm512_loadu_ps(xr[r] + k);
+        for (int j = 0; j < DOT_NO; j++) {
+            const __m512 wv = _mm512_loadu_ps(wr[j] + k);
+            for (int r = 0; r < DOT_MR; r++) acc[r][j] = _mm512_fmadd_ps(xv[r], wv, acc[r][j]);
+        }
+    }
+    if (k < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - k)) - 1);
+        __m512 xv[DOT_MR];
+        for (int r = 0; r < DOT_MR; r++) xv[r] = _mm512_maskz_loadu_ps(m, xr[r] + k);
+        for (int j = 0; j < DOT_NO; j++) {
+            const __m512 wv = _mm512_maskz_loadu_ps(m, wr[j] + k);
+            for (int r = 0; r < DOT_MR; r++) acc[r][j] = _mm512_fmadd_ps(xv[r], wv, acc[r][j]);
+        }
+    }
+}
+
+void qr_gemm_f32_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                        float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+    const int64_t n_in = w->ne[0];
+    const int direct = w->type == QR_TYPE_F32;
+    const int widen = w->type == QR_TYPE_F16 || w->type == QR_TYPE_BF16 || w->type == QR_TYPE_Q8_0;
+    /* Other types widen whole rows through tensor.c, which needs the whole
+     * row in the buffer; rows too long for it take the reference path. */
+    if (!direct && !widen && n_in > F32_KC) {
+        qr_gemm_f32_generic(w, x, xq, n_rows, ldx, y, ldy, o_begin, o_end);
+        return;
+    }
+    const int64_t kc_max = direct ? n_in : F32_KC;
+    const size_t wrow = qr_row_bytes(w->type, n_in);
+    _Alignas(64) float wbuf[DOT_NO][F32_KC];
+    for (int64_t o0 = o_begin; o0 < o_end; o0 += DOT_NO) {
+        const int n_o = (int)(o_end - o0 < DOT_NO ? o_end - o0 : DOT_NO);
+        for (int64_t k0 = 0; k0 < n_in; k0 += kc_max) {
+            const int64_t kc = n_in - k0 < kc_max ? n_in - k0 : kc_max;
+            const float *wr[DOT_NO];
+            for (int j = 0; j < DOT_NO; j++) {
+                const int jj = j < n_o ? j : 0;
+                if (direct) {
+                    wr[j] = (const float *)((const uint8_t *)w->data + (size_t)(o0 + jj) * wrow) + k0;
+                } else {
+                    if (j < n_o) {
+                        if (widen)
+                            widen_row(w, o0 + j, k0, kc, wbuf[j]);
+                        else
+                            qr_dequantize_row(w, o0 + j, wbuf[j]);
+                    }
+                    wr[j] = wbuf[jj];
+                }
+            }
+            for (int64_t r0 = 0; r0 < n_rows; r0 += DOT_MR) {
+                const int mr = (int)(n_rows - r0 < DOT_MR ? n_rows - r0 : DOT_MR);
+                const float *xr[DOT_MR];
+                for (int r = 0; r < DOT_MR; r++) xr[r] = x + (r0 + (r < mr ? r : 0)) * ldx + k0;
+                __m512 acc[DOT_MR][DOT_NO];
+                f32_tile(xr, wr, kc, acc);
+                dot_store(acc, mr, n_o, k0 == 0, y + r0 * ldy, ldy, o0);
+            }
+        }
+    }
+}
+
+/* ---- bf16 x bf16 -------------------------------------------------------- */
+
+void qr_gemm_bf16_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                         float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+    (void)x;
+    (void)ldx;
+    const int64_t n_in = w->ne[0];
+    const uint16_t *wd = w->data;
+    const uint8_t *xd = xq->data;
+    for (int64_t o0 = o_begin; o0 < o_end; o0 += DOT_NO) {
+        const int n_o = (int)(o_end - o0 < DOT_NO ? o_end - o0 : DOT_NO);
+        const uint16_t *wr[DOT_NO];
+        for (int j = 0; j < DOT_NO; j++) wr[j] = wd + (size_t)(o0 + (j < n_o ? j : 0)) * (size_t)n_in;
+        for (int64_t r0 = 0; r0 < n_rows; r0 += DOT_MR) {
+            const int mr = (int)(n_rows - r0 < DOT_MR ? n_rows - r0 : DOT_MR);
+            const uint16_t *xr[DOT_MR];
+            for (int r = 0; r < DOT_MR; r++)
+                xr[r] = (const uint16_t *)(xd + (size_t)(r0 + (r < mr ? r : 0)) * xq->row_bytes);
+            __m512 acc[DOT_MR][DOT_NO];
+            for (int r = 0; r < DOT_MR; r++)
+                for (int j = 0; j < DOT_NO; j++) acc[r][j] = _mm512_setzero_ps();
+            for (int64_t k = 0; k < n_in; k += 32) {
+                const __mmask32 m = n_in - k >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << (n_in - k)) - 1);
+                __m512bh xv[DOT_MR];
+                for (int r = 0; r < DOT_MR; r++) xv[r] = (__m512bh)_mm512_maskz_loadu_epi16(m, xr[r] + k);
+                for (int j = 0; j < DOT_NO; j++) {
+                    const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(m, wr[j] + k);
+                    for (int r = 0; r < DOT_MR; r++) acc[r][j] = _mm512_dpbf16_ps(acc[r][j], xv[r], wv);
+                }
+            }
+            dot_store(acc, mr, n_o, 1, y + r0 * ldy, ldy, o0);
+        }
+    }
+}
+
+/* ---- activation conversions -------------------------------------------- */
+
+void qr_quantize_q8_0_avx512(const float *x, void *out, int64_t n) {
+    qr_block_q8_0 *blk = out;
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+    const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32((int)0x80000000u));
+    for (int64_t i = 0; i < n / QR_QK8_0; i++) {
+        const __m512 v0 = _mm512_loadu_ps(x + 32 * i), v1 = _mm512_loadu_ps(x + 32 * i + 16);
+        /* max(|v|, m) keeps m where |v| is NaN, as fmaxf does */
+        __m512 m = _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps());
+        m = _mm512_max_ps(_mm512_abs_ps(v1), m);
+        const float amax = _mm512_reduce_max_ps(m);
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        blk[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        const __m512 vid = _mm512_set1_ps(id);
+        for (int h = 0; h < 2; h++) {
+            /* roundf: truncate, then step away from zero when the dropped
+             * part is at least one half (v - trunc(v) is exact) */
+            const __m512 v = _mm512_mul_ps(h ? v1 : v0, vid);
+            const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), half, _CMP_GE_OQ);
+            const __m512 step = _mm512_or_ps(one, _mm512_and_ps(v, sign));
+            const __m512 r = _mm512_mask_add_ps(t, up, t, step);
+            /* truncating narrow, as the (int8_t) cast of generic.c */
+            _mm_storeu_si128((__m128i *)(blk[i].qs + 16 * h), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(r)));
+        }
+    }
+}
+
+void qr_to_bf16_avx512(const float *x, uint16_t *out, int64_t n) {
+    const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+    const __m512i bias = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1), quiet = _mm512_set1_epi32(0x40);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512i u = _mm512_loadu_si512(x + i);
+        const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs_mask), inf);
+        const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), one);
+        __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, bias), lsb), 16);
+        r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), quiet);
+        _mm256_storeu_si256((__m256i *)(out + i), _mm512_cvtepi32_epi16(r));
+    }
+    for (; i < n; i++) out[i] = qr_f32_to_bf16(x[i]);
+}

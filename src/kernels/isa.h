@@ -1,0 +1,33 @@
+/* isa.h - the per-ISA kernel functions that dispatch.c chooses among.
+ *
+ * Internal to src/kernels: each of these may only be called once dispatch.c
+ * has checked the CPU (and OS) features its file was compiled for. */
+#ifndef QRANK_KERNELS_ISA_H
+#define QRANK_KERNELS_ISA_H
+
+#include "kernels.h"
+
+/* avx2.c: AVX2 + FMA + F16C. The q8_0 kernel comes in two forms: AVX-VNNI
+ * (vpdpbusd on YMM) and plain AVX2 (vpmaddwd on int16). */
+void qr_gemm_f32_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                      float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
+void qr_gemm_q8_0_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                       float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
+void qr_gemm_q8_0_avxvnni(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows,
+                          int64_t ldx, float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
+void qr_gemm_bf16_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                       float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
+void qr_quantize_q8_0_avx2(const float *x, void *out, int64_t n);
+void qr_to_bf16_avx2(const float *x, uint16_t *out, int64_t n);
+
+/* avx512.c: AVX-512 F/BW/VL/DQ/VNNI/BF16. */
+void qr_gemm_f32_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                        float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
+void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                         float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
+void qr_gemm_bf16_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                         float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
+void qr_quantize_q8_0_avx512(const float *x, void *out, int64_t n);
+void qr_to_bf16_avx512(const float *x, uint16_t *out, int64_t n);
+
+#endif

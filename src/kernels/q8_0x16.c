@@ -1,0 +1,40 @@
+/* q8_0x16.c - packs a whole Q8_0 tensor into the q8_0x16 layout at load time.
+ *
+ * Plain C on purpose: it runs once per model, it is the readable statement
+ * of the layout that the SIMD kernels' own on-the-fly packers must match, and
+ * it has to run on any x86-64 before a variant is known to work. */
+#include "q8_0x16.h"
+
+#include <string.h>
+
+size_t qr_q8_0x16_size(const qr_tensor *w) {
+    if (w->type != QR_TYPE_Q8_0 || w->ne[0] <= 0 || w->ne[0] % QR_QK8_0) return 0;
+    const int64_t rows = qr_tensor_rows(w);
+    if (rows <= 0) return 0;
+    const size_t groups = (size_t)((rows + 15) / 16), blocks = (size_t)(w->ne[0] / QR_QK8_0);
+    if (groups > SIZE_MAX / sizeof(qr_q8_0x16) / blocks) return 0;
+    return groups * blocks * sizeof(qr_q8_0x16);
+}
+
+void qr_q8_0x16_pack(const qr_tensor *w, void *dst) {
+    const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / QR_QK8_0;
+    const size_t row_bytes = qr_row_bytes(QR_TYPE_Q8_0, w->ne[0]);
+    qr_q8_0x16 *out = dst;
+    for (int64_t g = 0; g < (rows + 15) / 16; g++) {
+        for (int64_t b = 0; b < nb; b++) {
+            qr_q8_0x16 *p = &out[g * nb + b];
+            memset(p, 0, sizeof *p);
+            for (int j = 0; j < 16 && g * 16 + j < rows; j++) {
+                const qr_block_q8_0 *blk =
+                    (const qr_block_q8_0 *)((const uint8_t *)w->data + (size_t)(g * 16 + j) * row_bytes) + b;
+                int sum = 0;
+                for (int i = 0; i < QR_QK8_0; i++) {
+                    p->qs[i / 4][j * 4 + i % 4] = blk->qs[i];
+                    sum += blk->qs[i];
+                }
+                p->negsum[j] = (int16_t)-sum;
+                p->d[j] = blk->d;
+            }
+        }
+    }
+}

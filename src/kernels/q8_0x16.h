@@ -1,0 +1,35 @@
+/* q8_0x16.h - Q8_0 weights laid out for SIMD kernels that give each vector
+ * lane its own output row.
+ *
+ * Sixteen weight rows ("a group") x one 32-block become 576 bytes: the 32
+ * int8 of each row split into eight 4-byte pieces, piece k of all sixteen
+ * rows side by side (qs[k] is one 64-byte vector: lane j = row j), then
+ * -sum(w) of each row's block (int16) and its f16 scale. vpdpbusd on qs[k]
+ * with 4 activation bytes broadcast yields sixteen partial dots at once, and
+ * after eight of them every lane holds its row's exact block dot. The AVX-512
+ * kernels read a group as one ZMM per piece, the AVX2 ones as two YMM halves.
+ *
+ * A whole tensor packed this way (qr_kernels.pack, once at load time) is
+ * group-major: block (group g, block b) is at index g * n_blocks + b, and
+ * rows past the tensor's last row are zero. Kernels also build the same
+ * blocks on the fly, a chunk at a time, for tensors that were not packed. */
+#ifndef QRANK_KERNELS_Q8_0X16_H
+#define QRANK_KERNELS_Q8_0X16_H
+
+#include <stdint.h>
+
+#include "kernels.h"
+
+typedef struct {
+    int8_t qs[8][64];   /* [piece][row * 4 + byte] */
+    int16_t negsum[16]; /* -(sum of the row's 32 weights) */
+    uint16_t d[16];     /* the row's f16 scale, as in the Q8_0 block */
+} qr_q8_0x16;
+_Static_assert(sizeof(qr_q8_0x16) == 576, "a packed group-block is nine cache lines");
+
+/* Bytes of w packed, or 0 when w is not a Q8_0 matrix. */
+size_t qr_q8_0x16_size(const qr_tensor *w);
+/* Packs all of w into dst (qr_q8_0x16_size bytes, 64-byte aligned). */
+void qr_q8_0x16_pack(const qr_tensor *w, void *dst);
+
+#endif

@@ -1,0 +1,596 @@
+/* test-kernels.c - every kernel variant this CPU can run against generic.c.
+ *
+ * generic.c is first checked against sums in double precision. Then, for each
+ * SIMD variant qr_kernels_select accepts here (the others are reported as
+ * skipped, never silently passed) and for odd shapes (rows 1/3/17/33, inputs
+ * not a multiple of any tile, output ranges that start and end mid-tile):
+ *   gemm_q8_0   must equal generic bit for bit: the integer block dots are
+ *               exact and the SIMD kernels apply each block's scale with the
+ *               same unfused multiply-add as the reference. Checked with and
+ *               without a load-time packed copy, and on bytes the quantiser
+ *               never makes (-128) so that the offset tricks are exercised.
+ *   gemm_f32    every weight type, within 1e-5 of sum |x_i w_i| of generic.
+ *   gemm_bf16   the same tolerance (vdpbf16ps rounds in its own order).
+ *   quantize_q8_0, to_bf16 bit-identical, on random data and on the hard
+ *               cases: halfway values, zero blocks, f16 overflow and
+ *               subnormal scales, NaN and infinity for bf16.
+ * Every output slot outside [o_begin, o_end) x rows holds a sentinel that
+ * must survive, so a kernel writing past its range fails too. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "tensor.h"
+
+static int g_failures;
+static int g_checks;
+
+#define CHECK(cond, ...)                                                                   \
+    do {                                                                                   \
+        g_checks++;                                                                        \
+        if (!(cond)) {                                                                     \
+            if (++g_failures <= 30) {                                                      \
+                fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);   \
+                fprintf(stderr, __VA_ARGS__);                                              \
+                fputc('\n', stderr);                                                       \
+            }                                                                              \
+        }                                                                                  \
+    } while (0)
+
+static uint64_t g_rng = 0x5eed;
+
+static uint64_t rng_next(void) { /* splitmix64 */
+    uint64_t z = (g_rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static float frand(float lo, float hi) { return lo + (hi - lo) * (float)((rng_next() >> 40) * 0x1p-24); }
+
+/* Exact sizes, so that a sanitizer build catches a read one byte past. */
+static void *xmalloc(size_t n) {
+    void *p = malloc(n);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static const float SENTINEL = -12345.5f;
+
+/* ---- weights of every type ---------------------------------------------- */
+
+/* Random rows of `type`, with finite scales of varied size. */
+static void *make_weights(qr_type type, int64_t n_in, int64_t n_out, size_t *nbytes) {
+    const size_t row = qr_row_bytes(type, n_in);
+    *nbytes = row * (size_t)n_out;
+    uint8_t *data = xmalloc(*nbytes);
+    for (size_t i = 0; i < *nbytes; i++) data[i] = (uint8_t)rng_next();
+    for (int64_t o = 0; o < n_out; o++) {
+        uint8_t *r = data + (size_t)o * row;
+        switch (type) {
+        case QR_TYPE_F32:
+            for (int64_t i = 0; i < n_in; i++) ((float *)r)[i] = frand(-2.0f, 2.0f);
+            break;
+        case QR_TYPE_F16:
+            for (int64_t i = 0; i < n_in; i++) ((uint16_t *)r)[i] = qr_f32_to_f16(frand(-2.0f, 2.0f));
+            break;
+        case QR_TYPE_BF16:
+            for (int64_t i = 0; i < n_in; i++) ((uint16_t *)r)[i] = qr_f32_to_bf16(frand(-2.0f, 2.0f));
+            break;
+        case QR_TYPE_Q8_0: /* every byte value, -128 included */
+            for (int64_t b = 0; b < n_in / QR_QK8_0; b++)
+                ((qr_block_q8_0 *)r)[b].d = qr_f32_to_f16(frand(0.001f, 0.05f) * (rng_next() & 1 ? 1 : -1));
+            break;
+        case QR_TYPE_Q4_0:
+            for (int64_t b = 0; b < n_in / QR_QK4_0; b++) ((qr_block_q4_0 *)r)[b].d = qr_f32_to_f16(frand(-0.1f, 0.1f));
+            break;
+        case QR_TYPE_Q4_K:
+            for (int64_t b = 0; b < n_in / QR_QK_K; b++) {
+                ((qr_block_q4_k *)r)[b].d = qr_f32_to_f16(frand(0.0f, 0.01f));
+                ((qr_block_q4_k *)r)[b].dmin = qr_f32_to_f16(frand(0.0f, 0.01f));
+            }
+            break;
+        case QR_TYPE_Q6_K:
+            for (int64_t b = 0; b < n_in / QR_QK_K; b++) ((qr_block_q6_k *)r)[b].d = qr_f32_to_f16(frand(-0.01f, 0.01f));
+            break;
+        }
+    }
+    return data;
+}
+
+static qr_tensor tensor_of(qr_type type, int64_t n_in, int64_t n_out, const void *data, size_t nbytes) {
+    qr_tensor t;
+    memset(&t, 0, sizeof t);
+    t.name = "w";
+    t.type = type;
+    t.n_dims = 2;
+    t.ne[0] = n_in;
+    t.ne[1] = n_out;
+    t.ne[2] = t.ne[3] = 1;
+    t.data = data;
+    t.nbytes = nbytes;
+    return t;
+}
+
+/* ---- running a kernel over a range -------------------------------------- */
+
+typedef struct {
+    int64_t n_rows, n_in, n_out, ldx, ldy;
+    int64_t o_begin, o_end;
+} shape;
+
+static float *fresh_y(const shape *s) {
+    float *y = xmalloc(sizeof(float) * (size_t)(s->n_rows * s->ldy));
+    for (int64_t i = 0; i < s->n_rows * s->ldy; i++) y[i] = SENTINEL;
+    return y;
+}
+
+static int in_range(const shape *s, int64_t i) {
+    const int64_t o = i % s->ldy;
+    return o >= s->o_begin && o < s->o_end;
+}
+
+/* Outside the range: untouched. Inside: |y - ref| <= tol * scale (tol 0:
+ * bit-identical). */
+static void compare(const char *what, const shape *s, const float *y, const float *ref, const double *scale,
+                    double tol) {
+    int64_t bad = 0, first = -1;
+    double worst = 0.0;
+    for (int64_t i = 0; i < s->n_rows * s->ldy; i++) {
+        int ok;
+        if (!in_range(s, i)) {
+            ok = memcmp(&y[i], &SENTINEL, sizeof(float)) == 0;
+        } else if (tol == 0.0) {
+            ok = memcmp(&y[i], &ref[i], sizeof(float)) == 0;
+        } else {
+            const double err = fabs((double)y[i] - (double)ref[i]), lim = tol * scale[i] + 1e-30;
+            ok = err <= lim && isfinite(y[i]);
+            if (lim > 0 && err / lim > worst) worst = err / lim;
+        }
+        if (!ok) {
+            if (first < 0) first = i;
+            bad++;
+        }
+    }
+    CHECK(bad == 0, "%s rows %lld in %lld out %lld range [%lld,%lld): %lld wrong, first at row %lld col %lld: %.9g vs %.9g",
+          what, (long long)s->n_rows, (long long)s->n_in, (long long)s->n_out, (long long)s->o_begin,
+          (long long)s->o_end, (long long)bad, (long long)(first / s->ldy), (long long)(first % s->ldy),
+          first >= 0 ? y[first] : 0.0, first >= 0 ? ref[first] : 0.0);
+    (void)worst;
+}
+
+/* sum_i |x_i w_i| in double, the scale of a dot product's rounding error. */
+static double *abs_scale(const shape *s, const qr_tensor *w, const float *x) {
+    double *sc = xmalloc(sizeof(double) * (size_t)(s->n_rows * s->ldy));
+    float *wr = xmalloc(sizeof(float) * (size_t)s->n_in);
+    for (int64_t o = 0; o < s->n_out; o++) {
+        qr_dequantize_row(w, o, wr);
+        for (int64_t r = 0; r < s->n_rows; r++) {
+            double a = 0.0;
+            for (int64_t i = 0; i < s->n_in; i++) a += fabs((double)x[r * s->ldx + i] * wr[i]);
+            sc[r * s->ldy + o] = a;
+        }
+    }
+    free(wr);
+    return sc;
+}
+
+static const shape *shapes(int64_t n_in, int *count) {
+    static shape list[64];
+    static const int64_t rows[] = {1, 3, 17, 33};
+    /* 75 outputs: ranges from 0 and from inside a tile, ending mid-tile */
+    static const int64_t ranges[][2] = {{0, 75}, {5, 58}, {16, 48}, {17, 18}, {61, 75}};
+    int n = 0;
+    for (size_t a = 0; a < sizeof rows / sizeof rows[0]; a++)
+        for (size_t b = 0; b < sizeof ranges / sizeof ranges[0]; b++) {
+            /* every range on the largest row count, the whole range on the others */
+            if (rows[a] != 17 && b > 0) continue;
+            list[n++] = (shape){rows[a], n_in, 75, n_in + 3, 75 + 5, ranges[b][0], ranges[b][1]};
+        }
+    *count = n;
+    return list;
+}
+
+/* ---- gemm_f32 ------------------------------------------------------------ */
+
+static void test_gemm_f32(const qr_kernels *k) {
+    /* 33 and 37: a short last vector; 2080: past the 2048 values that the
+     * SIMD kernels widen at a time; 2304 (K-quants): past what they widen
+     * at all, so the reference path takes over */
+    static const struct {
+        qr_type type;
+        int64_t n_in[3];
+    } cases[] = {
+        {QR_TYPE_F32, {37, 96, 1056}},    {QR_TYPE_F16, {33, 96, 2080}},   {QR_TYPE_BF16, {37, 1056, 2080}},
+        {QR_TYPE_Q8_0, {32, 96, 2080}},   {QR_TYPE_Q4_0, {32, 96, 1056}},  {QR_TYPE_Q4_K, {256, 1280, 2304}},
+        {QR_TYPE_Q6_K, {256, 1280, 2304}},
+    };
+    const qr_acts none = {QR_TYPE_F32, NULL, 0};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int v = 0; v < 3; v++) {
+            const int64_t n_in = cases[c].n_in[v];
+            size_t nbytes;
+            void *wd = make_weights(cases[c].type, n_in, 75, &nbytes);
+            const qr_tensor w = tensor_of(cases[c].type, n_in, 75, wd, nbytes);
+            int ns;
+            const shape *sh = shapes(n_in, &ns);
+            for (int i = 0; i < ns; i++) {
+                const shape *s = &sh[i];
+                float *x = xmalloc(sizeof(float) * (size_t)(s->n_rows * s->ldx));
+                for (int64_t j = 0; j < s->n_rows * s->ldx; j++) x[j] = frand(-1.0f, 1.0f);
+                float *ref = fresh_y(s), *y = fresh_y(s);
+                qr_gemm_f32_generic(&w, x, &none, s->n_rows, s->ldx, ref, s->ldy, s->o_begin, s->o_end);
+                k->gemm_f32(&w, x, &none, s->n_rows, s->ldx, y, s->ldy, s->o_begin, s->o_end);
+                double *sc = abs_scale(s, &w, x);
+                char what[96];
+                snprintf(what, sizeof what, "%s gemm_f32 %s", k->name, qr_type_get(cases[c].type)->name);
+                compare(what, s, y, ref, sc, 1e-5);
+                free(sc);
+                free(y);
+                free(ref);
+                free(x);
+            }
+            free(wd);
+        }
+    }
+}
+
+/* ---- gemm_q8_0 ----------------------------------------------------------- */
+
+/* Quantised activations, rows padded (row_bytes larger than a row) so that a
+ * kernel that assumes contiguity fails. raw: random bytes and scales rather
+ * than the quantiser's output, -128 included. */
+static void *make_acts_q8(const qr_kernels *k, const shape *s, const float *x, int raw, size_t *row_bytes) {
+    const size_t rb = qr_row_bytes(QR_TYPE_Q8_0, s->n_in);
+    *row_bytes = rb + 6;
+    uint8_t *q = xmalloc(*row_bytes * (size_t)s->n_rows);
+    memset(q, 0x5a, *row_bytes * (size_t)s->n_rows);
+    for (int64_t r = 0; r < s->n_rows; r++) {
+        qr_block_q8_0 *b = (qr_block_q8_0 *)(q + (size_t)r * *row_bytes);
+        if (raw) {
+            for (int64_t i = 0; i < s->n_in / QR_QK8_0; i++) {
+                for (int j = 0; j < QR_QK8_0; j++) b[i].qs[j] = (int8_t)rng_next();
+                b[i].d = qr_f32_to_f16(frand(0.001f, 0.1f));
+            }
+        } else {
+            k->quantize_q8_0(x + r * s->ldx, b, s->n_in);
+        }
+    }
+    return q;
+}
+
+static void test_gemm_q8_0(const qr_kernels *k) {
+    static const int64_t n_ins[] = {32, 96, 1056};
+    for (size_t v = 0; v < sizeof n_ins / sizeof n_ins[0]; v++) {
+        const int64_t n_in = n_ins[v];
+        size_t nbytes;
+        void *wd = make_weights(QR_TYPE_Q8_0, n_in, 75, &nbytes);
+        qr_tensor w = tensor_of(QR_TYPE_Q8_0, n_in, 75, wd, nbytes);
+        void *packed = NULL;
+        if (k->pack_size && k->pack) {
+            const size_t size = k->pack_size(&w);
+            CHECK(size > 0, "%s: no packed size for a Q8_0 matrix", k->name);
+            if (size > 0) {
+                packed = aligned_alloc(64, (size + 63) / 64 * 64); /* as kernels.h asks */
+                if (!packed) exit(2);
+                k->pack(&w, packed);
+            }
+        }
+        int ns;
+        const shape *sh = shapes(n_in, &ns);
+        for (int i = 0; i < ns; i++) {
+            const shape *s = &sh[i];
+            float *x = xmalloc(sizeof(float) * (size_t)(s->n_rows * s->ldx));
+            for (int64_t j = 0; j < s->n_rows * s->ldx; j++) x[j] = frand(-3.0f, 3.0f);
+            for (int raw = 0; raw < 2; raw++) {
+                size_t rb;
+                void *q = make_acts_q8(k, s, x, raw, &rb);
+                const qr_acts acts = {QR_TYPE_Q8_0, q, rb};
+                float *ref = fresh_y(s);
+                w.packed = NULL;
+                qr_gemm_q8_0_generic(&w, x, &acts, s->n_rows, s->ldx, ref, s->ldy, s->o_begin, s->o_end);
+                for (int use_packed = 0; use_packed < (packed ? 2 : 1); use_packed++) {
+                    w.packed = use_packed ? packed : NULL;
+                    float *y = fresh_y(s);
+                    k->gemm_q8_0(&w, x, &acts, s->n_rows, s->ldx, y, s->ldy, s->o_begin, s->o_end);
+                    char what[96];
+                    snprintf(what, sizeof what, "%s gemm_q8_0%s%s", k->name, use_packed ? " packed" : "",
+                             raw ? " raw bytes" : "");
+                    compare(what, s, y, ref, NULL, 0.0);
+                    free(y);
+                }
+                w.packed = NULL;
+                free(ref);
+                free(q);
+            }
+            free(x);
+        }
+        free(packed);
+        free(wd);
+    }
+}
+
+/* The packed layout against its definition in q8_0x16.h, independently of
+ * the packer's code: lane j of piece k is row j's bytes 4k..4k+3. */
+static void test_pack_layout(const qr_kernels *k) {
+    if (!k->pack_size) return;
+    const int64_t n_in = 64, n_out = 21; /* two groups, the second short */
+    size_t nbytes;
+    void *wd = make_weights(QR_TYPE_Q8_0, n_in, n_out, &nbytes);
+    const qr_tensor w = tensor_of(QR_TYPE_Q8_0, n_in, n_out, wd, nbytes);
+    const size_t size = k->pack_size(&w);
+    CHECK(size == 2 * 2 * 576, "%s: packed size %zu", k->name, size);
+    uint8_t *p = xmalloc(size);
+    k->pack(&w, p);
+    const size_t row = qr_row_bytes(QR_TYPE_Q8_0, n_in);
+    int bad = 0;
+    for (int64_t o = 0; o < 32; o++)
+        for (int64_t b = 0; b < 2; b++) {
+            const uint8_t *blk = p + (size_t)((o / 16) * 2 + b) * 576;
+            const int j = (int)(o % 16);
+            int16_t negsum;
+            uint16_t d;
+            memcpy(&negsum, blk + 512 + 2 * j, 2);
+            memcpy(&d, blk + 544 + 2 * j, 2);
+            int sum = 0;
+            for (int i = 0; i < 32; i++) {
+                const int8_t want = o < n_out ? ((const qr_block_q8_0 *)((const uint8_t *)wd + o * row))[b].qs[i] : 0;
+                sum += want;
+                bad += (int8_t)blk[(i / 4) * 64 + j * 4 + i % 4] != want;
+            }
+            const uint16_t want_d = o < n_out ? ((const qr_block_q8_0 *)((const uint8_t *)wd + o * row))[b].d : 0;
+            bad += negsum != -sum || d != want_d;
+        }
+    CHECK(bad == 0, "%s: %d packed values differ from the q8_0x16 definition", k->name, bad);
+    qr_tensor f = w;
+    f.type = QR_TYPE_F16;
+    CHECK(k->pack_size(&f) == 0, "%s: packs an F16 tensor", k->name);
+    free(p);
+    free(wd);
+}
+
+/* ---- gemm_bf16 ----------------------------------------------------------- */
+
+static void test_gemm_bf16(const qr_kernels *k) {
+    static const int64_t n_ins[] = {33, 37, 96, 1056};
+    for (size_t v = 0; v < sizeof n_ins / sizeof n_ins[0]; v++) {
+        const int64_t n_in = n_ins[v];
+        size_t nbytes;
+        void *wd = make_weights(QR_TYPE_BF16, n_in, 75, &nbytes);
+        const qr_tensor w = tensor_of(QR_TYPE_BF16, n_in, 75, wd, nbytes);
+        int ns;
+        const shape *sh = shapes(n_in, &ns);
+        for (int i = 0; i < ns; i++) {
+            const shape *s = &sh[i];
+            float *x = xmalloc(sizeof(float) * (size_t)(s->n_rows * s->ldx));
+            for (int64_t j = 0; j < s->n_rows * s->ldx; j++) x[j] = frand(-1.0f, 1.0f);
+            const size_t rb = (size_t)n_in * 2 + 10;
+            uint8_t *xb = xmalloc(rb * (size_t)s->n_rows);
+            /* the scale of the error uses the rounded activations */
+            float *xr = xmalloc(sizeof(float) * (size_t)(s->n_rows * s->ldx));
+            for (int64_t r = 0; r < s->n_rows; r++) {
+                k->to_bf16(x + r * s->ldx, (uint16_t *)(xb + (size_t)r * rb), n_in);
+                for (int64_t j = 0; j < n_in; j++)
+                    xr[r * s->ldx + j] = qr_bf16_to_f32(((const uint16_t *)(xb + (size_t)r * rb))[j]);
+            }
+            const qr_acts acts = {QR_TYPE_BF16, xb, rb};
+            float *ref = fresh_y(s), *y = fresh_y(s);
+            qr_gemm_bf16_generic(&w, x, &acts, s->n_rows, s->ldx, ref, s->ldy, s->o_begin, s->o_end);
+            k->gemm_bf16(&w, x, &acts, s->n_rows, s->ldx, y, s->ldy, s->o_begin, s->o_end);
+            double *sc = abs_scale(s, &w, xr);
+            char what[64];
+            snprintf(what, sizeof what, "%s gemm_bf16", k->name);
+            compare(what, s, y, ref, sc, 1e-5);
+            free(sc);
+            free(y);
+            free(ref);
+            free(xr);
+            free(xb);
+            free(x);
+        }
+        free(wd);
+    }
+}
+
+/* ---- activation conversions ---------------------------------------------- */
+
+static void test_quantize(const qr_kernels *k) {
+    enum { NB = 64, N = NB * QR_QK8_0 };
+    float *x = xmalloc(sizeof(float) * N);
+    for (int i = 0; i < N; i++) x[i] = frand(-4.0f, 4.0f);
+    /* block 1: zeros (d = 0), with a negative zero */
+    for (int j = 0; j < 32; j++) x[32 + j] = 0.0f;
+    x[33] = -0.0f;
+    /* block 2: amax 127 so that id = 1 and the halfway values round away */
+    for (int j = 0; j < 32; j++) x[64 + j] = (float)(j - 16) + 0.5f;
+    x[64] = 127.0f;
+    /* block 3: halfway after the multiply for a scale that is not 1 */
+    for (int j = 0; j < 32; j++) x[96 + j] = ((float)(j - 16) + 0.5f) * (2.0f / 127.0f);
+    x[96] = 2.0f;
+    /* block 4: d overflows f16; block 5: d is an f16 subnormal; block 6: tiny */
+    for (int j = 0; j < 32; j++) x[128 + j] = frand(-1e7f, 1e7f);
+    x[128] = 9e6f;
+    for (int j = 0; j < 32; j++) x[160 + j] = frand(-3e-4f, 3e-4f);
+    x[160] = 4e-4f;
+    for (int j = 0; j < 32; j++) x[192 + j] = frand(-1e-30f, 1e-30f);
+    /* block 7: one value, the rest zero */
+    for (int j = 0; j < 32; j++) x[224 + j] = 0.0f;
+    x[230] = -0.75f;
+    /* blocks 8..15: values on the quantisation grid and just off it */
+    for (int b = 8; b < 16; b++)
+        for (int j = 0; j < 32; j++) {
+            const float step = 1.0f / 127.0f;
+            x[b * 32 + j] = ((float)(int)(rng_next() % 255) - 127.0f + 0.5f) * step;
+            if (b & 1) x[b * 32 + j] = nextafterf(x[b * 32 + j], (b & 2) ? 1.0f : -1.0f);
+        }
+    const size_t bytes = (size_t)NB * sizeof(qr_block_q8_0);
+    uint8_t *a = xmalloc(bytes), *b = xmalloc(bytes);
+    memset(a, 0x11, bytes);
+    memset(b, 0x22, bytes);
+    qr_quantize_q8_0_generic(x, a, N);
+    k->quantize_q8_0(x, b, N);
+    int first = -1;
+    for (size_t i = 0; i < bytes; i++)
+        if (a[i] != b[i]) {
+            first = (int)i;
+            break;
+        }
+    CHECK(first < 0, "%s quantize_q8_0 differs from generic at byte %d (block %d)", k->name, first,
+          first / (int)sizeof(qr_block_q8_0));
+    /* d of block 4 must be +inf in f16, of block 5 a subnormal */
+    const qr_block_q8_0 *blk = (const qr_block_q8_0 *)b;
+    CHECK(blk[4].d == 0x7c00, "%s: block 4 scale %#x, expected f16 infinity", k->name, blk[4].d);
+    CHECK(blk[5].d > 0 && blk[5].d < 0x400, "%s: block 5 scale %#x, expected an f16 subnormal", k->name,
+          blk[5].d);
+    free(a);
+    free(b);
+    free(x);
+}
+
+static void test_to_bf16(const qr_kernels *k) {
+    enum { N = 4096 + 7 };
+    uint32_t *bits = xmalloc(sizeof(uint32_t) * N);
+    for (int i = 0; i < N; i++) bits[i] = (uint32_t)rng_next();
+    /* ties to even both ways, NaNs quiet and signalling, infinities, subnormals */
+    const uint32_t special[] = {0x3f808000u, 0x3f818000u, 0xbf808000u, 0x7f7fffffu, 0x7f800000u, 0xff800000u,
+                                0x7fc00000u, 0x7f800001u, 0xff812345u, 0x00000001u, 0x80008000u, 0x007fffffu,
+                                0x00000000u, 0x80000000u, 0x7f7f8000u, 0x3f7fffffu};
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) {
+        bits[i] = special[i];
+        bits[N - 1 - i] = special[i]; /* also in the scalar tail */
+    }
+    float *x = xmalloc(sizeof(float) * N);
+    memcpy(x, bits, sizeof(float) * N);
+    uint16_t *a = xmalloc(2 * N), *b = xmalloc(2 * N);
+    for (int len = N; len >= N - 20; len -= 5) {
+        memset(a, 0, 2 * N);
+        memset(b, 0, 2 * N);
+        qr_to_bf16_generic(x, a, len);
+        k->to_bf16(x, b, len);
+        int first = -1;
+        for (int i = 0; i < N; i++)
+            if (a[i] != b[i]) {
+                first = i;
+                break;
+            }
+        CHECK(first < 0, "%s to_bf16 (n %d) differs at %d: input %#x, %#x vs %#x", k->name, len, first,
+              first >= 0 ? bits[first] : 0, first >= 0 ? a[first] : 0, first >= 0 ? b[first] : 0);
+    }
+    free(a);
+    free(b);
+    free(x);
+    free(bits);
+}
+
+/* ---- the reference itself, against double precision ---------------------- */
+
+/* generic.c is what the variants must match, so it is checked first against
+ * sums in double: f32 (two weight types), bf16 and q8_0 (the integer block
+ * dots times the block scales). */
+static void test_reference(void) {
+    const shape s = {17, 1056, 40, 1056, 40, 0, 40};
+    float *x = xmalloc(sizeof(float) * (size_t)(s.n_rows * s.ldx));
+    for (int64_t j = 0; j < s.n_rows * s.ldx; j++) x[j] = frand(-1.0f, 1.0f);
+    float *wr = xmalloc(sizeof(float) * (size_t)s.n_in);
+    static const qr_type types[] = {QR_TYPE_F16, QR_TYPE_Q8_0, QR_TYPE_BF16};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        size_t nbytes;
+        void *wd = make_weights(types[t], s.n_in, s.n_out, &nbytes);
+        const qr_tensor w = tensor_of(types[t], s.n_in, s.n_out, wd, nbytes);
+        /* activations as each kernel sees them, and in f32 */
+        const size_t q8_rb = qr_row_bytes(QR_TYPE_Q8_0, s.n_in), bf_rb = (size_t)s.n_in * 2;
+        uint8_t *q8 = xmalloc(q8_rb * (size_t)s.n_rows), *bf = xmalloc(bf_rb * (size_t)s.n_rows);
+        for (int64_t r = 0; r < s.n_rows; r++) {
+            qr_quantize_q8_0_generic(x + r * s.ldx, q8 + (size_t)r * q8_rb, s.n_in);
+            qr_to_bf16_generic(x + r * s.ldx, (uint16_t *)(bf + (size_t)r * bf_rb), s.n_in);
+        }
+        const qr_acts none = {QR_TYPE_F32, NULL, 0}, aq8 = {QR_TYPE_Q8_0, q8, q8_rb}, abf = {QR_TYPE_BF16, bf, bf_rb};
+        float *y = fresh_y(&s), *yf = fresh_y(&s);
+        if (types[t] == QR_TYPE_Q8_0)
+            qr_gemm_q8_0_generic(&w, x, &aq8, s.n_rows, s.ldx, y, s.ldy, 0, s.n_out);
+        else if (types[t] == QR_TYPE_BF16)
+            qr_gemm_bf16_generic(&w, x, &abf, s.n_rows, s.ldx, y, s.ldy, 0, s.n_out);
+        qr_gemm_f32_generic(&w, x, &none, s.n_rows, s.ldx, yf, s.ldy, 0, s.n_out);
+        int bad = 0;
+        for (int64_t o = 0; o < s.n_out; o++) {
+            qr_dequantize_row(&w, o, wr);
+            const qr_block_q8_0 *wb = (const qr_block_q8_0 *)((const uint8_t *)wd + (size_t)o * qr_row_bytes(types[t], s.n_in));
+            for (int64_t r = 0; r < s.n_rows; r++) {
+                double f = 0.0, fa = 0.0, fast = 0.0, fasta = 0.0;
+                for (int64_t i = 0; i < s.n_in; i++) {
+                    f += (double)x[r * s.ldx + i] * wr[i];
+                    fa += fabs((double)x[r * s.ldx + i] * wr[i]);
+                }
+                if (types[t] == QR_TYPE_Q8_0) {
+                    const qr_block_q8_0 *xb = (const qr_block_q8_0 *)(q8 + (size_t)r * q8_rb);
+                    for (int64_t b = 0; b < s.n_in / QR_QK8_0; b++) {
+                        long isum = 0;
+                        for (int j = 0; j < QR_QK8_0; j++) isum += (long)wb[b].qs[j] * xb[b].qs[j];
+                        const double term = (double)isum * qr_f16_to_f32(wb[b].d) * qr_f16_to_f32(xb[b].d);
+                        fast += term;
+                        fasta += fabs(term);
+                    }
+                } else if (types[t] == QR_TYPE_BF16) {
+                    const uint16_t *xb = (const uint16_t *)(bf + (size_t)r * bf_rb);
+                    for (int64_t i = 0; i < s.n_in; i++) {
+                        fast += (double)qr_bf16_to_f32(xb[i]) * wr[i];
+                        fasta += fabs((double)qr_bf16_to_f32(xb[i]) * wr[i]);
+                    }
+                }
+                const int64_t at = r * s.ldy + o;
+                bad += !(fabs(yf[at] - f) <= 1e-5 * fa);
+                if (types[t] != QR_TYPE_F16) bad += !(fabs(y[at] - fast) <= 1e-5 * fasta);
+            }
+        }
+        CHECK(bad == 0, "generic kernels (%s weights) are off the double-precision sums in %d places",
+              qr_type_get(types[t])->name, bad);
+        free(yf);
+        free(y);
+        free(bf);
+        free(q8);
+        free(wd);
+    }
+    free(wr);
+    free(x);
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    static const char *const variants[] = {"avx2", "avxvnni", "avx512"};
+    qr_kernels best;
+    CHECK(qr_kernels_select(&best, NULL) == 0, "selecting the best variant failed");
+    printf("best variant on this CPU: %s\n", best.name);
+    qr_kernels k;
+    CHECK(qr_kernels_select(&k, "no-such-isa") == -1, "an unknown variant name was accepted");
+    CHECK(qr_kernels_select(&k, "generic") == 0 && strcmp(k.name, "generic") == 0, "no generic table");
+    test_reference();
+    printf("%-8s the reference: %s\n", "generic", g_failures ? "FAILED against double precision" : "ok against double precision");
+    int ran = 0;
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        if (qr_kernels_select(&k, variants[v]) != 0) {
+            printf("%-8s skipped: this CPU (or OS) lacks its instructions\n", variants[v]);
+            continue;
+        }
+        CHECK(strcmp(k.name, variants[v]) == 0, "asked for %s, got %s", variants[v], k.name);
+        const int before = g_failures;
+        g_rng = 0x5eed + v; /* each variant its own data, reproducible */
+        test_quantize(&k);
+        test_to_bf16(&k);
+        test_gemm_q8_0(&k);
+        test_pack_layout(&k);
+        test_gemm_bf16(&k);
+        test_gemm_f32(&k);
+        printf("%-8s ran: %s\n", variants[v], g_failures == before ? "ok" : "FAILED");
+        ran++;
+    }
+    if (!ran) printf("no SIMD variant can run here: only the reference was checked\n");
+    printf("%d checks, %d failed\n", g_checks, g_failures);
+    return g_failures ? 1 : 0;
+}
