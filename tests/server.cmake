@@ -28,12 +28,13 @@ set(QRANK_API_ENV
   QRANK_MODEL=${QRANK_API_WORK}/reranker.gguf
   QRANK_EMBED_MODEL=${QRANK_API_WORK}/embedder.gguf
   QRANK_BUILD_DIR=${CMAKE_BINARY_DIR})
-foreach(part api sdk browser)
+# start: ./start.sh offline, end to end (it builds its own tree, hence the longer timeout).
+foreach(part api sdk browser start)
   add_test(NAME server-${part}
     COMMAND ${QRANK_NODE} --test ${CMAKE_SOURCE_DIR}/tests/api/${part}.test.mjs
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/api)
   set_tests_properties(server-${part} PROPERTIES
     FIXTURES_REQUIRED server_models
     ENVIRONMENT "${QRANK_API_ENV}"
-    TIMEOUT 300)
+    TIMEOUT 600)
 endforeach()
