@@ -86,7 +86,7 @@ typedef struct out_text {
 } out_text;
 
 static int append(out_text *o, const void *src, size_t n, qrank_error *err) {
-    if (o->cap - o->n < n) {
+    if (o->cap - o->n < n || !o->p) {
         size_t cap = o->cap ? o->cap : 256;
         while (cap - o->n < n) {
             if (cap > SIZE_MAX / 2)
