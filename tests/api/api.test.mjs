@@ -388,7 +388,7 @@ test("TEI truncate:false refuses texts over --max-length (413); truncate:true cu
 test("429 when the queue is full; the others are answered", async () => {
   const tight = await startServer(["--max-queue", "1", "--batch-tokens", "64"]);
   try {
-    const docs = Array.from({ length: 40 }, (_, i) => `第${i}条：闭幕式烟花秀 fireworks post number ${i}`);
+    const docs = Array.from({ length: 150 }, (_, i) => `第${i}条：闭幕式烟花秀 fireworks post number ${i}`);
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) => post(tight.base, "/v1/rerank", { query: QUERY + i, documents: docs })));
     const codes = results.map((r) => r.status);
