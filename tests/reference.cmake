@@ -25,6 +25,7 @@ set(QRANK_REF_TESTS
   "truncation|check_truncation.py|A-gguf-q8_0"
   "cli|check_cli.py|B-gguf-bf16"
   "embed|check_embed.py|E-gguf-f32 E-gguf-q8_0 E-hf-bf16"
+  "sensitivity|check_sensitivity.py|A-gguf-f32 B-gguf-f32 C-gguf-f32"
   "fast|check_fast.py|A-gguf-q8_0 B-gguf-q8_0 C-gguf-q8_0 A-gguf-bf16 B-hf-bf16 C-gguf-bf16 A-gguf-f32"
 )
 foreach(spec ${QRANK_REF_TESTS})
