@@ -188,6 +188,11 @@ static int read_tokens(const cJSON *model, const cJSON *added, json_vocab *v, qr
     }
     if (max_id < 0)
         return qr_error(err, QRANK_E_FORMAT, "model.vocab is empty");
+    /* Ids cover 0..max_id once each, so there are at least max_id + 1
+     * entries; checking first keeps a lone huge id from costing gigabytes. */
+    size_t entries = (size_t)cJSON_GetArraySize(vocab) + (size_t)(added ? cJSON_GetArraySize(added) : 0);
+    if ((size_t)max_id >= entries)
+        return qr_error(err, QRANK_E_FORMAT, "id %d is beyond the %zu tokens given", (int)max_id, entries);
     v->n_tokens = (size_t)max_id + 1;
     v->tokens = calloc(v->n_tokens, sizeof *v->tokens);
     v->types = calloc(v->n_tokens, sizeof *v->types);

@@ -1008,6 +1008,10 @@ static void test_json_refusals(void) {
         {"merge of unknown tokens", "{\"type\":\"NFC\"}", pre, "", "[\"q zz\"]", "[]", QRANK_E_FORMAT},
         {"merges not an array", "{\"type\":\"NFC\"}", pre, "", "{}", "[]", QRANK_E_FORMAT},
         {"gap in ids", "{\"type\":\"NFC\"}", pre, "", "[]", "[{\"id\":300,\"content\":\"<s>\"}]", QRANK_E_FORMAT},
+        {"huge id", "{\"type\":\"NFC\"}", pre, "", "[]", "[{\"id\":2000000000,\"content\":\"<s>\"}]",
+         QRANK_E_FORMAT},
+        {"two added tokens, one gap", "{\"type\":\"NFC\"}", pre, "", "[]",
+         "[{\"id\":257,\"content\":\"<s>\"},{\"id\":259,\"content\":\"<t>\"}]", QRANK_E_FORMAT},
         {"added token on a taken id", "{\"type\":\"NFC\"}", pre, "", "[]", "[{\"id\":256,\"content\":\"<s>\"}]",
          QRANK_E_FORMAT},
     };
