@@ -9,8 +9,6 @@
  * thread starts, and the main thread waits for them with sigtimedwait. No
  * handler, no global flag. Stopping drains: new requests get 503, queued ones
  * are finished, then the HTTP threads and the models go. */
-#include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_util.h"
 #include "commands.h"
 #include "http.h"
 #include "metrics.h"
@@ -53,18 +52,6 @@ static void usage(FILE *f) {
             "  --batch-tokens N        work one scheduler round may take (default 16384)\n"
             "  --demo                  the model has random weights: say so on the page,\n"
             "                          /health and /v1/models (./start.sh sets it offline)\n");
-}
-
-static int parse_size(const char *flag, const char *value, size_t min, size_t max, size_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = value ? strtoull(value, &end, 10) : 0;
-    if (!value || errno || end == value || *end || value[0] == '-' || v < min || v > max) {
-        fprintf(stderr, "qrank serve: %s needs a whole number from %zu to %zu\n", flag, min, max);
-        return 0;
-    }
-    *out = (size_t)v;
-    return 1;
 }
 
 /* The name clients see: the file's base name without .gguf, or the directory's name. */
@@ -155,72 +142,69 @@ int cmd_serve(int argc, char **argv) {
     }
     server_config *cfg = &srv->cfg;
     cfg->host = "127.0.0.1";
-    cfg->port = 7860;
-    cfg->max_documents = 1000;
-    cfg->max_body_bytes = 8u << 20;
-    cfg->max_length = QRANK_DEFAULT_MAX_LENGTH;
-    cfg->max_queue = 64;
-    cfg->batch_tokens = 16384;
     cfg->api_key = getenv("QRANK_API_KEY");
-    size_t n_threads = 0, port = 7860, max_length = QRANK_DEFAULT_MAX_LENGTH;
+    int n_threads = 0, port = 7860, max_length = QRANK_DEFAULT_MAX_LENGTH;
+    int max_documents = 1000, max_body_bytes = 8 << 20, max_queue = 64, batch_tokens = 16384;
     int status = 1;
 
+    /* The same option syntax as every qrank command (cli_util.h): -m X, --model X, --model=X. */
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int ok = 1, takes_value = 1;
+        const char *a = argv[i], *v = NULL;
+        int bad = 0;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             free(srv);
             return 0;
         } else if (strcmp(a, "--demo") == 0) {
             cfg->demo = 1;
-            takes_value = 0;
-        } else if (!v) {
-            fprintf(stderr, "qrank serve: %s needs a value (see qrank serve --help)\n", a);
-            ok = 0;
-        } else if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
-            cfg->model_path = v;
-        } else if (strcmp(a, "--embed-model") == 0) {
-            cfg->embed_model_path = v;
-        } else if (strcmp(a, "--host") == 0) {
-            cfg->host = v;
-        } else if (strcmp(a, "--port") == 0) {
-            ok = parse_size(a, v, 0, 65535, &port);
-        } else if (strcmp(a, "--threads") == 0) {
-            ok = parse_size(a, v, 0, 4096, &n_threads);
-        } else if (strcmp(a, "--api-key") == 0) {
-            cfg->api_key = v;
-        } else if (strcmp(a, "--max-documents") == 0) {
-            ok = parse_size(a, v, 1, 1000000, &cfg->max_documents);
-        } else if (strcmp(a, "--max-body-bytes") == 0) {
-            ok = parse_size(a, v, 1024, (size_t)1 << 32, &cfg->max_body_bytes);
-        } else if (strcmp(a, "--max-length") == 0) {
-            ok = parse_size(a, v, 64, 1 << 20, &max_length);
-        } else if (strcmp(a, "--max-queue") == 0) {
-            ok = parse_size(a, v, 1, 100000, &cfg->max_queue);
-        } else if (strcmp(a, "--batch-tokens") == 0) {
-            ok = parse_size(a, v, 64, (size_t)1 << 30, &cfg->batch_tokens);
+        } else if (cli_opt_is(a, "-m", "--model")) {
+            bad = !(cfg->model_path = cli_opt_value(argc, argv, &i));
+        } else if (cli_opt_is(a, NULL, "--embed-model")) {
+            bad = !(cfg->embed_model_path = cli_opt_value(argc, argv, &i));
+        } else if (cli_opt_is(a, NULL, "--host")) {
+            bad = !(v = cli_opt_value(argc, argv, &i));
+            cfg->host = v ? v : cfg->host;
+        } else if (cli_opt_is(a, NULL, "--api-key")) {
+            bad = !(cfg->api_key = cli_opt_value(argc, argv, &i));
+        } else if (cli_opt_is(a, NULL, "--port")) {
+            bad = !(v = cli_opt_value(argc, argv, &i)) || cli_parse_int(a, v, 0, 65535, &port);
+        } else if (cli_opt_is(a, NULL, "--threads")) {
+            bad = !(v = cli_opt_value(argc, argv, &i)) || cli_parse_int(a, v, 0, 4096, &n_threads);
+        } else if (cli_opt_is(a, NULL, "--max-documents")) {
+            bad = !(v = cli_opt_value(argc, argv, &i)) ||
+                  cli_parse_int(a, v, 1, 1000000, &max_documents);
+        } else if (cli_opt_is(a, NULL, "--max-body-bytes")) {
+            bad = !(v = cli_opt_value(argc, argv, &i)) ||
+                  cli_parse_int(a, v, 1024, 1 << 30, &max_body_bytes);
+        } else if (cli_opt_is(a, NULL, "--max-length")) {
+            bad = !(v = cli_opt_value(argc, argv, &i)) || cli_parse_int(a, v, 64, 1 << 20, &max_length);
+        } else if (cli_opt_is(a, NULL, "--max-queue")) {
+            bad = !(v = cli_opt_value(argc, argv, &i)) || cli_parse_int(a, v, 1, 100000, &max_queue);
+        } else if (cli_opt_is(a, NULL, "--batch-tokens")) {
+            bad = !(v = cli_opt_value(argc, argv, &i)) ||
+                  cli_parse_int(a, v, 64, 1 << 30, &batch_tokens);
         } else {
-            fprintf(stderr, "qrank serve: unknown option %s (see qrank serve --help)\n", a);
-            ok = 0;
+            bad = cli_fail("serve: unknown option %s (see qrank serve --help)", a);
         }
-        if (!ok) {
+        if (bad) {
             free(srv);
             return 2;
         }
-        i += takes_value;
     }
     if (!cfg->model_path) {
-        fprintf(stderr, "qrank serve: -m MODEL is required\n\n");
+        cli_fail("serve: -m MODEL is required\n");
         usage(stderr);
         free(srv);
         return 2;
     }
     if (cfg->api_key && !cfg->api_key[0])
         cfg->api_key = NULL;
-    cfg->port = (int)port;
-    cfg->max_length = (int)max_length;
+    cfg->port = port;
+    cfg->max_length = max_length;
+    cfg->max_documents = (size_t)max_documents;
+    cfg->max_body_bytes = (size_t)max_body_bytes;
+    cfg->max_queue = (size_t)max_queue;
+    cfg->batch_tokens = (size_t)batch_tokens;
 
     srv->start_time = (double)time(NULL);
     srv->id_seed = (unsigned long long)time(NULL) * 0x100000001B3ull ^ (unsigned long long)getpid();
@@ -253,7 +237,7 @@ int cmd_serve(int argc, char **argv) {
     fprintf(stderr, "qrank serve: loading %s%s%s ...\n", cfg->model_path,
             cfg->embed_model_path ? " and " : "", cfg->embed_model_path ? cfg->embed_model_path : "");
 
-    loader l = {.srv = srv, .n_threads = (int)n_threads};
+    loader l = {.srv = srv, .n_threads = n_threads};
     atomic_init(&l.finished, 0);
     pthread_t loader_thread;
     if (pthread_create(&loader_thread, NULL, load_models, &l) != 0) {
