@@ -36,14 +36,13 @@ def swap_cls_rows(path):
         raise RuntimeError("%s: cls.output.weight has %d rows" % (path, t.shape[0]))
     yes = bytes(t.buf[t.offset:t.offset + t.row_bytes])
     no = bytes(t.buf[t.offset + t.row_bytes:t.offset + 2 * t.row_bytes])
-    offset, row_bytes = t.offset, t.row_bytes
+    if yes == no:
+        raise RuntimeError("%s: the yes and no rows are equal; swapping proves nothing" % path)
+    offset = t.offset
     del t, tensors  # release the read-only mapping before writing
     with open(path, "r+b") as f:
         f.seek(offset)
         f.write(no + yes)
-    if yes == no:
-        raise RuntimeError("%s: the yes and no rows are equal" % path)
-    return row_bytes
 
 
 def recipe(generator, gen_args, post):
