@@ -24,8 +24,12 @@
 
 #include "error.h"
 
-/* OpenMP's team size; 0 lets the runtime choose (all cores). */
+/* OpenMP's team size; 0 lets the runtime choose (all cores). A loop runs
+ * in parallel only when it has enough multiply-adds to pay for waking the
+ * team: a few hundred posts of 64 dims would otherwise spend most of their
+ * time in barriers (and on a busy machine, spinning in them). */
 #define QR_OMP_THREADS(nt) num_threads((nt) > 0 ? (nt) : omp_default_threads())
+#define QR_OMP_IF(work) if ((double)(work) >= 262144.0)
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -106,7 +110,7 @@ static void seed_plusplus(kmeans_work *w, uint64_t *rng) {
     memcpy(w->cent, x + first * dim, dim * sizeof(float));
     double *mind = w->mind;
     const int nt = w->n_threads;
-#pragma omp parallel for schedule(static) QR_OMP_THREADS(nt)
+#pragma omp parallel for schedule(static) QR_OMP_IF((double)n * dim) QR_OMP_THREADS(nt)
     for (size_t i = 0; i < n; i++) {
         double d = 1.0 - (double)qr_dot_f32(x + i * dim, w->cent, dim);
         mind[i] = d > 0.0 ? d : 0.0;
@@ -127,7 +131,7 @@ static void seed_plusplus(kmeans_work *w, uint64_t *rng) {
         if (pick == n) pick = rng_index(rng, n);
         float *cc = w->cent + (size_t)c * dim;
         memcpy(cc, x + pick * dim, dim * sizeof(float));
-#pragma omp parallel for schedule(static) QR_OMP_THREADS(nt)
+#pragma omp parallel for schedule(static) QR_OMP_IF((double)n * dim) QR_OMP_THREADS(nt)
         for (size_t i = 0; i < n; i++) {
             double d = 1.0 - (double)qr_dot_f32(x + i * dim, cc, dim);
             if (d < 0.0) d = 0.0;
@@ -142,7 +146,8 @@ static size_t assign_rows(kmeans_work *w) {
     const size_t n = w->n, dim = w->dim;
     const int k = w->k, nt = w->n_threads;
     size_t moved = 0;
-#pragma omp parallel for schedule(static) reduction(+ : moved) QR_OMP_THREADS(nt)
+#pragma omp parallel for schedule(static) reduction(+ : moved) \
+    QR_OMP_IF((double)n * dim * (double)k) QR_OMP_THREADS(nt)
     for (size_t i = 0; i < n; i++) {
         const float *xi = x + i * dim;
         int best = 0;
@@ -185,7 +190,8 @@ static void row_sums(const float *x, size_t n, size_t dim, int n_out, const int 
                      const double *weights, int nt, double *partial, double *out) {
     const size_t rows = sum_chunk_rows(n), chunks = (n + rows - 1) / rows;
     const size_t block = (size_t)n_out * dim;
-#pragma omp parallel for schedule(static) QR_OMP_THREADS(nt)
+#pragma omp parallel for schedule(static) \
+    QR_OMP_IF((double)n * dim * (double)(labels ? 1 : n_out)) QR_OMP_THREADS(nt)
     for (size_t ch = 0; ch < chunks; ch++) {
         double *p = partial + ch * block;
         memset(p, 0, block * sizeof(double));
@@ -204,7 +210,7 @@ static void row_sums(const float *x, size_t n, size_t dim, int n_out, const int 
             }
         }
     }
-#pragma omp parallel for schedule(static) QR_OMP_THREADS(nt)
+#pragma omp parallel for schedule(static) QR_OMP_IF((double)chunks * block) QR_OMP_THREADS(nt)
     for (size_t e = 0; e < block; e++) {
         double s = 0.0;
         for (size_t ch = 0; ch < chunks; ch++) s += partial[ch * block + e];
@@ -352,7 +358,7 @@ int qr_silhouette(const float *x, size_t n, size_t dim, const int *labels, int k
     }
     cluster_sums(x, n, dim, labels, k, n_threads, partial, sums, counts);
     free(partial);
-#pragma omp parallel for schedule(static) QR_OMP_THREADS(n_threads)
+#pragma omp parallel for schedule(static) QR_OMP_IF((double)n * dim * (double)k) QR_OMP_THREADS(n_threads)
     for (size_t i = 0; i < n; i++) {
         const float *xi = x + i * dim;
         const int own = labels[i];
@@ -415,7 +421,7 @@ static void orthonormalise2(double *v, size_t dim) {
  * where Xc is X with the mean row taken off: Xc^T u = X^T u - mean sum(u). */
 static void pca_step(const float *x, const double *mean, size_t n, size_t dim, int nt,
                      const double *v, double *u, double *partial, double *w) {
-#pragma omp parallel for schedule(static) QR_OMP_THREADS(nt)
+#pragma omp parallel for schedule(static) QR_OMP_IF(2.0 * (double)n * dim) QR_OMP_THREADS(nt)
     for (size_t i = 0; i < n; i++) {
         const float *xi = x + i * dim;
         double a = 0.0, b = 0.0;
@@ -661,7 +667,7 @@ static int build_result(qrank_clustering *r, const float *x, const float *scores
         float *cc = cent + (size_t)c * dim;
         for (size_t d = 0; d < dim; d++) cc[d] = norm > 1e-30 ? (float)(s[d] / norm) : 0.0f;
     }
-#pragma omp parallel for schedule(static) QR_OMP_THREADS(nt)
+#pragma omp parallel for schedule(static) QR_OMP_IF((double)n * dim) QR_OMP_THREADS(nt)
     for (size_t i = 0; i < n; i++) sim[i] = qr_dot_f32(x + i * dim, cent + (size_t)r->labels[i] * dim, dim);
     double inertia = 0.0;
     for (size_t i = 0; i < n; i++) inertia += 1.0 - (double)sim[i];
