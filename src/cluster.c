@@ -110,7 +110,7 @@ static void seed_plusplus(kmeans_work *w, uint64_t *rng) {
     memcpy(w->cent, x + first * dim, dim * sizeof(float));
     double *mind = w->mind;
     const int nt = w->n_threads;
-#pragma omp parallel for schedule(static) QR_OMP_IF((double)n * dim) QR_OMP_THREADS(nt)
+#pragma omp parallel for schedule(static) QR_OMP_IF((double)n * (double)dim) QR_OMP_THREADS(nt)
     for (size_t i = 0; i < n; i++) {
         double d = 1.0 - (double)qr_dot_f32(x + i * dim, w->cent, dim);
         mind[i] = d > 0.0 ? d : 0.0;
@@ -131,7 +131,7 @@ static void seed_plusplus(kmeans_work *w, uint64_t *rng) {
         if (pick == n) pick = rng_index(rng, n);
         float *cc = w->cent + (size_t)c * dim;
         memcpy(cc, x + pick * dim, dim * sizeof(float));
-#pragma omp parallel for schedule(static) QR_OMP_IF((double)n * dim) QR_OMP_THREADS(nt)
+#pragma omp parallel for schedule(static) QR_OMP_IF((double)n * (double)dim) QR_OMP_THREADS(nt)
         for (size_t i = 0; i < n; i++) {
             double d = 1.0 - (double)qr_dot_f32(x + i * dim, cc, dim);
             if (d < 0.0) d = 0.0;
@@ -147,7 +147,7 @@ static size_t assign_rows(kmeans_work *w) {
     const int k = w->k, nt = w->n_threads;
     size_t moved = 0;
 #pragma omp parallel for schedule(static) reduction(+ : moved) \
-    QR_OMP_IF((double)n * dim * (double)k) QR_OMP_THREADS(nt)
+    QR_OMP_IF((double)n * (double)dim * (double)k) QR_OMP_THREADS(nt)
     for (size_t i = 0; i < n; i++) {
         const float *xi = x + i * dim;
         int best = 0;
@@ -191,7 +191,7 @@ static void row_sums(const float *x, size_t n, size_t dim, int n_out, const int 
     const size_t rows = sum_chunk_rows(n), chunks = (n + rows - 1) / rows;
     const size_t block = (size_t)n_out * dim;
 #pragma omp parallel for schedule(static) \
-    QR_OMP_IF((double)n * dim * (double)(labels ? 1 : n_out)) QR_OMP_THREADS(nt)
+    QR_OMP_IF((double)n * (double)dim * (double)(labels ? 1 : n_out)) QR_OMP_THREADS(nt)
     for (size_t ch = 0; ch < chunks; ch++) {
         double *p = partial + ch * block;
         memset(p, 0, block * sizeof(double));
@@ -210,7 +210,7 @@ static void row_sums(const float *x, size_t n, size_t dim, int n_out, const int 
             }
         }
     }
-#pragma omp parallel for schedule(static) QR_OMP_IF((double)chunks * block) QR_OMP_THREADS(nt)
+#pragma omp parallel for schedule(static) QR_OMP_IF((double)chunks * (double)block) QR_OMP_THREADS(nt)
     for (size_t e = 0; e < block; e++) {
         double s = 0.0;
         for (size_t ch = 0; ch < chunks; ch++) s += partial[ch * block + e];
@@ -358,7 +358,7 @@ int qr_silhouette(const float *x, size_t n, size_t dim, const int *labels, int k
     }
     cluster_sums(x, n, dim, labels, k, n_threads, partial, sums, counts);
     free(partial);
-#pragma omp parallel for schedule(static) QR_OMP_IF((double)n * dim * (double)k) QR_OMP_THREADS(n_threads)
+#pragma omp parallel for schedule(static) QR_OMP_IF((double)n * (double)dim * (double)k) QR_OMP_THREADS(n_threads)
     for (size_t i = 0; i < n; i++) {
         const float *xi = x + i * dim;
         const int own = labels[i];
@@ -421,7 +421,7 @@ static void orthonormalise2(double *v, size_t dim) {
  * where Xc is X with the mean row taken off: Xc^T u = X^T u - mean sum(u). */
 static void pca_step(const float *x, const double *mean, size_t n, size_t dim, int nt,
                      const double *v, double *u, double *partial, double *w) {
-#pragma omp parallel for schedule(static) QR_OMP_IF(2.0 * (double)n * dim) QR_OMP_THREADS(nt)
+#pragma omp parallel for schedule(static) QR_OMP_IF(2.0 * (double)n * (double)dim) QR_OMP_THREADS(nt)
     for (size_t i = 0; i < n; i++) {
         const float *xi = x + i * dim;
         double a = 0.0, b = 0.0;
@@ -479,7 +479,7 @@ int qr_pca2(const float *x, size_t n, size_t dim, int n_threads, float *map, qra
         double change = 0.0;
         for (int j = 0; j < 2; j++) {
             double p = 0.0;
-            for (size_t d = 0; d < dim; d++) p += w[j * dim + d] * v[j * dim + d];
+            for (size_t d = 0; d < dim; d++) p += w[(size_t)j * dim + d] * v[(size_t)j * dim + d];
             double c = 1.0 - fabs(p);
             if (c > change) change = c;
         }
@@ -667,7 +667,7 @@ static int build_result(qrank_clustering *r, const float *x, const float *scores
         float *cc = cent + (size_t)c * dim;
         for (size_t d = 0; d < dim; d++) cc[d] = norm > 1e-30 ? (float)(s[d] / norm) : 0.0f;
     }
-#pragma omp parallel for schedule(static) QR_OMP_IF((double)n * dim) QR_OMP_THREADS(nt)
+#pragma omp parallel for schedule(static) QR_OMP_IF((double)n * (double)dim) QR_OMP_THREADS(nt)
     for (size_t i = 0; i < n; i++) sim[i] = qr_dot_f32(x + i * dim, cent + (size_t)r->labels[i] * dim, dim);
     double inertia = 0.0;
     for (size_t i = 0; i < n; i++) inertia += 1.0 - (double)sim[i];
