@@ -16,7 +16,7 @@
  * does the work, exact for every int8 value. gemm_f32 and gemm_bf16 keep a
  * 3 x 4 tile of row-major dot products and reduce it at the end.
  *
- * Buffers live on the stack (at most about 40 KB): the kernel signature has
+ * Buffers live on the stack (about 30 KB at most): the kernel signature has
  * no way to report an allocation failure. */
 #include <immintrin.h>
 #include <string.h>
@@ -36,11 +36,11 @@ static inline float hsum8(__m256 v) {
 enum {
     DOT_MR = 3, /* activation rows per tile */
     DOT_NO = 4, /* weight rows per tile */
-    DOT_KC = 2048,
+    DOT_KC = 1024, /* a multiple of every block size */
 };
 
 /* Widens values [k0, k0+n) of row `row` into dst, exactly as
- * qr_dequantize_row would; k0 and n are multiples of 32 for Q8_0. */
+ * qr_dequantize_row would; k0 and n are multiples of the type's block. */
 static void widen_row(const qr_tensor *w, int64_t row, int64_t k0, int64_t n, float *dst) {
     const uint8_t *src = (const uint8_t *)w->data + (size_t)row * qr_row_bytes(w->type, w->ne[0]);
     int64_t i = 0;
@@ -72,7 +72,14 @@ static void widen_row(const qr_tensor *w, int64_t row, int64_t k0, int64_t n, fl
         }
         break;
     }
-    default: break;
+    default: { /* the other block types through tensor.c, on a view of the chunk */
+        const qr_type_traits *tt = qr_type_get(w->type);
+        qr_tensor view = *w;
+        view.ne[0] = n;
+        view.data = src + (size_t)(k0 / tt->block_size) * tt->block_bytes;
+        qr_dequantize_row(&view, 0, dst);
+        break;
+    }
     }
 }
 
@@ -123,7 +130,6 @@ static void gemm_dot(const qr_tensor *w, const float *x, const qr_acts *xq, int 
                      int64_t ldx, float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
     const int64_t n_in = w->ne[0];
     const int direct = w->type == QR_TYPE_F32;
-    const int widen = w->type == QR_TYPE_F16 || w->type == QR_TYPE_BF16 || w->type == QR_TYPE_Q8_0;
     const int64_t kc_max = direct ? n_in : DOT_KC;
     const size_t wrow = qr_row_bytes(w->type, n_in);
     _Alignas(32) float wbuf[DOT_NO][DOT_KC];
@@ -137,12 +143,7 @@ static void gemm_dot(const qr_tensor *w, const float *x, const qr_acts *xq, int 
                 if (direct) {
                     wr[j] = (const float *)((const uint8_t *)w->data + (size_t)(o0 + jj) * wrow) + k0;
                 } else {
-                    if (j < n_o) {
-                        if (widen)
-                            widen_row(w, o0 + j, k0, kc, wbuf[j]);
-                        else
-                            qr_dequantize_row(w, o0 + j, wbuf[j]);
-                    }
+                    if (j < n_o) widen_row(w, o0 + j, k0, kc, wbuf[j]);
                     wr[j] = wbuf[jj];
                 }
             }
@@ -169,13 +170,6 @@ static void gemm_dot(const qr_tensor *w, const float *x, const qr_acts *xq, int 
 
 void qr_gemm_f32_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
                       float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
-    const int widen = w->type == QR_TYPE_F16 || w->type == QR_TYPE_BF16 || w->type == QR_TYPE_Q8_0;
-    /* Other types widen whole rows through tensor.c, which needs the whole
-     * row in the buffer; rows too long for it take the reference path. */
-    if (w->type != QR_TYPE_F32 && !widen && w->ne[0] > DOT_KC) {
-        qr_gemm_f32_generic(w, x, xq, n_rows, ldx, y, ldy, o_begin, o_end);
-        return;
-    }
     gemm_dot(w, x, xq, 0, n_rows, ldx, y, ldy, o_begin, o_end);
 }
 

@@ -6,24 +6,25 @@
  *
  * gemm_q8_0 is the one that matters: the int8 dot product must run at the
  * speed of vpdpbusd even though Q8_0 has a scale per 32 values. So each lane
- * of a ZMM register owns one output, not a stretch of the input: a panel of
- * 32 weight rows is transposed, per call, into 4-byte groups ([block][k][16
- * outputs][4 bytes]), an activation's 4 bytes are broadcast, and after 8
- * vpdpbusd a lane holds the whole integer dot of one 32-block. Its scale is
+ * of a ZMM register owns one output, not a stretch of the input: weights are
+ * read as q8_0x16 groups (q8_0x16.h; packed once at load time, or here a
+ * chunk at a time), four activation bytes are broadcast, and after 8
+ * vpdpbusd a lane holds the exact integer dot of one 32-block. Its scale is
  * then applied as in generic.c, with a separate multiply and add in the same
  * order, so the result is bit-identical to the reference. vpdpbusd wants
  * unsigned x signed bytes: activations are offset by +128 (xor 0x80) when a
- * row tile is copied, and each lane starts from -128 * sum(w), computed while
- * packing, so every integer stays exact for any int8 input. Packing is paid
- * once per call and amortised over all activation rows; weights are read
- * from memory once per call.
+ * row tile is copied, and each lane starts from -128 * sum(w), so every
+ * integer stays exact for any int8 input. A tile is 6 rows x 32 outputs:
+ * 12 integer and 12 float accumulators. The two scale multiplies share the
+ * vpdpbusd ports, which caps this loop at 8/10 of the int8 peak.
  *
- * gemm_f32 and gemm_bf16 keep the weights row-major: a tile of 4 activation
- * rows x 6 weight rows keeps 24 partial-sum registers along the input and
- * reduces them at the end. bf16 uses vdpbf16ps on the rows as they are; f32
- * widens F16/BF16/Q8_0 rows (exactly) into a stack buffer first.
+ * gemm_f32 and gemm_bf16 keep the weights row-major: a tile of 3 activation
+ * rows x 8 weight rows keeps 24 partial-sum registers along the input and
+ * reduces each row's 8 with one shuffle tree. bf16 uses vdpbf16ps on the
+ * rows as they are; f32 widens other weight types (exactly) into a stack
+ * buffer, 1024 values at a time.
  *
- * Buffers live on the stack (about 64 KB at most): the kernel signature has
+ * Buffers live on the stack (about 40 KB at most): the kernel signature has
  * no way to report an allocation failure. */
 #include <immintrin.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 enum {
     Q8_MR = 6,  /* activation rows per register tile */
     Q8_KC = 16, /* 32-blocks per chunk: two packed groups stay in L1 */
+    Q8_L2_ROWS_BYTES = 256 * 1024, /* activations per row panel */
 };
 
 typedef struct {
@@ -202,31 +204,39 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
     (void)ldx;
     const int64_t nb_all = w->ne[0] / QR_QK8_0;
     const qr_q8_0x16 *packed = w->packed;
-    /* Row tiles of nearly equal height: 20 rows run as 4 x 5, not 6+6+6+2. */
-    const int64_t n_tiles = (n_rows + Q8_MR - 1) / Q8_MR;
     _Alignas(64) qr_q8_0x16 chunk[2 * Q8_KC];
     _Alignas(64) q8_rows rows;
-    /* A packed tensor's groups start at multiples of 16; lanes of a group
-     * that fall before o_begin are computed and not stored. */
-    for (int64_t o0 = packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 32) {
-        const int64_t hi = o0 + 32 < o_end ? o0 + 32 : o_end;
-        const int ng = hi - o0 > 16 ? 2 : 1;
-        const __mmask16 mask[2] = {lane_mask(o0, o_begin, hi), lane_mask(o0 + 16, o_begin, hi)};
-        for (int64_t b0 = 0; b0 < nb_all; b0 += Q8_KC) {
-            const int nb = (int)(nb_all - b0 < Q8_KC ? nb_all - b0 : Q8_KC);
-            const qr_q8_0x16 *gp[2];
-            if (packed) {
-                gp[0] = packed + (o0 / 16) * nb_all + b0;
-                gp[1] = gp[0] + nb_all;
-            } else {
-                q8_pack_chunk(w, o0, hi, b0, nb, chunk);
-                gp[0] = chunk;
-                gp[1] = chunk + Q8_KC;
-            }
-            for (int64_t t = 0; t < n_tiles; t++) {
-                const int64_t r0 = n_rows * t / n_tiles, r1 = n_rows * (t + 1) / n_tiles;
-                q8_pack_rows(xq, r0, (int)(r1 - r0), b0, nb, &rows);
-                q8_tile_any(gp, &rows, nb, (int)(r1 - r0), ng, b0 == 0, y + r0 * ldy + o0, ldy, mask);
+    /* Rows go in panels whose activations stay in L2 while every weight
+     * panel passes (many rows: weights are re-read per row panel, which the
+     * work per weight byte easily pays for). */
+    const int64_t rp_max = Q8_L2_ROWS_BYTES / (int64_t)xq->row_bytes > Q8_MR
+                               ? Q8_L2_ROWS_BYTES / (int64_t)xq->row_bytes : Q8_MR;
+    for (int64_t rp0 = 0; rp0 < n_rows; rp0 += rp_max) {
+        const int64_t rp = n_rows - rp0 < rp_max ? n_rows - rp0 : rp_max;
+        /* Row tiles of nearly equal height: 20 rows run as 4 x 5, not 6+6+6+2. */
+        const int64_t n_tiles = (rp + Q8_MR - 1) / Q8_MR;
+        /* A packed tensor's groups start at multiples of 16; lanes of a group
+         * that fall before o_begin are computed and not stored. */
+        for (int64_t o0 = packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 32) {
+            const int64_t hi = o0 + 32 < o_end ? o0 + 32 : o_end;
+            const int ng = hi - o0 > 16 ? 2 : 1;
+            const __mmask16 mask[2] = {lane_mask(o0, o_begin, hi), lane_mask(o0 + 16, o_begin, hi)};
+            for (int64_t b0 = 0; b0 < nb_all; b0 += Q8_KC) {
+                const int nb = (int)(nb_all - b0 < Q8_KC ? nb_all - b0 : Q8_KC);
+                const qr_q8_0x16 *gp[2];
+                if (packed) {
+                    gp[0] = packed + (o0 / 16) * nb_all + b0;
+                    gp[1] = gp[0] + nb_all;
+                } else {
+                    q8_pack_chunk(w, o0, hi, b0, nb, chunk);
+                    gp[0] = chunk;
+                    gp[1] = chunk + Q8_KC;
+                }
+                for (int64_t t = 0; t < n_tiles; t++) {
+                    const int64_t r0 = rp0 + rp * t / n_tiles, r1 = rp0 + rp * (t + 1) / n_tiles;
+                    q8_pack_rows(xq, r0, (int)(r1 - r0), b0, nb, &rows);
+                    q8_tile_any(gp, &rows, nb, (int)(r1 - r0), ng, b0 == 0, y + r0 * ldy + o0, ldy, mask);
+                }
             }
         }
     }
@@ -235,29 +245,49 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
 /* ---- shared by the row-major (dot-style) f32 and bf16 kernels ---------- */
 
 enum {
-    DOT_MR = 4, /* activation rows per tile */
-    DOT_NO = 6, /* weight rows per tile */
-    F32_KC = 2048,
+    DOT_MR = 3, /* activation rows per tile */
+    DOT_NO = 8, /* weight rows per tile: one tree reduction */
+    F32_KC = 1024,
 };
 
-/* Missing rows of a tile alias row 0; their sums are computed and dropped,
- * which keeps one branch-free kernel for every edge. */
-static inline void dot_store(__m512 acc[DOT_MR][DOT_NO], int mr, int n_o, int first, float *y, int64_t ldy,
-                             int64_t o0) {
-    for (int r = 0; r < mr; r++) {
-        float *yr = y + r * ldy + o0;
-        for (int j = 0; j < n_o; j++) {
-            const float s = _mm512_reduce_add_ps(acc[r][j]);
-            yr[j] = first ? s : yr[j] + s;
-        }
+/* The 8 lane sums of a[0..7], in order, in one YMM: 24 shuffles and adds
+ * instead of 8 full reductions. */
+static inline __attribute__((always_inline)) __m256 reduce8(__m512 a0, __m512 a1, __m512 a2, __m512 a3,
+                                                            __m512 a4, __m512 a5, __m512 a6, __m512 a7) {
+    /* by value: an array argument would keep the accumulators in memory */
+    const __m512 a[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+    __m512 s[4], u[2];
+    for (int p = 0; p < 4; p++) /* 128-bit lanes: a0: L0+L2, a0: L1+L3, a1: ..., a1: ... */
+        s[p] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    for (int p = 0; p < 2; p++) /* lane L: four partial sums of a[4p + L] */
+        u[p] = _mm512_add_ps(_mm512_shuffle_f32x4(s[2 * p], s[2 * p + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(s[2 * p], s[2 * p + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    /* lane L: [a_L, a_L+4, a_L, a_L+4] halves, then whole sums at 4L, 4L+1 */
+    __m512 t = _mm512_add_ps(_mm512_unpacklo_ps(u[0], u[1]), _mm512_unpackhi_ps(u[0], u[1]));
+    t = _mm512_add_ps(t, _mm512_permute_ps(t, _MM_SHUFFLE(1, 0, 3, 2)));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_castps512_ps256(_mm512_permutexvar_ps(order, t));
+}
+
+/* Rows past mr and weight rows past n_o of a tile alias valid ones; their
+ * sums are computed and dropped, which keeps one branch-free kernel for
+ * every edge. */
+static inline __attribute__((always_inline)) void dot_store(__m512 acc[DOT_MR][DOT_NO], int mr, int n_o, int first, float *y, int64_t ldy) {
+    const __mmask8 m = (__mmask8)((1u << n_o) - 1);
+    for (int r = 0; r < DOT_MR; r++) { /* a constant bound keeps acc in registers */
+        if (r >= mr) break;
+        __m256 v = reduce8(acc[r][0], acc[r][1], acc[r][2], acc[r][3], acc[r][4], acc[r][5], acc[r][6], acc[r][7]);
+        if (!first) v = _mm256_add_ps(v, _mm256_maskz_loadu_ps(m, y + r * ldy));
+        _mm256_mask_storeu_ps(y + r * ldy, m, v);
     }
 }
 
 /* ---- f32 x widened weights --------------------------------------------- */
 
 /* Widens row `row`, values [k0, k0+n), into dst: exactly what
- * qr_dequantize_row gives for those values. k0 and n are multiples of 32
- * for Q8_0. */
+ * qr_dequantize_row gives for those values. k0 and n are multiples of the
+ * type's block size. */
 static void widen_row(const qr_tensor *w, int64_t row, int64_t k0, int64_t n, float *dst) {
     const uint8_t *src = (const uint8_t *)w->data + (size_t)row * qr_row_bytes(w->type, w->ne[0]);
     int64_t i = 0;
@@ -290,26 +320,27 @@ static void widen_row(const qr_tensor *w, int64_t row, int64_t k0, int64_t n, fl
         }
         break;
     }
-    default: break;
+    default: { /* the other block types through tensor.c, on a view of the chunk */
+        const qr_type_traits *tt = qr_type_get(w->type);
+        qr_tensor view = *w;
+        view.ne[0] = n;
+        view.data = src + (size_t)(k0 / tt->block_size) * tt->block_bytes;
+        qr_dequantize_row(&view, 0, dst);
+        break;
+    }
     }
 }
 
+/* One tile: accumulators live in registers from the first FMA to the
+ * reduction, so the whole tile is one inlined function. */
 static inline __attribute__((always_inline)) void f32_tile(const float *const xr[DOT_MR],
-                                                           const float *const wr[DOT_NO], int64_t n,
-                                                           __m512 acc[DOT_MR][DOT_NO]) {
+                                                           const float *const wr[DOT_NO], int64_t n, int mr,
+                                                           int n_o, int first, float *y, int64_t ldy) {
+    __m512 acc[DOT_MR][DOT_NO];
     for (int r = 0; r < DOT_MR; r++)
         for (int j = 0; j < DOT_NO; j++) acc[r][j] = _mm512_setzero_ps();
-    int64_t k = 0;
-    for (; k + 16 <= n; k += 16) {
-        __m512 xv[DOT_MR];
-        for (int r = 0; r < DOT_MR; r++) xv[r] = _mm512_loadu_ps(xr[r] + k);
-        for (int j = 0; j < DOT_NO; j++) {
-            const __m512 wv = _mm512_loadu_ps(wr[j] + k);
-            for (int r = 0; r < DOT_MR; r++) acc[r][j] = _mm512_fmadd_ps(xv[r], wv, acc[r][j]);
-        }
-    }
-    if (k < n) {
-        const __mmask16 m = (__mmask16)((1u << (n - k)) - 1);
+    for (int64_t k = 0; k < n; k += 16) {
+        const __mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
         __m512 xv[DOT_MR];
         for (int r = 0; r < DOT_MR; r++) xv[r] = _mm512_maskz_loadu_ps(m, xr[r] + k);
         for (int j = 0; j < DOT_NO; j++) {
@@ -317,19 +348,15 @@ static inline __attribute__((always_inline)) void f32_tile(const float *const xr
             for (int r = 0; r < DOT_MR; r++) acc[r][j] = _mm512_fmadd_ps(xv[r], wv, acc[r][j]);
         }
     }
+    dot_store(acc, mr, n_o, first, y, ldy);
 }
 
 void qr_gemm_f32_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
                         float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+    (void)xq;
     const int64_t n_in = w->ne[0];
     const int direct = w->type == QR_TYPE_F32;
-    const int widen = w->type == QR_TYPE_F16 || w->type == QR_TYPE_BF16 || w->type == QR_TYPE_Q8_0;
-    /* Other types widen whole rows through tensor.c, which needs the whole
-     * row in the buffer; rows too long for it take the reference path. */
-    if (!direct && !widen && n_in > F32_KC) {
-        qr_gemm_f32_generic(w, x, xq, n_rows, ldx, y, ldy, o_begin, o_end);
-        return;
-    }
+    /* chunks of whole blocks for every type (F32_KC is a multiple of 256) */
     const int64_t kc_max = direct ? n_in : F32_KC;
     const size_t wrow = qr_row_bytes(w->type, n_in);
     _Alignas(64) float wbuf[DOT_NO][F32_KC];
@@ -343,12 +370,7 @@ void qr_gemm_f32_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, i
                 if (direct) {
                     wr[j] = (const float *)((const uint8_t *)w->data + (size_t)(o0 + jj) * wrow) + k0;
                 } else {
-                    if (j < n_o) {
-                        if (widen)
-                            widen_row(w, o0 + j, k0, kc, wbuf[j]);
-                        else
-                            qr_dequantize_row(w, o0 + j, wbuf[j]);
-                    }
+                    if (j < n_o) widen_row(w, o0 + j, k0, kc, wbuf[j]);
                     wr[j] = wbuf[jj];
                 }
             }
@@ -356,9 +378,7 @@ void qr_gemm_f32_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, i
                 const int mr = (int)(n_rows - r0 < DOT_MR ? n_rows - r0 : DOT_MR);
                 const float *xr[DOT_MR];
                 for (int r = 0; r < DOT_MR; r++) xr[r] = x + (r0 + (r < mr ? r : 0)) * ldx + k0;
-                __m512 acc[DOT_MR][DOT_NO];
-                f32_tile(xr, wr, kc, acc);
-                dot_store(acc, mr, n_o, k0 == 0, y + r0 * ldy, ldy, o0);
+                f32_tile(xr, wr, kc, mr, n_o, k0 == 0, y + r0 * ldy + o0, ldy);
             }
         }
     }
@@ -394,7 +414,7 @@ void qr_gemm_bf16_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
                     for (int r = 0; r < DOT_MR; r++) acc[r][j] = _mm512_dpbf16_ps(acc[r][j], xv[r], wv);
                 }
             }
-            dot_store(acc, mr, n_o, 1, y + r0 * ldy, ldy, o0);
+            dot_store(acc, mr, n_o, 1, y + r0 * ldy + o0, ldy);
         }
     }
 }

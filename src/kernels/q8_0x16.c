@@ -27,11 +27,9 @@ void qr_q8_0x16_pack(const qr_tensor *w, void *dst) {
             for (int j = 0; j < 16 && g * 16 + j < rows; j++) {
                 const qr_block_q8_0 *blk =
                     (const qr_block_q8_0 *)((const uint8_t *)w->data + (size_t)(g * 16 + j) * row_bytes) + b;
+                for (int k = 0; k < 8; k++) memcpy(&p->qs[k][j * 4], &blk->qs[k * 4], 4);
                 int sum = 0;
-                for (int i = 0; i < QR_QK8_0; i++) {
-                    p->qs[i / 4][j * 4 + i % 4] = blk->qs[i];
-                    sum += blk->qs[i];
-                }
+                for (int i = 0; i < QR_QK8_0; i++) sum += blk->qs[i];
                 p->negsum[j] = (int16_t)-sum;
                 p->d[j] = blk->d;
             }

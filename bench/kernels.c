@@ -1,0 +1,392 @@
+/* bench/kernels.c - how close the matrix kernels come to this CPU's peak.
+ *
+ * First the peaks: tight loops of independent vpdpbusd (int8), vdpbf16ps
+ * (bf16) and vfmadd (fp32) on registers only, on 1 thread and on all of them,
+ * counted as 2 operations per multiply-add. Then every gemm variant this CPU
+ * can run, on the matrices of one Qwen3-0.6B layer (q 1024->2048, k and v
+ * 1024->1024, o 2048->1024, gate and up 1024->3072, down 3072->1024) with
+ * 20, 100 and 1000 activation rows: GOP/s over the whole layer and the share
+ * of the peak of the same kind. The output range is split over threads in
+ * slices of 16, as src/matmul.c does; activations are prepared (quantised)
+ * outside the timed region, as matmul.c does once per call.
+ *
+ * Each figure is the best of several runs: the machine may be shared, and
+ * the best run is the one least disturbed. Not a test: it prints figures.
+ *
+ *   bench-kernels [-t threads] [-s seconds per figure] [-q]   (-q: 20 rows only) */
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/kernels.h"
+#include "tensor.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- peaks ---------------------------------------------------------------- */
+
+enum { PEAK_ITERS = 4000000 };
+
+/* Twelve independent accumulators (enough for a 4-6 cycle latency on two
+ * pipes) in inline asm, so that the figure does not depend on how the
+ * compiler treats an array of vectors (an -O2 build keeps one in memory and
+ * measures a third of the real peak). */
+#define PEAK12(op, src)                                                                            \
+    op " " src ", %%zmm0\n\t" op " " src ", %%zmm1\n\t" op " " src ", %%zmm2\n\t" op " " src       \
+       ", %%zmm3\n\t" op " " src ", %%zmm4\n\t" op " " src ", %%zmm5\n\t" op " " src               \
+       ", %%zmm6\n\t" op " " src ", %%zmm7\n\t" op " " src ", %%zmm8\n\t" op " " src               \
+       ", %%zmm9\n\t" op " " src ", %%zmm10\n\t" op " " src ", %%zmm11\n\t"
+#define PEAK12Y(op, src)                                                                           \
+    op " " src ", %%ymm0\n\t" op " " src ", %%ymm1\n\t" op " " src ", %%ymm2\n\t" op " " src       \
+       ", %%ymm3\n\t" op " " src ", %%ymm4\n\t" op " " src ", %%ymm5\n\t" op " " src               \
+       ", %%ymm6\n\t" op " " src ", %%ymm7\n\t" op " " src ", %%ymm8\n\t" op " " src               \
+       ", %%ymm9\n\t" op " " src ", %%ymm10\n\t" op " " src ", %%ymm11\n\t"
+#define ZERO12                                                                                     \
+    "vpxor %%xmm0, %%xmm0, %%xmm0\n\tvpxor %%xmm1, %%xmm1, %%xmm1\n\tvpxor %%xmm2, %%xmm2, %%xmm2\n\t"   \
+    "vpxor %%xmm3, %%xmm3, %%xmm3\n\tvpxor %%xmm4, %%xmm4, %%xmm4\n\tvpxor %%xmm5, %%xmm5, %%xmm5\n\t"   \
+    "vpxor %%xmm6, %%xmm6, %%xmm6\n\tvpxor %%xmm7, %%xmm7, %%xmm7\n\tvpxor %%xmm8, %%xmm8, %%xmm8\n\t"   \
+    "vpxor %%xmm9, %%xmm9, %%xmm9\n\tvpxor %%xmm10, %%xmm10, %%xmm10\n\tvpxor %%xmm11, %%xmm11, %%xmm11\n\t"
+#define PEAK_CLOBBERS                                                                              \
+    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", \
+        "xmm12", "xmm13"
+
+/* The inputs are small values (ones, tiny floats) so that nothing overflows
+ * into slow paths. */
+__attribute__((target("avx512f,avx512vnni"))) static double peak_vnni512(long iters) {
+    __asm__ volatile(ZERO12 "vpternlogd $0xff, %%zmm12, %%zmm12, %%zmm12\n\tvpabsb %%zmm12, %%zmm12\n\t"
+                     "vmovdqa64 %%zmm12, %%zmm13" ::: PEAK_CLOBBERS);
+    for (long k = 0; k < iters; k++) __asm__ volatile(PEAK12("vpdpbusd", "%%zmm12, %%zmm13") ::: PEAK_CLOBBERS);
+    return (double)iters * 12 * 64 * 2;
+}
+
+__attribute__((target("avx2,avxvnni"))) static double peak_vnni256(long iters) {
+    __asm__ volatile(ZERO12 "vpcmpeqb %%ymm12, %%ymm12, %%ymm12\n\tvpabsb %%ymm12, %%ymm12\n\t"
+                     "vmovdqa %%ymm12, %%ymm13" ::: PEAK_CLOBBERS);
+    for (long k = 0; k < iters; k++)
+        __asm__ volatile(PEAK12Y("{vex} vpdpbusd", "%%ymm12, %%ymm13") ::: PEAK_CLOBBERS);
+    return (double)iters * 12 * 32 * 2;
+}
+
+/* Without VNNI the int8 peak is vpmaddubsw + vpmaddwd + vpaddd per 32 pairs. */
+__attribute__((target("avx2"))) static double peak_maddubs256(long iters) {
+    __m256i acc[12], a = _mm256_set1_epi8(1), b = _mm256_set1_epi8(2), ones = _mm256_set1_epi16(1);
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_epi32(i);
+    for (long k = 0; k < iters; k++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++)
+            acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), ones));
+        __asm__ volatile("" : "+x"(a));
+    }
+    __m256i s = acc[0];
+    for (int i = 1; i < 12; i++) s = _mm256_add_epi32(s, acc[i]);
+    volatile int sink = _mm256_extract_epi32(s, 0);
+    (void)sink;
+    return (double)iters * 12 * 32 * 2;
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static double peak_bf16(long iters) {
+    __asm__ volatile(ZERO12 "vpxord %%zmm12, %%zmm12, %%zmm12\n\tvpxord %%zmm13, %%zmm13, %%zmm13" ::: PEAK_CLOBBERS);
+    for (long k = 0; k < iters; k++) __asm__ volatile(PEAK12("vdpbf16ps", "%%zmm12, %%zmm13") ::: PEAK_CLOBBERS);
+    return (double)iters * 12 * 32 * 2;
+}
+
+__attribute__((target("avx512f"))) static double peak_fma512(long iters) {
+    __asm__ volatile(ZERO12 "vpxord %%zmm12, %%zmm12, %%zmm12\n\tvpxord %%zmm13, %%zmm13, %%zmm13" ::: PEAK_CLOBBERS);
+    for (long k = 0; k < iters; k++) __asm__ volatile(PEAK12("vfmadd231ps", "%%zmm12, %%zmm13") ::: PEAK_CLOBBERS);
+    return (double)iters * 12 * 16 * 2;
+}
+
+__attribute__((target("avx2,fma"))) static double peak_fma256(long iters) {
+    __asm__ volatile(ZERO12 "vpxor %%ymm12, %%ymm12, %%ymm12\n\tvpxor %%ymm13, %%ymm13, %%ymm13" ::: PEAK_CLOBBERS);
+    for (long k = 0; k < iters; k++) __asm__ volatile(PEAK12Y("vfmadd231ps", "%%ymm12, %%ymm13") ::: PEAK_CLOBBERS);
+    return (double)iters * 12 * 8 * 2;
+}
+
+/* Best of `reps` runs, each thread running the loop: operations per second. */
+static double measure_peak(double (*loop)(long), int threads, int reps, long iters) {
+    double best = 0.0;
+    for (int rep = 0; rep < reps; rep++) {
+        double ops = 0.0;
+        const double t0 = now_s();
+#pragma omp parallel num_threads(threads) reduction(+ : ops)
+        ops += loop(iters);
+        const double rate = ops / (now_s() - t0);
+        if (rate > best) best = rate;
+    }
+    return best;
+}
+
+/* ---- gemm at the 0.6B shapes ---------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    int64_t n_in, n_out;
+} mat_shape;
+
+static const mat_shape layer[] = {
+    {"q", 1024, 2048}, {"k", 1024, 1024},    {"v", 1024, 1024},    {"o", 2048, 1024},
+    {"gate", 1024, 3072}, {"up", 1024, 3072}, {"down", 3072, 1024},
+};
+enum { N_MATS = sizeof layer / sizeof layer[0] };
+
+typedef enum { KIND_INT8, KIND_BF16, KIND_FP32 } peak_kind;
+
+typedef struct {
+    qr_tensor w;
+    void *data;
+    void *packed;
+} weights;
+
+static float frand(uint64_t *s) {
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((*s >> 40) * 0x1p-24) * 2.0f - 1.0f;
+}
+
+static void make_weights(weights *wt, qr_type type, int64_t n_in, int64_t n_out, uint64_t *seed) {
+    memset(wt, 0, sizeof *wt);
+    const size_t row = qr_row_bytes(type, n_in);
+    wt->data = aligned_alloc(64, (row * (size_t)n_out + 63) / 64 * 64);
+    float *tmp = malloc(sizeof(float) * (size_t)n_in);
+    if (!wt->data || !tmp) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    for (int64_t o = 0; o < n_out; o++) {
+        for (int64_t i = 0; i < n_in; i++) tmp[i] = frand(seed) * 0.05f;
+        uint8_t *dst = (uint8_t *)wt->data + (size_t)o * row;
+        if (type == QR_TYPE_Q8_0)
+            qr_quantize_q8_0_generic(tmp, dst, n_in);
+        else if (type == QR_TYPE_BF16)
+            qr_to_bf16_generic(tmp, (uint16_t *)dst, n_in);
+        else
+            memcpy(dst, tmp, sizeof(float) * (size_t)n_in);
+    }
+    free(tmp);
+    wt->w.name = "w";
+    wt->w.type = type;
+    wt->w.n_dims = 2;
+    wt->w.ne[0] = n_in;
+    wt->w.ne[1] = n_out;
+    wt->w.ne[2] = wt->w.ne[3] = 1;
+    wt->w.data = wt->data;
+    wt->w.nbytes = row * (size_t)n_out;
+}
+
+typedef struct {
+    const char *label;
+    const char *table; /* qr_kernels_select name */
+    qr_type wtype;
+    int packed;
+    peak_kind kind;
+} path;
+
+static const path paths[] = {
+    {"q8_0 avx512 packed", "avx512", QR_TYPE_Q8_0, 1, KIND_INT8},
+    {"q8_0 avx512", "avx512", QR_TYPE_Q8_0, 0, KIND_INT8},
+    {"q8_0 avxvnni packed", "avxvnni", QR_TYPE_Q8_0, 1, KIND_INT8},
+    {"q8_0 avx2 packed", "avx2", QR_TYPE_Q8_0, 1, KIND_INT8},
+    {"q8_0 generic", "generic", QR_TYPE_Q8_0, 0, KIND_INT8},
+    {"bf16 avx512", "avx512", QR_TYPE_BF16, 0, KIND_BF16},
+    {"bf16 avx2", "avx2", QR_TYPE_BF16, 0, KIND_BF16},
+    {"f32 avx512 (F32 w)", "avx512", QR_TYPE_F32, 0, KIND_FP32},
+    {"f32 avx512 (Q8_0 w)", "avx512", QR_TYPE_Q8_0, 0, KIND_FP32},
+    {"f32 avx2 (F32 w)", "avx2", QR_TYPE_F32, 0, KIND_FP32},
+};
+
+/* One call's worth of work split like matmul.c: slices of 16 outputs. */
+static void run_gemm(qr_gemm_fn gemm, const qr_tensor *w, const float *x, const qr_acts *acts, int64_t n_rows,
+                     float *y, int threads) {
+    const int64_t n_in = w->ne[0], n_out = w->ne[1], n_slices = (n_out + 15) / 16;
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num(), T = omp_get_num_threads();
+        const int64_t s0 = n_slices * t / T, s1 = n_slices * (t + 1) / T;
+        const int64_t o0 = s0 * 16, o1 = s1 * 16 < n_out ? s1 * 16 : n_out;
+        if (o0 < o1) gemm(w, x, acts, n_rows, n_in, y, n_out, o0, o1);
+    }
+}
+
+typedef struct {
+    double best;  /* GOP/s of the fastest run */
+    double share; /* median over runs of GOP/s / the peak measured around that run */
+} figure;
+
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The whole layer, repeated for about `seconds`. The clock of a shared
+ * machine drifts by a third within seconds, so each run is bracketed by two
+ * short peak loops on the same threads and the share is the median of the
+ * per-run ratios; the best run's GOP/s is reported beside it. */
+static figure bench_path(const qr_kernels *k, const path *p, weights *mats, const float *x, int64_t n_rows,
+                         int threads, double seconds, double (*peak_loop)(long)) {
+    qr_gemm_fn gemm = p->kind == KIND_FP32 ? k->gemm_f32 : p->kind == KIND_BF16 ? k->gemm_bf16 : k->gemm_q8_0;
+    const int64_t max_in = 3072, max_out = 3072;
+    /* activations as matmul.c prepares them, once, untimed */
+    void *acts_q8[N_MATS] = {0}, *acts_bf[N_MATS] = {0};
+    qr_acts acts[N_MATS];
+    double ops = 0.0;
+    for (int m = 0; m < N_MATS; m++) {
+        const int64_t n_in = layer[m].n_in;
+        acts[m] = (qr_acts){QR_TYPE_F32, NULL, 0};
+        if (p->kind == KIND_INT8) {
+            const size_t rb = qr_row_bytes(QR_TYPE_Q8_0, n_in);
+            acts_q8[m] = malloc(rb * (size_t)n_rows);
+            for (int64_t r = 0; r < n_rows; r++) k->quantize_q8_0(x + r * max_in, (uint8_t *)acts_q8[m] + rb * (size_t)r, n_in);
+            acts[m] = (qr_acts){QR_TYPE_Q8_0, acts_q8[m], rb};
+        } else if (p->kind == KIND_BF16) {
+            const size_t rb = (size_t)n_in * 2;
+            acts_bf[m] = malloc(rb * (size_t)n_rows);
+            for (int64_t r = 0; r < n_rows; r++)
+                k->to_bf16(x + r * max_in, (uint16_t *)((uint8_t *)acts_bf[m] + rb * (size_t)r), n_in);
+            acts[m] = (qr_acts){QR_TYPE_BF16, acts_bf[m], rb};
+        }
+        mats[m].w.packed = p->packed ? mats[m].packed : NULL;
+        ops += 2.0 * (double)n_rows * (double)n_in * (double)layer[m].n_out;
+    }
+    float *y = malloc(sizeof(float) * (size_t)(n_rows * max_out));
+    /* the f32 path reads x with stride n_in, so give each matrix its own copy */
+    float *xs[N_MATS];
+    for (int m = 0; m < N_MATS; m++) {
+        xs[m] = malloc(sizeof(float) * (size_t)(n_rows * layer[m].n_in));
+        for (int64_t r = 0; r < n_rows; r++)
+            memcpy(xs[m] + r * layer[m].n_in, x + r * max_in, sizeof(float) * (size_t)layer[m].n_in);
+    }
+    double best = 1e30, spent = 0.0, ratio[64];
+    int n = 0;
+    while (n < 64 && (n < 5 || spent < seconds)) {
+        const double p0 = measure_peak(peak_loop, threads, 1, PEAK_ITERS / 16);
+        const double t0 = now_s();
+        for (int m = 0; m < N_MATS; m++) run_gemm(gemm, &mats[m].w, xs[m], &acts[m], n_rows, y, threads);
+        const double t = now_s() - t0;
+        const double p1 = measure_peak(peak_loop, threads, 1, PEAK_ITERS / 16);
+        ratio[n++] = ops / t / (0.5 * (p0 + p1));
+        spent += t;
+        if (t < best) best = t;
+    }
+    qsort(ratio, (size_t)n, sizeof ratio[0], cmp_double);
+    for (int m = 0; m < N_MATS; m++) {
+        free(acts_q8[m]);
+        free(acts_bf[m]);
+        free(xs[m]);
+        mats[m].w.packed = NULL;
+    }
+    free(y);
+    return (figure){ops / best / 1e9, 100.0 * ratio[n / 2]};
+}
+
+int main(int argc, char **argv) {
+    int max_threads = omp_get_max_threads(), quick = 0;
+    double seconds = 0.5;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
+            max_threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
+            seconds = atof(argv[++i]);
+        else if (strcmp(argv[i], "-q") == 0)
+            quick = 1;
+        else {
+            fprintf(stderr, "usage: %s [-t threads] [-s seconds per figure] [-q]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (max_threads < 1) max_threads = 1;
+    __builtin_cpu_init();
+    qr_kernels best_k;
+    qr_kernels_select(&best_k, NULL);
+    printf("best kernel table here: %s; threads: 1 and %d\n\n", best_k.name, max_threads);
+
+    /* The peak of each kind is the fastest instruction this CPU has for it. */
+    const int has512 = qr_kernels_select(&(qr_kernels){0}, "avx512") == 0;
+    const int hasvnni = __builtin_cpu_supports("avxvnni") && qr_kernels_select(&(qr_kernels){0}, "avx2") == 0;
+    const int has2 = qr_kernels_select(&(qr_kernels){0}, "avx2") == 0;
+    if (!has2) {
+        printf("no AVX2 here: nothing but the generic kernels to measure\n");
+        return 0;
+    }
+    double (*int8_loop)(long) = has512 ? peak_vnni512 : hasvnni ? peak_vnni256 : peak_maddubs256;
+    const char *int8_name = has512 ? "vpdpbusd zmm" : hasvnni ? "vpdpbusd ymm" : "vpmaddubsw+vpmaddwd ymm";
+    double (*fp32_loop)(long) = has512 ? peak_fma512 : peak_fma256;
+    double peak[3][2]; /* [kind][1 thread, all] */
+    const int thr[2] = {1, max_threads};
+    for (int t = 0; t < 2; t++) {
+        peak[KIND_INT8][t] = measure_peak(int8_loop, thr[t], 5, PEAK_ITERS) / 1e9;
+        peak[KIND_FP32][t] = measure_peak(fp32_loop, thr[t], 5, PEAK_ITERS) / 1e9;
+        /* without AVX-512 BF16, bf16 runs as widened fp32 */
+        peak[KIND_BF16][t] = has512 ? measure_peak(peak_bf16, thr[t], 5, PEAK_ITERS) / 1e9 : peak[KIND_FP32][t];
+    }
+    printf("peaks (GOP/s, 2 ops per multiply-add)      1 thread   %d threads\n", max_threads);
+    printf("  int8  %-34s %8.1f   %8.1f\n", int8_name, peak[KIND_INT8][0], peak[KIND_INT8][1]);
+    printf("  bf16  %-34s %8.1f   %8.1f\n", has512 ? "vdpbf16ps zmm" : "(none: fp32 peak)", peak[KIND_BF16][0],
+           peak[KIND_BF16][1]);
+    printf("  fp32  %-34s %8.1f   %8.1f\n\n", has512 ? "vfmadd231ps zmm" : "vfmadd231ps ymm", peak[KIND_FP32][0],
+           peak[KIND_FP32][1]);
+
+    /* weights: [Q8_0, BF16, F32][matrix]; Q8_0 also packed once, as a
+     * loader would with the table's pack() */
+    weights mats[3][N_MATS];
+    uint64_t seed = 42;
+    const qr_type types[3] = {QR_TYPE_Q8_0, QR_TYPE_BF16, QR_TYPE_F32};
+    for (int ti = 0; ti < 3; ti++)
+        for (int m = 0; m < N_MATS; m++) {
+            weights *wt = &mats[ti][m];
+            make_weights(wt, types[ti], layer[m].n_in, layer[m].n_out, &seed);
+            if (best_k.pack_size && best_k.pack_size(&wt->w) > 0) {
+                const size_t size = best_k.pack_size(&wt->w);
+                wt->packed = aligned_alloc(64, (size + 63) / 64 * 64);
+                if (!wt->packed) {
+                    fprintf(stderr, "out of memory\n");
+                    return 1;
+                }
+                best_k.pack(&wt->w, wt->packed);
+            }
+        }
+    const int64_t rows[3] = {20, 100, 1000};
+    const int n_counts = quick ? 1 : 3;
+    float *x = malloc(sizeof(float) * 1000 * 3072);
+    if (!x) return 1;
+    for (int64_t i = 0; i < 1000 * 3072; i++) x[i] = frand(&seed);
+
+    printf("one 0.6B layer (7 matrices): best GOP/s (median share of the peak of its kind, measured around each run)\n");
+    printf("%-22s %5s   %18s   %18s\n", "path", "rows", "1 thread", "all threads");
+    for (size_t pi = 0; pi < sizeof paths / sizeof paths[0]; pi++) {
+        const path *p = &paths[pi];
+        qr_kernels k;
+        if (qr_kernels_select(&k, p->table) != 0) {
+            printf("%-22s skipped: this CPU lacks %s\n", p->label, p->table);
+            continue;
+        }
+        if (p->packed && !k.pack_size) continue;
+        weights *ms = mats[p->wtype == QR_TYPE_Q8_0 ? 0 : p->wtype == QR_TYPE_BF16 ? 1 : 2];
+        for (int c = 0; c < n_counts; c++) {
+            /* the reference is plain C: one row count shows the gap */
+            if (strcmp(p->table, "generic") == 0 && c > 0) break;
+            double (*loop)(long) = p->kind == KIND_INT8 ? int8_loop
+                                   : p->kind == KIND_BF16 && has512 ? peak_bf16
+                                                                    : fp32_loop;
+            figure f[2];
+            for (int t = 0; t < 2; t++) f[t] = bench_path(&k, p, ms, x, rows[c], thr[t], seconds, loop);
+            printf("%-22s %5lld   %8.1f (%5.1f%%)   %8.1f (%5.1f%%)\n", p->label, (long long)rows[c], f[0].best,
+                   f[0].share, f[1].best, f[1].share);
+            fflush(stdout);
+        }
+    }
+    for (int ti = 0; ti < 3; ti++)
+        for (int m = 0; m < N_MATS; m++) {
+            free(mats[ti][m].data);
+            free(mats[ti][m].packed);
+        }
+    free(x);
+    return 0;
+}
