@@ -45,17 +45,19 @@ typedef struct {
     float dx[Q8_MR][Q8_KC];
 } q8_rows;
 
-/* 16 rows of 32 bytes -> out[k] = dword k of every row, one per lane. */
-static inline void transpose_16x8_dwords(const uint8_t *const rows[16], __m512i out[8]) {
+/* 16 rows of 32 bytes -> out[k] = dword k of every row, one per lane. Row
+ * i + 4m starts at p[i] + m * s4: four pointers and two strides address all
+ * sixteen, so nothing spills. */
+static inline __attribute__((always_inline)) void transpose_16x8_dwords(const uint8_t *const p[4], size_t s4,
+                                                                        __m512i out[8]) {
     __m512i z[8];
     for (int i = 0; i < 4; i++) {
         /* rows i and i+4 (and 8+i, 12+i) share a register so that the last
          * step is a single vshufi32x4 per output */
-        z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)rows[i])),
-                                  _mm256_loadu_si256((const __m256i *)rows[i + 4]), 1);
-        z[i + 4] = _mm512_inserti64x4(
-            _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)rows[i + 8])),
-            _mm256_loadu_si256((const __m256i *)rows[i + 12]), 1);
+        z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p[i])),
+                                  _mm256_loadu_si256((const __m256i *)(p[i] + s4)), 1);
+        z[i + 4] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p[i] + 2 * s4))),
+                                      _mm256_loadu_si256((const __m256i *)(p[i] + 3 * s4)), 1);
     }
     __m512i t[8], u[8];
     for (int h = 0; h < 2; h++) {
@@ -77,37 +79,49 @@ static inline void transpose_16x8_dwords(const uint8_t *const rows[16], __m512i 
     }
 }
 
+/* One q8_0x16 block from 16 Q8_0 blocks, row i + 4m at p[i] + m * s4. */
+static inline __attribute__((always_inline)) void q8_pack_block(const uint8_t *const p[4], size_t s4,
+                                                                qr_q8_0x16 *dst) {
+    for (int i = 0; i < 4; i++)
+        for (int m = 0; m < 4; m++) memcpy(&dst->d[i + 4 * m], p[i] + m * s4, 2);
+    const uint8_t *qs[4] = {p[0] + 2, p[1] + 2, p[2] + 2, p[3] + 2};
+    __m512i q[8];
+    transpose_16x8_dwords(qs, s4, q);
+    /* (unsigned 1) x (signed w): the plain sum of each row */
+    __m512i sum = _mm512_setzero_si512();
+    for (int k = 0; k < 8; k++) {
+        _mm512_storeu_si512(dst->qs[k], q[k]);
+        sum = _mm512_dpbusd_epi32(sum, _mm512_set1_epi8(1), q[k]);
+    }
+    _mm256_storeu_si256((__m256i *)dst->negsum, _mm512_cvtepi32_epi16(_mm512_sub_epi32(_mm512_setzero_si512(), sum)));
+}
+
 /* Packs weight rows [o0, o1) (at most 32) x blocks [b0, b0+nb) into two
  * groups of q8_0x16 blocks, dst[g * Q8_KC + b]. Rows past o1 repeat row o0:
  * their lanes are computed and never stored. */
 static void q8_pack_chunk(const qr_tensor *w, int64_t o0, int64_t o1, int64_t b0, int nb, qr_q8_0x16 *dst) {
-    const size_t wrow = qr_row_bytes(QR_TYPE_Q8_0, w->ne[0]);
-    const __m512i ones = _mm512_set1_epi8(1);
+    const size_t wrow = qr_row_bytes(QR_TYPE_Q8_0, w->ne[0]), blk = sizeof(qr_block_q8_0);
+    const uint8_t *base = (const uint8_t *)w->data + (size_t)b0 * blk;
     const int ng = o1 - o0 > 16 ? 2 : 1;
     for (int g = 0; g < ng; g++) {
-        const uint8_t *rows[16];
-        for (int j = 0; j < 16; j++) {
-            const int64_t o = o0 + 16 * g + j < o1 ? o0 + 16 * g + j : o0;
-            rows[j] = (const uint8_t *)w->data + (size_t)o * wrow + (size_t)b0 * sizeof(qr_block_q8_0);
-        }
-        for (int b = 0; b < nb; b++) {
-            qr_q8_0x16 *p = &dst[g * Q8_KC + b];
-            const uint8_t *qs[16];
-            for (int j = 0; j < 16; j++) {
-                memcpy(&p->d[j], rows[j], 2);
-                qs[j] = rows[j] + 2;
-                rows[j] += sizeof(qr_block_q8_0);
+        const int64_t first = o0 + 16 * g;
+        if (o1 - first >= 16) {
+            const uint8_t *p[4];
+            for (int i = 0; i < 4; i++) p[i] = base + (size_t)(first + i) * wrow;
+            for (int b = 0; b < nb; b++) {
+                q8_pack_block(p, 4 * wrow, &dst[g * Q8_KC + b]);
+                for (int i = 0; i < 4; i++) p[i] += blk;
             }
-            __m512i q[8];
-            transpose_16x8_dwords(qs, q);
-            /* (unsigned 1) x (signed w): the plain sum of each row */
-            __m512i sum = _mm512_setzero_si512();
-            for (int k = 0; k < 8; k++) {
-                _mm512_storeu_si512(p->qs[k], q[k]);
-                sum = _mm512_dpbusd_epi32(sum, ones, q[k]);
+        } else { /* a short last group: gather its rows at a uniform stride */
+            for (int b = 0; b < nb; b++) {
+                uint8_t rows[16][sizeof(qr_block_q8_0)];
+                for (int j = 0; j < 16; j++) {
+                    const int64_t o = first + j < o1 ? first + j : o0;
+                    memcpy(rows[j], base + (size_t)o * wrow + (size_t)b * blk, blk);
+                }
+                const uint8_t *p[4] = {rows[0], rows[1], rows[2], rows[3]};
+                q8_pack_block(p, 4 * blk, &dst[g * Q8_KC + b]);
             }
-            _mm256_storeu_si256((__m256i *)p->negsum,
-                                _mm512_cvtepi32_epi16(_mm512_sub_epi32(_mm512_setzero_si512(), sum)));
         }
     }
 }
