@@ -1,18 +1,26 @@
 # embed_page.cmake - writes page_assets.c: every file of server/page/ as a
-# byte array, served at "/<name>" ("/" for index.html).
-# Run as: cmake -DPAGE_DIR=... -DOUT=... -P embed_page.cmake
+# byte array, served at "/<name>" ("/" for index.html), and every *.txt of
+# EXAMPLES_DIR (the repository's examples/, optional) at "/examples/<name>",
+# so the page's example buttons load the same files as the CLI's examples.
+# Run as: cmake -DPAGE_DIR=... [-DEXAMPLES_DIR=...] -DOUT=... -P embed_page.cmake
 # A CMake script rather than xxd or a Python step, so that the build needs
 # nothing beyond what it already has.
-file(GLOB assets RELATIVE ${PAGE_DIR} ${PAGE_DIR}/*)
+file(GLOB assets ${PAGE_DIR}/*)
+if(EXAMPLES_DIR)
+  file(GLOB examples ${EXAMPLES_DIR}/*.txt)
+  list(APPEND assets ${examples})
+endif()
 list(SORT assets)
 set(arrays "")
 set(table "")
 set(i 0)
-foreach(name ${assets})
-  if(IS_DIRECTORY ${PAGE_DIR}/${name})
+foreach(file ${assets})
+  if(IS_DIRECTORY ${file})
     continue()
   endif()
-  file(READ ${PAGE_DIR}/${name} hex HEX)
+  get_filename_component(name ${file} NAME)
+  get_filename_component(dir ${file} DIRECTORY)
+  file(READ ${file} hex HEX)
   string(LENGTH "${hex}" hex_len)
   math(EXPR size "${hex_len} / 2")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
@@ -25,10 +33,14 @@ foreach(name ${assets})
     set(type "text/css; charset=utf-8")
   elseif(name MATCHES "\\.svg$")
     set(type "image/svg+xml")
+  elseif(name MATCHES "\\.txt$")
+    set(type "text/plain; charset=utf-8")
   else()
     set(type "application/octet-stream")
   endif()
-  if(name STREQUAL "index.html")
+  if(NOT dir STREQUAL PAGE_DIR)
+    set(url "/examples/${name}")
+  elseif(name STREQUAL "index.html")
     set(url "/")
   else()
     set(url "/${name}")

@@ -8,13 +8,24 @@
  * polling thread: a waiting client holds only its own thread.
  *
  * A body whose Content-Length already says it is too large is refused before
- * any of it is read, so a client cannot make the server swallow gigabytes. */
+ * any of it is read, so a client cannot make the server swallow gigabytes.
+ *
+ * Slow clients: MHD closes a connection idle for --timeout seconds (stalled
+ * headers, a stalled body, an idle keep-alive), and a body that trickles in
+ * but takes longer than --timeout in all is answered 408, so a client cannot
+ * hold a thread by sending a byte now and then. Headers are bounded by MHD's
+ * per-connection memory limit, so they cannot trickle for long either.
+ *
+ * Gone clients: while a request waits for the model, the scheduler asks
+ * client_gone() every 100 ms; it peeks at the socket for the peer's hang-up,
+ * and the scheduler then drops the job if it has not started. */
 #include "http.h"
 
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdatomic.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +46,25 @@ typedef struct connection_state {
     char *body;
     size_t len, cap;
     int too_large;
+    int timed_out;
+    int answered;
     double start;
+    struct MHD_Connection *connection;
 } connection_state;
+
+/* Hang-up or error on the client's socket. POLLRDHUP is the peer's FIN even
+ * when unread bytes (a pipelined request) are still waiting. */
+static int client_gone(void *ctx) {
+    connection_state *st = ctx;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(st->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!info)
+        return 0;
+    struct pollfd p = {.fd = info->connect_fd, .events = POLLIN | POLLRDHUP};
+    if (poll(&p, 1, 0) <= 0)
+        return 0;
+    return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
 
 static int append_body(connection_state *st, const char *data, size_t n, size_t limit) {
     if (st->too_large)
@@ -66,6 +94,9 @@ static int append_body(connection_state *st, const char *data, size_t n, size_t 
 
 static enum MHD_Result answer(server *srv, struct MHD_Connection *c, const char *url,
                               const char *method, connection_state *st) {
+    if (st->answered)
+        return MHD_YES;
+    st->answered = 1;
     http_request req = {
         .method = method,
         .path = url,
@@ -73,6 +104,9 @@ static enum MHD_Result answer(server *srv, struct MHD_Connection *c, const char 
         .body = st->body ? st->body : "",
         .body_len = st->len,
         .body_too_large = st->too_large,
+        .body_timed_out = st->timed_out,
+        .client_gone = client_gone,
+        .client_ctx = st,
     };
     http_response resp = {0};
     routes_handle(srv, &req, &resp);
@@ -109,6 +143,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!st)
             return MHD_NO;
         st->start = server_now();
+        st->connection = c;
         *con_cls = st;
         atomic_fetch_add(&h->active, 1);
         const char *declared = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
@@ -124,6 +159,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        if (st->timed_out)
+            return MHD_NO; /* answered 408 already; the rest is not worth reading */
+        if (server_now() - st->start > (double)srv->cfg.timeout_s) {
+            st->timed_out = 1;
+            free(st->body);
+            st->body = NULL;
+            st->len = st->cap = 0;
+            *upload_data_size = 0;
+            return answer(srv, c, url, method, st);
+        }
         if (!append_body(st, upload_data, *upload_data_size, srv->cfg.max_body_bytes))
             return MHD_NO;
         *upload_data_size = 0;
@@ -171,7 +216,7 @@ int http_start(server *srv, http_server **out, int *bound_port, char *why, size_
     h->daemon = MHD_start_daemon(
         flags, (uint16_t)srv->cfg.port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
         addrs->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->cfg.timeout_s,
         MHD_OPTION_END);
     freeaddrinfo(addrs);
     if (!h->daemon) {

@@ -4,7 +4,11 @@
  * value reaches the model: the whole body must be UTF-8 (so every string we
  * echo back is valid JSON again), nothing may follow the value, and each field
  * reader checks type and range and says which field was wrong, because a
- * client's author reads these messages to fix their code. */
+ * client's author reads these messages to fix their code.
+ *
+ * NUL is refused, raw or as \u0000: cJSON keeps strings NUL-terminated, so
+ * "a\u0000b" would silently become "a" and a document would be scored on
+ * text its sender did not send. */
 #include "json.h"
 
 #include <math.h>
@@ -54,6 +58,24 @@ cJSON *json_parse_body(const char *body, size_t len, char *why, size_t why_size)
     if (!json_utf8_valid(body, len)) {
         snprintf(why, why_size, "the request body is not valid UTF-8");
         return NULL;
+    }
+    const char *nul = memchr(body, '\0', len);
+    if (nul) {
+        snprintf(why, why_size, "the request body has a NUL byte (byte %zu); text may not "
+                                "contain NUL", (size_t)(nul - body));
+        return NULL;
+    }
+    /* Backslashes are legal only inside strings, so walking every escape pair
+     * of the body sees exactly the strings' escapes. */
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (body[i] != '\\')
+            continue;
+        if (body[i + 1] == 'u' && len - i >= 6 && memcmp(body + i + 2, "0000", 4) == 0) {
+            snprintf(why, why_size, "a string of the request body has \\u0000 (byte %zu); text "
+                                    "may not contain NUL", i);
+            return NULL;
+        }
+        i++;
     }
     const char *end = NULL;
     cJSON *v = cJSON_ParseWithLengthOpts(body, len, &end, 0);

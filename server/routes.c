@@ -8,9 +8,19 @@
  * refuses the same things with the same codes.
  *
  * Checks run in a fixed order for every request: unknown path 404, wrong
- * method 405, missing key 401, body over the limit 413, model not ready 503,
- * then the handler's own 400/413/429. Every error body is
- * {"error":{"message","type","code"}}. */
+ * method 405, missing key 401, body too slow 408, body over the limit 413,
+ * model not ready 503, then the handler's own 400/413/429. Every error body
+ * is {"error":{"message","type","code"}}.
+ *
+ * Nothing is queued for the model before its cost is known: a request whose
+ * estimated tokens (bytes, an upper bound) exceed --max-request-tokens is
+ * refused with 413 here, so a huge request is refused by arithmetic, never by
+ * the kernel's OOM killer. A client that hangs up while its request waits
+ * in the queue takes its request out of the queue (499, as nginx logs it).
+ *
+ * cfg.parse_only (the fuzz target's server) answers every request as if the
+ * model had returned zeros, so the whole path from bytes to answer can be
+ * fuzzed without loading a model. */
 #include "routes.h"
 
 #include <math.h>
@@ -24,6 +34,7 @@
 #include "json.h"
 #include "metrics.h"
 #include "page_assets.h"
+#include "routes_cluster.h"
 #include "scheduler.h"
 
 #define DEMO_NOTICE                                                                              \
@@ -46,10 +57,12 @@ static const char *error_type(int status) {
     switch (status) {
     case 400: return "invalid_request_error";
     case 401: return "authentication_error";
+    case 408: return "request_timeout_error";
     case 404: return "not_found_error";
     case 405: return "method_not_allowed_error";
     case 413: return "request_too_large_error";
     case 429: return "rate_limit_error";
+    case 499: return "client_closed_request";
     case 501: return "not_implemented_error";
     case 503: return "service_unavailable_error";
     default: return "internal_error";
@@ -163,6 +176,9 @@ static void reply_model_error(http_response *resp, int rc, const qrank_error *er
     case SCHED_DRAINING:
         reply_error(resp, 503, "the server is shutting down");
         return;
+    case SCHED_CANCELLED:
+        reply_error(resp, 499, "the client closed the connection; the request was dropped");
+        return;
     case QRANK_E_INVALID_ARGUMENT:
         reply_error(resp, 400, "%s", err->message);
         return;
@@ -198,7 +214,8 @@ static void rerank_call_free(rerank_call *call) {
 }
 
 /* Scores call->docs; on failure replies and returns 0. */
-static int run_rerank(server *srv, rerank_call *call, http_response *resp) {
+static int run_rerank(server *srv, const http_request *req, rerank_call *call,
+                      http_response *resp) {
     if (is_blank(call->query)) {
         reply_error(resp, 400, "the query is empty");
         return 0;
@@ -230,11 +247,26 @@ static int run_rerank(server *srv, rerank_call *call, http_response *resp) {
     request.params.instruction = call->instruction;
     request.params.max_length = srv->cfg.max_length;
     request.params.max_tokens_per_doc = (int)call->max_tokens_per_doc;
-    qrank_error err = {0};
-    int rc = scheduler_rerank(srv->scheduler, &request, &err);
-    if (rc != SCHED_OK) {
-        reply_model_error(resp, rc, &err);
+    size_t cost = scheduler_rerank_cost(&request);
+    if (cost > srv->cfg.max_request_tokens) {
+        reply_error(resp, 413, "this request could need up to %zu tokens, over this server's "
+                               "limit of %zu per request (--max-request-tokens): send fewer or "
+                               "shorter documents, or set max_tokens_per_doc",
+                    cost, srv->cfg.max_request_tokens);
         return 0;
+    }
+    if (srv->cfg.parse_only) {
+        memset(call->scores, 0, call->n_docs * sizeof(float));
+        memset(call->logits, 0, call->n_docs * sizeof(float));
+        memset(&request.usage, 0, sizeof(request.usage));
+    } else {
+        qrank_error err = {0};
+        sched_watch watch = {req->client_gone, req->client_ctx};
+        int rc = scheduler_rerank(srv->scheduler, &request, &watch, &err);
+        if (rc != SCHED_OK) {
+            reply_model_error(resp, rc, &err);
+            return 0;
+        }
     }
     call->usage = request.usage;
     qrank_rank_order(call->scores, call->n_docs, call->order);
@@ -261,7 +293,8 @@ static size_t search_units(size_t n_docs) {
 /* ---- rerank dialects ---------------------------------------------------------------------- */
 
 /* TEI: {query, texts, return_text?, raw_scores?, truncate?, truncation_direction?}. */
-static void rerank_tei(server *srv, const cJSON *root, http_response *resp) {
+static void rerank_tei(server *srv, const http_request *req, const cJSON *root,
+                       http_response *resp) {
     rerank_call call = {0};
     char why[256];
     int return_text = 0, raw_scores = 0, truncate = 0;
@@ -281,7 +314,7 @@ static void rerank_tei(server *srv, const cJSON *root, http_response *resp) {
                                "of a document (Right)", direction);
         goto done;
     }
-    if (!run_rerank(srv, &call, resp))
+    if (!run_rerank(srv, req, &call, resp))
         goto done;
     if (!truncate && call.usage.truncated_documents > 0) {
         /* TEI refuses rather than silently cutting unless asked to truncate. */
@@ -308,7 +341,8 @@ done:
 }
 
 /* Cohere v1 / Jina (`v2` = 0) and Cohere v2 (`v2` = 1). */
-static void rerank_cohere(server *srv, const cJSON *root, int v2, http_response *resp) {
+static void rerank_cohere(server *srv, const http_request *req, const cJSON *root, int v2,
+                          http_response *resp) {
     rerank_call call = {0};
     char why[256];
     const char *model = NULL;
@@ -323,7 +357,7 @@ static void rerank_cohere(server *srv, const cJSON *root, int v2, http_response 
         reply_error(resp, 400, "%s", why);
         goto done;
     }
-    if (!run_rerank(srv, &call, resp))
+    if (!run_rerank(srv, req, &call, resp))
         goto done;
     size_t n_out = top_n > 0 && (size_t)top_n < call.n_docs ? (size_t)top_n : call.n_docs;
     char id[37];
@@ -374,9 +408,9 @@ static void handle_rerank(server *srv, const http_request *req, http_response *r
         return;
     int tei = cJSON_HasObjectItem(root, "texts") && !cJSON_HasObjectItem(root, "documents");
     if (tei)
-        rerank_tei(srv, root, resp);
+        rerank_tei(srv, req, root, resp);
     else
-        rerank_cohere(srv, root, 0, resp);
+        rerank_cohere(srv, req, root, 0, resp);
     cJSON_Delete(root);
 }
 
@@ -384,7 +418,7 @@ static void handle_rerank_v2(server *srv, const http_request *req, http_response
     cJSON *root = parse_object(req, resp);
     if (!root)
         return;
-    rerank_cohere(srv, root, 1, resp);
+    rerank_cohere(srv, req, root, 1, resp);
     cJSON_Delete(root);
 }
 
@@ -446,7 +480,7 @@ static void handle_predict(server *srv, const http_request *req, http_response *
             call.docs[call.n_docs++] = line;
         line = next;
     }
-    if (!run_rerank(srv, &call, resp))
+    if (!run_rerank(srv, req, &call, resp))
         goto done;
 
     cJSON *out = cJSON_CreateObject();
@@ -543,12 +577,25 @@ static void handle_embeddings(server *srv, const http_request *req, http_respons
         reply_out_of_memory(resp);
         goto done;
     }
-    qrank_usage usage = {0};
-    qrank_error err = {0};
-    int rc = scheduler_embed(srv->scheduler, texts, n_texts, &params, vectors, &usage, &err);
-    if (rc != SCHED_OK) {
-        reply_model_error(resp, rc, &err);
+    size_t cost = scheduler_embed_cost(texts, n_texts, params.max_length);
+    if (cost > srv->cfg.max_request_tokens) {
+        reply_error(resp, 413, "these inputs could need up to %zu tokens, over this server's "
+                               "limit of %zu per request (--max-request-tokens): send fewer or "
+                               "shorter inputs", cost, srv->cfg.max_request_tokens);
         goto done;
+    }
+    qrank_usage usage = {0};
+    if (srv->cfg.parse_only) {
+        memset(vectors, 0, n_texts * width * sizeof(float));
+    } else {
+        qrank_error err = {0};
+        sched_watch watch = {req->client_gone, req->client_ctx};
+        int rc = scheduler_embed(srv->scheduler, texts, n_texts, &params, vectors, &usage, &watch,
+                                 &err);
+        if (rc != SCHED_OK) {
+            reply_model_error(resp, rc, &err);
+            goto done;
+        }
     }
     cJSON *out = cJSON_CreateObject();
     cJSON *data = cJSON_AddArrayToObject(out, "data");
@@ -699,22 +746,38 @@ static const route ROUTES[] = {
     {"/v2/rerank", "POST", handle_rerank_v2, 1, 1},
     {"/api/predict", "POST", handle_predict, 1, 1},
     {"/v1/embeddings", "POST", handle_embeddings, 1, 1},
+    {"/v1/cluster", "POST", routes_cluster, 1, 1},
 };
 
-/* Compares the whole header whatever the first difference, so timing says nothing of the key. */
+/* Every key is compared over the whole of what the client sent, with no early
+ * exit on a mismatch or a match, so the time taken depends only on the
+ * header's length (the client knows it) and the number of keys, never on how
+ * many bytes of some key were right. */
+static int key_equal(const char *given, size_t given_len, const char *key) {
+    size_t key_len = strlen(key);
+    volatile unsigned char diff = (unsigned char)(given_len != key_len);
+    for (size_t i = 0; i < given_len; i++)
+        diff |= (unsigned char)(given[i] ^ key[key_len ? i % key_len : 0]);
+    return diff == 0;
+}
+
 static int authorized(const server *srv, const char *header) {
-    if (!srv->cfg.api_key)
+    if (srv->cfg.n_api_keys == 0)
         return 1;
     if (!header || strncasecmp(header, "Bearer ", 7) != 0)
         return 0;
     const char *given = header + 7;
     while (*given == ' ')
         given++;
-    size_t a = strlen(given), b = strlen(srv->cfg.api_key);
-    unsigned char diff = a != b;
-    for (size_t i = 0; i < a; i++)
-        diff |= (unsigned char)(given[i] ^ srv->cfg.api_key[i % (b ? b : 1)]);
-    return diff == 0;
+    size_t len = strlen(given);
+    while (len > 0 && (given[len - 1] == ' ' || given[len - 1] == '\t'))
+        len--;
+    if (len == 0)
+        return 0;
+    int match = 0;
+    for (size_t k = 0; k < srv->cfg.n_api_keys; k++)
+        match |= key_equal(given, len, srv->cfg.api_keys[k]);
+    return match;
 }
 
 static int is_get(const char *method) {
@@ -754,6 +817,11 @@ void routes_handle(server *srv, const http_request *req, http_response *resp) {
     if (r->needs_auth && !authorized(srv, req->authorization)) {
         reply_error(resp, 401, "this server needs an API key: send the header "
                                "\"Authorization: Bearer <key>\"");
+        return;
+    }
+    if (req->body_timed_out) {
+        reply_error(resp, 408, "the request body took longer than %d s to arrive (--timeout)",
+                    srv->cfg.timeout_s);
         return;
     }
     if (req->body_too_large) {

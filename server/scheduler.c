@@ -9,15 +9,21 @@
  *
  * The estimate counts bytes, never tokens: byte-level BPE never makes more
  * tokens than bytes, so it is an upper bound that costs nothing to compute
- * on the HTTP thread. Embedding jobs run one per round, in queue order
- * relative to the rerank rounds.
+ * on the HTTP thread. Embedding and clustering jobs run one per round, in
+ * queue order relative to the rerank rounds; a clustering job is one
+ * qrank_cluster call (embed, score for the query, k-means), so the posts of
+ * a /v1/cluster request never touch a model from an HTTP thread.
  *
  * If a shared round fails (one request's text was refused, say), each of its
  * requests is run again alone, so a bad request fails only its own client.
  *
  * Jobs live on their submitters' stacks: the HTTP thread blocks on `done`
  * until the compute thread has set job->finished, so no job is freed while
- * the queue still points at it. */
+ * the queue still points at it. A submitter whose client has gone unlinks its
+ * own job under the lock if the job is still queued (not `started`), so work
+ * nobody will read is never computed. */
+#include <errno.h>
+#include <time.h>
 #include "scheduler.h"
 
 #include <pthread.h>
@@ -25,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum job_kind { JOB_RERANK, JOB_EMBED } job_kind;
+typedef enum job_kind { JOB_RERANK, JOB_EMBED, JOB_CLUSTER } job_kind;
 
 typedef struct job {
     job_kind kind;
@@ -35,7 +41,10 @@ typedef struct job {
     const qrank_embed_params *embed_params;
     float *embed_out;
     qrank_usage *embed_usage;
+    const qrank_cluster_params *cluster_params;
+    qrank_clustering **cluster_out;
     size_t cost; /* estimated tokens */
+    int started; /* taken into a round: no longer in the queue */
     int finished;
     int status;
     qrank_error err;
@@ -56,13 +65,22 @@ struct scheduler {
     int stopping;
 };
 
-static size_t rerank_cost(const qrank_rerank_request *r) {
+size_t scheduler_rerank_cost(const qrank_rerank_request *r) {
     size_t cap = (size_t)(r->params.max_tokens_per_doc > 0 ? r->params.max_tokens_per_doc
                                                            : r->params.max_length);
     size_t cost = strlen(r->query) + (r->params.instruction ? strlen(r->params.instruction) : 0);
     for (size_t i = 0; i < r->n_docs; i++) {
         size_t len = strlen(r->docs[i]);
         /* The template around each document is under 20 tokens. */
+        cost += (cap && len > cap ? cap : len) + 20;
+    }
+    return cost;
+}
+
+size_t scheduler_embed_cost(const char *const *texts, size_t n_texts, int max_length) {
+    size_t cap = max_length > 0 ? (size_t)max_length : 0, cost = 0;
+    for (size_t i = 0; i < n_texts; i++) {
+        size_t len = strlen(texts[i]);
         cost += (cap && len > cap ? cap : len) + 20;
     }
     return cost;
@@ -123,6 +141,21 @@ static void run_embed(scheduler *s, job *j) {
         metrics_embed_batch(s->metrics, j->n_texts, j->embed_usage->prompt_tokens);
 }
 
+static void run_cluster(scheduler *s, job *j) {
+    qrank_error err = {0};
+    int rc = QRANK_E_UNSUPPORTED;
+    if (s->embedder)
+        rc = qrank_cluster(s->embedder, s->reranker, j->texts, j->n_texts, j->cluster_params,
+                           j->cluster_out, j->embed_usage, &err);
+    else
+        snprintf(err.message, sizeof(err.message), "no embedding model is loaded");
+    j->status = rc;
+    if (rc != QRANK_OK)
+        j->err = err;
+    else
+        metrics_embed_batch(s->metrics, j->n_texts, j->embed_usage->prompt_tokens);
+}
+
 static void *compute_thread(void *arg) {
     scheduler *s = arg;
     job **round = NULL;
@@ -135,10 +168,11 @@ static void *compute_thread(void *arg) {
             break; /* stopping and drained */
 
         size_t n = 0;
-        job *embed = NULL;
-        if (s->head->kind == JOB_EMBED) {
-            embed = s->head;
-            unlink_job(s, NULL, embed);
+        job *single = NULL; /* an embedding or clustering job: one per round */
+        if (s->head->kind != JOB_RERANK) {
+            single = s->head;
+            unlink_job(s, NULL, single);
+            single->started = 1;
         } else {
             size_t budget = 0;
             job *prev = NULL, *j = s->head;
@@ -156,6 +190,7 @@ static void *compute_thread(void *arg) {
                         round_cap = cap;
                     }
                     round[n++] = j;
+                    j->started = 1;
                     budget += j->cost;
                     unlink_job(s, prev, j);
                 } else {
@@ -165,18 +200,20 @@ static void *compute_thread(void *arg) {
             }
         }
         metrics_queue_depth(s->metrics, s->depth);
-        metrics_computing(s->metrics, embed ? 1 : n);
+        metrics_computing(s->metrics, single ? 1 : n);
         pthread_mutex_unlock(&s->lock);
 
-        if (embed)
-            run_embed(s, embed);
+        if (single && single->kind == JOB_CLUSTER)
+            run_cluster(s, single);
+        else if (single)
+            run_embed(s, single);
         else if (n > 0)
             run_rerank_round(s, round, n);
 
         metrics_computing(s->metrics, 0);
         pthread_mutex_lock(&s->lock);
-        if (embed)
-            embed->finished = 1;
+        if (single)
+            single->finished = 1;
         for (size_t i = 0; i < n; i++)
             round[i]->finished = 1;
         pthread_cond_broadcast(&s->done);
@@ -218,7 +255,19 @@ int scheduler_create(qrank_model *reranker, qrank_model *embedder, const schedul
     return QRANK_OK;
 }
 
-static int submit_and_wait(scheduler *s, job *j, qrank_error *err) {
+/* Called with the lock held, for a job that is still queued. */
+static void drop_queued(scheduler *s, job *j) {
+    job *prev = NULL;
+    for (job *k = s->head; k; prev = k, k = k->next) {
+        if (k == j) {
+            unlink_job(s, prev, j);
+            metrics_queue_depth(s->metrics, s->depth);
+            return;
+        }
+    }
+}
+
+static int submit_and_wait(scheduler *s, job *j, const sched_watch *watch, qrank_error *err) {
     pthread_mutex_lock(&s->lock);
     if (s->stopping) {
         pthread_mutex_unlock(&s->lock);
@@ -236,29 +285,61 @@ static int submit_and_wait(scheduler *s, job *j, qrank_error *err) {
     s->depth++;
     metrics_queue_depth(s->metrics, s->depth);
     pthread_cond_signal(&s->work);
-    while (!j->finished)
-        pthread_cond_wait(&s->done, &s->lock);
+    while (!j->finished) {
+        if (!watch || !watch->gone || j->started) {
+            pthread_cond_wait(&s->done, &s->lock);
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += SCHED_WATCH_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        if (pthread_cond_timedwait(&s->done, &s->lock, &until) != ETIMEDOUT || j->started)
+            continue;
+        pthread_mutex_unlock(&s->lock);
+        int gone = watch->gone(watch->ctx);
+        pthread_mutex_lock(&s->lock);
+        if (gone && !j->started && !j->finished) {
+            drop_queued(s, j);
+            pthread_mutex_unlock(&s->lock);
+            return SCHED_CANCELLED;
+        }
+    }
     pthread_mutex_unlock(&s->lock);
     if (j->status != SCHED_OK && err)
         *err = j->err;
     return j->status;
 }
 
-int scheduler_rerank(scheduler *s, qrank_rerank_request *request, qrank_error *err) {
-    job j = {.kind = JOB_RERANK, .rerank = request, .cost = rerank_cost(request)};
-    return submit_and_wait(s, &j, err);
+int scheduler_rerank(scheduler *s, qrank_rerank_request *request, const sched_watch *watch,
+                     qrank_error *err) {
+    job j = {.kind = JOB_RERANK, .rerank = request, .cost = scheduler_rerank_cost(request)};
+    return submit_and_wait(s, &j, watch, err);
 }
 
 int scheduler_embed(scheduler *s, const char *const *texts, size_t n_texts,
                     const qrank_embed_params *params, float *out, qrank_usage *usage,
-                    qrank_error *err) {
+                    const sched_watch *watch, qrank_error *err) {
     job j = {.kind = JOB_EMBED,
              .texts = texts,
              .n_texts = n_texts,
              .embed_params = params,
              .embed_out = out,
              .embed_usage = usage};
-    return submit_and_wait(s, &j, err);
+    return submit_and_wait(s, &j, watch, err);
+}
+
+int scheduler_cluster(scheduler *s, const char *const *texts, size_t n_texts,
+                      const qrank_cluster_params *params, qrank_clustering **out,
+                      qrank_usage *usage, const sched_watch *watch, qrank_error *err) {
+    job j = {.kind = JOB_CLUSTER,
+             .texts = texts,
+             .n_texts = n_texts,
+             .cluster_params = params,
+             .cluster_out = out,
+             .embed_usage = usage};
+    return submit_and_wait(s, &j, watch, err);
 }
 
 void scheduler_stop(scheduler *s) {

@@ -30,6 +30,35 @@ double server_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Keys are copied out of argv (which is then blanked) and the environment;
+ * they are never printed, not even in error messages. */
+static int add_api_key(server_config *cfg, const char *key, size_t len) {
+    while (len > 0 && (*key == ' ' || *key == '\t'))
+        key++, len--;
+    while (len > 0 && (key[len - 1] == ' ' || key[len - 1] == '\t'))
+        len--;
+    if (len == 0)
+        return cli_fail("serve: an API key is empty");
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)key[i] <= ' ' || key[i] == 0x7F)
+            return cli_fail("serve: an API key has a space or control character in it");
+    if (cfg->n_api_keys == SERVER_MAX_API_KEYS)
+        return cli_fail("serve: at most %d API keys", SERVER_MAX_API_KEYS);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return cli_fail("serve: out of memory");
+    memcpy(copy, key, len);
+    copy[len] = '\0';
+    cfg->api_keys[cfg->n_api_keys++] = copy;
+    return 0;
+}
+
+static void free_api_keys(server_config *cfg) {
+    for (size_t k = 0; k < cfg->n_api_keys; k++)
+        free((char *)cfg->api_keys[k]);
+    cfg->n_api_keys = 0;
+}
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: qrank serve -m MODEL [options]\n"
@@ -43,13 +72,18 @@ static void usage(FILE *f) {
             "  --host HOST             address to listen on (default 127.0.0.1)\n"
             "  --port N                port (default 7860; 0 = any free port)\n"
             "  --threads N             compute threads (default: all cores)\n"
-            "  --api-key KEY           require \"Authorization: Bearer KEY\" on the API\n"
-            "                          (default: $QRANK_API_KEY if set)\n"
+            "  --api-key KEY           require \"Authorization: Bearer KEY\" on every route but\n"
+            "                          /health and the page; repeat for several keys (default:\n"
+            "                          $QRANK_API_KEY, several separated by commas)\n"
             "  --max-documents N       documents (or inputs) per request (default 1000)\n"
             "  --max-body-bytes N      request body size (default 8388608)\n"
             "  --max-length N          tokens per prompt (default 8192, at most the model's)\n"
             "  --max-queue N           requests waiting for the model before 429 (default 64)\n"
             "  --batch-tokens N        work one scheduler round may take (default 16384)\n"
+            "  --max-request-tokens N  tokens one request may need, estimated up front as\n"
+            "                          bytes, else 413 before it is queued (default 1048576)\n"
+            "  --timeout S             close connections idle for S seconds; a body that takes\n"
+            "                          longer than S in all gets 408 (default 30)\n"
             "  --demo                  the model has random weights: say so on the page,\n"
             "                          /health and /v1/models (./start.sh sets it offline)\n");
 }
@@ -142,9 +176,9 @@ int cmd_serve(int argc, char **argv) {
     }
     server_config *cfg = &srv->cfg;
     cfg->host = "127.0.0.1";
-    cfg->api_key = getenv("QRANK_API_KEY");
     int n_threads = 0, port = 7860, max_length = QRANK_DEFAULT_MAX_LENGTH;
     int max_documents = 1000, max_body_bytes = 8 << 20, max_queue = 64, batch_tokens = 16384;
+    int max_request_tokens = 1 << 20, timeout_s = 30;
     int status = 1;
 
     /* The same option syntax as every qrank command (cli_util.h): -m X, --model X, --model=X. */
@@ -153,6 +187,7 @@ int cmd_serve(int argc, char **argv) {
         int bad = 0;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
+            free_api_keys(&srv->cfg);
             free(srv);
             return 0;
         } else if (strcmp(a, "--demo") == 0) {
@@ -165,7 +200,10 @@ int cmd_serve(int argc, char **argv) {
             bad = !(v = cli_opt_value(argc, argv, &i));
             cfg->host = v ? v : cfg->host;
         } else if (cli_opt_is(a, NULL, "--api-key")) {
-            bad = !(cfg->api_key = cli_opt_value(argc, argv, &i));
+            char *key = (char *)cli_opt_value(argc, argv, &i);
+            bad = !key || add_api_key(cfg, key, strlen(key));
+            if (key && !bad)
+                memset(key, 'x', strlen(key)); /* the copy is kept; ps shows only x's */
         } else if (cli_opt_is(a, NULL, "--port")) {
             bad = !(v = cli_opt_value(argc, argv, &i)) || cli_parse_int(a, v, 0, 65535, &port);
         } else if (cli_opt_is(a, NULL, "--threads")) {
@@ -180,6 +218,11 @@ int cmd_serve(int argc, char **argv) {
             bad = !(v = cli_opt_value(argc, argv, &i)) || cli_parse_int(a, v, 64, 1 << 20, &max_length);
         } else if (cli_opt_is(a, NULL, "--max-queue")) {
             bad = !(v = cli_opt_value(argc, argv, &i)) || cli_parse_int(a, v, 1, 100000, &max_queue);
+        } else if (cli_opt_is(a, NULL, "--max-request-tokens")) {
+            bad = !(v = cli_opt_value(argc, argv, &i)) ||
+                  cli_parse_int(a, v, 64, 1 << 30, &max_request_tokens);
+        } else if (cli_opt_is(a, NULL, "--timeout")) {
+            bad = !(v = cli_opt_value(argc, argv, &i)) || cli_parse_int(a, v, 1, 3600, &timeout_s);
         } else if (cli_opt_is(a, NULL, "--batch-tokens")) {
             bad = !(v = cli_opt_value(argc, argv, &i)) ||
                   cli_parse_int(a, v, 64, 1 << 30, &batch_tokens);
@@ -187,6 +230,7 @@ int cmd_serve(int argc, char **argv) {
             bad = cli_fail("serve: unknown option %s (see qrank serve --help)", a);
         }
         if (bad) {
+            free_api_keys(cfg);
             free(srv);
             return 2;
         }
@@ -194,17 +238,30 @@ int cmd_serve(int argc, char **argv) {
     if (!cfg->model_path) {
         cli_fail("serve: -m MODEL is required\n");
         usage(stderr);
+        free_api_keys(cfg);
         free(srv);
         return 2;
     }
-    if (cfg->api_key && !cfg->api_key[0])
-        cfg->api_key = NULL;
+    const char *env_keys = getenv("QRANK_API_KEY");
+    if (cfg->n_api_keys == 0 && env_keys) {
+        for (const char *k = env_keys; *k;) {
+            size_t n = strcspn(k, ",");
+            if (n > 0 && add_api_key(cfg, k, n)) {
+                free_api_keys(cfg);
+                free(srv);
+                return 2;
+            }
+            k += n + (k[n] == ',');
+        }
+    }
     cfg->port = port;
     cfg->max_length = max_length;
     cfg->max_documents = (size_t)max_documents;
     cfg->max_body_bytes = (size_t)max_body_bytes;
     cfg->max_queue = (size_t)max_queue;
     cfg->batch_tokens = (size_t)batch_tokens;
+    cfg->max_request_tokens = (size_t)max_request_tokens;
+    cfg->timeout_s = timeout_s;
 
     srv->start_time = (double)time(NULL);
     srv->id_seed = (unsigned long long)time(NULL) * 0x100000001B3ull ^ (unsigned long long)getpid();
@@ -213,6 +270,7 @@ int cmd_serve(int argc, char **argv) {
     srv->metrics = metrics_create();
     if (!srv->metrics) {
         fprintf(stderr, "qrank serve: out of memory\n");
+        free_api_keys(&srv->cfg);
         free(srv);
         return 1;
     }
@@ -231,6 +289,7 @@ int cmd_serve(int argc, char **argv) {
     if (http_start(srv, &http, &bound_port, why, sizeof(why)) != 0) {
         fprintf(stderr, "qrank serve: %s\n", why);
         metrics_free(srv->metrics);
+        free_api_keys(&srv->cfg);
         free(srv);
         return 1;
     }
@@ -244,6 +303,7 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "qrank serve: cannot start the loader thread\n");
         http_stop(http);
         metrics_free(srv->metrics);
+        free_api_keys(&srv->cfg);
         free(srv);
         return 1;
     }
@@ -280,6 +340,7 @@ int cmd_serve(int argc, char **argv) {
     http_stop(http);
     scheduler_free(srv->scheduler);
     metrics_free(srv->metrics);
+    free_api_keys(&srv->cfg);
     free(srv);
     return status;
 }

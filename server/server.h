@@ -16,19 +16,25 @@
 struct scheduler;
 struct metrics;
 
+enum { SERVER_MAX_API_KEYS = 16 };
+
 typedef struct server_config {
     const char *model_path;
     const char *embed_model_path; /* NULL: /v1/embeddings answers 501 */
     const char *host;
     int port;                     /* 0: any free port (the real one is printed) */
     int n_threads;                /* compute threads of the models; 0 = all cores */
-    const char *api_key;          /* NULL: no auth */
+    const char *api_keys[SERVER_MAX_API_KEYS]; /* none: no auth; copies, not argv */
+    size_t n_api_keys;
     size_t max_documents;         /* per request, else 413 */
     size_t max_body_bytes;        /* per request, else 413 */
     int max_length;               /* tokens per prompt / text */
     size_t max_queue;             /* requests waiting for the model, else 429 */
     size_t batch_tokens;          /* what one scheduler round may take, estimated in bytes */
+    size_t max_request_tokens;    /* one request's estimated tokens, else 413 before queueing */
+    int timeout_s;                /* idle connection, and the whole body upload, else 408 */
     int demo;                     /* the model is random weights: say so everywhere */
+    int parse_only;               /* fuzzing: validate and answer, scores are zeros, no model */
 } server_config;
 
 enum server_state {
