@@ -2,7 +2,7 @@
  *
  * generic.c is first checked against sums in double precision. Then, for each
  * SIMD variant qr_kernels_select accepts here (the others are reported as
- * skipped, never silently passed) and for odd shapes (rows 1/3/17/33, inputs
+ * skipped, never silently passed) and for odd shapes (rows 1/3/17/33/130, inputs
  * not a multiple of any tile, output ranges that start and end mid-tile):
  *   gemm_q8_0   must equal generic bit for bit: the integer block dots are
  *               exact and the SIMD kernels apply each block's scale with the
@@ -183,7 +183,7 @@ static double *abs_scale(const shape *s, const qr_tensor *w, const float *x) {
 
 static const shape *shapes(int64_t n_in, int *count) {
     static shape list[64];
-    static const int64_t rows[] = {1, 3, 17, 33};
+    static const int64_t rows[] = {1, 3, 17, 33, 130}; /* 130: past a 128-row panel */
     /* 75 outputs: ranges from 0 and from inside a tile, ending mid-tile */
     static const int64_t ranges[][2] = {{0, 75}, {5, 58}, {16, 48}, {17, 18}, {61, 75}};
     int n = 0;

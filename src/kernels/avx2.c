@@ -182,7 +182,8 @@ void qr_gemm_bf16_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, in
 
 enum {
     Q8_MR = 4,  /* activation rows per tile (VNNI) */
-    Q8_KC = 16, /* 32-blocks per chunk */
+    Q8_KC = 16,  /* 32-blocks per chunk */
+    Q8_RP = 128, /* rows per row panel: their activations stay in L2 */
 };
 
 /* 8 rows of 32 bytes -> out[k] = dword k of every row, one per lane. */
@@ -358,60 +359,58 @@ static inline __attribute__((always_inline)) void q8_tile_madd(const qr_q8_0x16 
     }
 }
 
-static void acc_load(float *acc, const float *y, int first, __m256i m0, __m256i m1) {
-    const __m256 z = _mm256_setzero_ps();
-    _mm256_store_ps(acc, first ? z : _mm256_maskload_ps(y, m0));
-    _mm256_store_ps(acc + 8, first ? z : _mm256_maskload_ps(y + 8, m1));
-}
-
-static void acc_store(const float *acc, float *y, __m256i m0, __m256i m1) {
-    _mm256_maskstore_ps(y, m0, _mm256_load_ps(acc));
-    _mm256_maskstore_ps(y + 8, m1, _mm256_load_ps(acc + 8));
-}
-
-static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, const qr_acts *xq, int vnni, int64_t n_rows, float *y, int64_t ldy,
-                    int64_t o_begin, int64_t o_end) {
+static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, const qr_acts *xq, int vnni,
+                                                          int64_t n_rows, float *y, int64_t ldy, int64_t o_begin,
+                                                          int64_t o_end) {
     const int64_t nb_all = w->ne[0] / QR_QK8_0;
     const qr_q8_0x16 *packed = w->packed;
     const int mr_max = vnni ? Q8_MR : 2;
-    const int64_t n_tiles = (n_rows + mr_max - 1) / mr_max;
     _Alignas(32) qr_q8_0x16 chunk[Q8_KC];
     _Alignas(32) q8_rows rows;
     _Alignas(32) q8_rows16 rows16;
-    _Alignas(32) float acc[Q8_MR][16];
-    for (int64_t o0 = packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 16) {
-        const int64_t hi = o0 + 16 < o_end ? o0 + 16 : o_end;
-        const __m256i m0 = mask8(o0, o_begin, hi), m1 = mask8(o0 + 8, o_begin, hi);
-        for (int64_t b0 = 0; b0 < nb_all; b0 += Q8_KC) {
-            const int nb = (int)(nb_all - b0 < Q8_KC ? nb_all - b0 : Q8_KC);
-            const qr_q8_0x16 *gp;
-            if (packed) {
-                gp = packed + (o0 / 16) * nb_all + b0;
-            } else {
-                q8_pack_chunk(w, o0, hi, b0, nb, chunk);
-                gp = chunk;
-            }
-            for (int64_t t = 0; t < n_tiles; t++) {
-                const int64_t r0 = n_rows * t / n_tiles, r1 = n_rows * (t + 1) / n_tiles;
-                const int mr = (int)(r1 - r0);
-                float *yt = y + r0 * ldy + o0;
-                for (int r = 0; r < mr; r++) acc_load(acc[r], yt + r * ldy, b0 == 0, m0, m1);
-                if (vnni) {
-                    q8_pack_rows(xq, r0, mr, b0, nb, &rows);
-                    switch (mr) {
-                    case 1: q8_tile_vnni(gp, &rows, nb, 1, acc); break;
-                    case 2: q8_tile_vnni(gp, &rows, nb, 2, acc); break;
-                    case 3: q8_tile_vnni(gp, &rows, nb, 3, acc); break;
-                    default: q8_tile_vnni(gp, &rows, nb, 4, acc); break;
-                    }
+    /* Partial sums between chunks live here, not in y: y's rows are a power
+     * of two apart and would all fall into the same few cache sets. */
+    _Alignas(32) float part[Q8_RP][16];
+    for (int64_t rp0 = 0; rp0 < n_rows; rp0 += Q8_RP) {
+        const int64_t rp = n_rows - rp0 < Q8_RP ? n_rows - rp0 : Q8_RP;
+        const int64_t n_tiles = (rp + mr_max - 1) / mr_max;
+        for (int64_t o0 = packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 16) {
+            const int64_t hi = o0 + 16 < o_end ? o0 + 16 : o_end;
+            memset(part, 0, sizeof(float) * 16 * (size_t)rp);
+            for (int64_t b0 = 0; b0 < nb_all; b0 += Q8_KC) {
+                const int nb = (int)(nb_all - b0 < Q8_KC ? nb_all - b0 : Q8_KC);
+                const qr_q8_0x16 *gp;
+                if (packed) {
+                    gp = packed + (o0 / 16) * nb_all + b0;
                 } else {
-                    q8_pack_rows16(xq, r0, mr, b0, nb, &rows16);
-                    if (mr == 1)
-                        q8_tile_madd(gp, &rows16, nb, 1, acc);
-                    else
-                        q8_tile_madd(gp, &rows16, nb, 2, acc);
+                    q8_pack_chunk(w, o0, hi, b0, nb, chunk);
+                    gp = chunk;
                 }
-                for (int r = 0; r < mr; r++) acc_store(acc[r], yt + r * ldy, m0, m1);
+                for (int64_t t = 0; t < n_tiles; t++) {
+                    const int64_t r0 = rp * t / n_tiles, r1 = rp * (t + 1) / n_tiles;
+                    const int mr = (int)(r1 - r0);
+                    if (vnni) {
+                        q8_pack_rows(xq, rp0 + r0, mr, b0, nb, &rows);
+                        switch (mr) {
+                        case 1: q8_tile_vnni(gp, &rows, nb, 1, part + r0); break;
+                        case 2: q8_tile_vnni(gp, &rows, nb, 2, part + r0); break;
+                        case 3: q8_tile_vnni(gp, &rows, nb, 3, part + r0); break;
+                        default: q8_tile_vnni(gp, &rows, nb, 4, part + r0); break;
+                        }
+                    } else {
+                        q8_pack_rows16(xq, rp0 + r0, mr, b0, nb, &rows16);
+                        if (mr == 1)
+                            q8_tile_madd(gp, &rows16, nb, 1, part + r0);
+                        else
+                            q8_tile_madd(gp, &rows16, nb, 2, part + r0);
+                    }
+                }
+            }
+            const __m256i m0 = mask8(o0, o_begin, hi), m1 = mask8(o0 + 8, o_begin, hi);
+            for (int64_t r = 0; r < rp; r++) {
+                float *yr = y + (rp0 + r) * ldy + o0;
+                _mm256_maskstore_ps(yr, m0, _mm256_load_ps(part[r]));
+                _mm256_maskstore_ps(yr + 8, m1, _mm256_load_ps(part[r] + 8));
             }
         }
     }

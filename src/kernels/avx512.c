@@ -37,7 +37,7 @@
 enum {
     Q8_MR = 6,  /* activation rows per register tile */
     Q8_KC = 16, /* 32-blocks per chunk: two packed groups stay in L1 */
-    Q8_L2_ROWS_BYTES = 256 * 1024, /* activations per row panel */
+    Q8_RP = 128, /* rows per row panel */
 };
 
 typedef struct {
@@ -220,13 +220,15 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
     const qr_q8_0x16 *packed = w->packed;
     _Alignas(64) qr_q8_0x16 chunk[2 * Q8_KC];
     _Alignas(64) q8_rows rows;
-    /* Rows go in panels whose activations stay in L2 while every weight
-     * panel passes (many rows: weights are re-read per row panel, which the
-     * work per weight byte easily pays for). */
-    const int64_t rp_max = Q8_L2_ROWS_BYTES / (int64_t)xq->row_bytes > Q8_MR
-                               ? Q8_L2_ROWS_BYTES / (int64_t)xq->row_bytes : Q8_MR;
-    for (int64_t rp0 = 0; rp0 < n_rows; rp0 += rp_max) {
-        const int64_t rp = n_rows - rp0 < rp_max ? n_rows - rp0 : rp_max;
+    /* Partial sums between chunks live here, not in y: y's rows are a power
+     * of two apart and would all fall into the same few cache sets. */
+    _Alignas(64) float part[Q8_RP][32];
+    const __mmask16 all[2] = {0xffff, 0xffff};
+    /* Rows go in panels of Q8_RP: their activations stay in L2 while every
+     * weight panel passes (weights are re-read per row panel, which the work
+     * per weight byte easily pays for). */
+    for (int64_t rp0 = 0; rp0 < n_rows; rp0 += Q8_RP) {
+        const int64_t rp = n_rows - rp0 < Q8_RP ? n_rows - rp0 : Q8_RP;
         /* Row tiles of nearly equal height: 20 rows run as 4 x 5, not 6+6+6+2. */
         const int64_t n_tiles = (rp + Q8_MR - 1) / Q8_MR;
         /* A packed tensor's groups start at multiples of 16; lanes of a group
@@ -234,7 +236,6 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
         for (int64_t o0 = packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 32) {
             const int64_t hi = o0 + 32 < o_end ? o0 + 32 : o_end;
             const int ng = hi - o0 > 16 ? 2 : 1;
-            const __mmask16 mask[2] = {lane_mask(o0, o_begin, hi), lane_mask(o0 + 16, o_begin, hi)};
             for (int64_t b0 = 0; b0 < nb_all; b0 += Q8_KC) {
                 const int nb = (int)(nb_all - b0 < Q8_KC ? nb_all - b0 : Q8_KC);
                 const qr_q8_0x16 *gp[2];
@@ -247,10 +248,16 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
                     gp[1] = chunk + Q8_KC;
                 }
                 for (int64_t t = 0; t < n_tiles; t++) {
-                    const int64_t r0 = rp0 + rp * t / n_tiles, r1 = rp0 + rp * (t + 1) / n_tiles;
-                    q8_pack_rows(xq, r0, (int)(r1 - r0), b0, nb, &rows);
-                    q8_tile_any(gp, &rows, nb, (int)(r1 - r0), ng, b0 == 0, y + r0 * ldy + o0, ldy, mask);
+                    const int64_t r0 = rp * t / n_tiles, r1 = rp * (t + 1) / n_tiles;
+                    q8_pack_rows(xq, rp0 + r0, (int)(r1 - r0), b0, nb, &rows);
+                    q8_tile_any(gp, &rows, nb, (int)(r1 - r0), ng, b0 == 0, part[r0], 32, all);
                 }
+            }
+            const __mmask16 m0 = lane_mask(o0, o_begin, hi), m1 = lane_mask(o0 + 16, o_begin, hi);
+            for (int64_t r = 0; r < rp; r++) {
+                float *yr = y + (rp0 + r) * ldy + o0;
+                _mm512_mask_storeu_ps(yr, m0, _mm512_load_ps(part[r]));
+                if (ng == 2) _mm512_mask_storeu_ps(yr + 16, m1, _mm512_load_ps(part[r] + 16));
             }
         }
     }
