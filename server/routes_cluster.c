@@ -19,7 +19,14 @@
  * file only checks the request and writes the answer. Every field is checked
  * here, before the job is queued, so that a bad request costs no model time
  * and gets a message that names the field. Limits: --max-documents texts
- * (413 beyond), and k or k_max at most the number of texts.
+ * and --max-request-tokens (the embedding prompts plus, with a query, the
+ * rerank prompts, estimated in bytes as routes.c does) answer 413; k may not
+ * exceed the number of texts (400). A client that hangs up while its job is
+ * queued takes the job out of the queue (499).
+ *
+ * In parse-only mode (the fuzz target's server, no model) every text embeds
+ * to the same unit vector and every score is zero, and those are clustered
+ * on the spot: the whole path from bytes to answer runs without a model.
  *
  * The reply helpers are a copy of routes.c's few lines, kept here so that
  * this route lives in its own file; the error body is the same
@@ -47,6 +54,7 @@ static const char *error_type(int status) {
     case 400: return "invalid_request_error";
     case 413: return "request_too_large_error";
     case 429: return "rate_limit_error";
+    case 499: return "client_closed_request";
     case 501: return "not_implemented_error";
     case 503: return "service_unavailable_error";
     default: return "internal_error";
@@ -104,6 +112,9 @@ static void reply_model_error(http_response *resp, int rc, const qrank_error *er
         return;
     case SCHED_DRAINING:
         reply_error(resp, 503, "the server is shutting down");
+        return;
+    case SCHED_CANCELLED:
+        reply_error(resp, 499, "the client closed the connection; the request was dropped");
         return;
     case QRANK_E_INVALID_ARGUMENT:
         reply_error(resp, 400, "%s", err->message);
@@ -206,7 +217,38 @@ static int read_request(server *srv, const cJSON *root, cluster_call *call, http
     p->rerank.max_length = srv->cfg.max_length;
     p->n_threads = srv->cfg.n_threads;
     call->k_given = has_k;
+
+    size_t cost = scheduler_embed_cost(call->texts, call->n_texts, p->embed.max_length);
+    if (query) {
+        qrank_rerank_request r = {.query = query, .docs = call->texts, .n_docs = call->n_texts,
+                                  .params = p->rerank};
+        cost += scheduler_rerank_cost(&r);
+    }
+    if (cost > srv->cfg.max_request_tokens) {
+        reply_error(resp, 413, "clustering these texts could need up to %zu tokens, over this "
+                               "server's limit of %zu per request (--max-request-tokens): send "
+                               "fewer or shorter texts", cost, srv->cfg.max_request_tokens);
+        return 0;
+    }
     return 1;
+}
+
+/* Parse-only mode: what the model-free answer is clustered from. */
+static int cluster_without_model(const cluster_call *call, qrank_clustering **out,
+                                 qrank_error *err) {
+    const size_t dims = 32;
+    float *vectors = calloc(call->n_texts * dims, sizeof(float));
+    float *scores = calloc(call->n_texts, sizeof(float));
+    int rc = QRANK_E_NO_MEMORY;
+    if (vectors && scores) {
+        for (size_t i = 0; i < call->n_texts; i++)
+            vectors[i * dims] = 1.0f;
+        rc = qrank_cluster_vectors(vectors, call->n_texts, dims,
+                                   call->params.query ? scores : NULL, &call->params, out, err);
+    }
+    free(vectors);
+    free(scores);
+    return rc;
 }
 
 /* ---- the answer -------------------------------------------------------------------------- */
@@ -333,10 +375,14 @@ void routes_cluster(server *srv, const http_request *req, http_response *resp) {
         goto done;
     qrank_usage usage = {0};
     qrank_error err = {0};
-    /* A client that hangs up while its job waits in the queue costs no model time. */
-    sched_watch watch = {req->client_gone, req->client_ctx};
-    int rc = scheduler_cluster(srv->scheduler, call.texts, call.n_texts, &call.params, &c, &usage,
+    int rc;
+    if (srv->cfg.parse_only) {
+        rc = cluster_without_model(&call, &c, &err);
+    } else {
+        sched_watch watch = {req->client_gone, req->client_ctx};
+        rc = scheduler_cluster(srv->scheduler, call.texts, call.n_texts, &call.params, &c, &usage,
                                &watch, &err);
+    }
     if (rc != SCHED_OK) {
         reply_model_error(resp, rc, &err);
         goto done;

@@ -29,7 +29,8 @@ set(QRANK_API_ENV
   QRANK_EMBED_MODEL=${QRANK_API_WORK}/embedder.gguf
   QRANK_BUILD_DIR=${CMAKE_BINARY_DIR})
 # start: ./start.sh offline, end to end (it builds its own tree, hence the longer timeout).
-foreach(part api sdk browser start)
+# cluster, cluster-browser: POST /v1/cluster and the page's Cluster tab.
+foreach(part api sdk browser start cluster cluster-browser)
   add_test(NAME server-${part}
     COMMAND ${QRANK_NODE} --test ${CMAKE_SOURCE_DIR}/tests/api/${part}.test.mjs
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/api)
