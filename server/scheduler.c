@@ -152,8 +152,9 @@ static void run_cluster(scheduler *s, job *j) {
     j->status = rc;
     if (rc != QRANK_OK)
         j->err = err;
-    else
-        metrics_embed_batch(s->metrics, j->n_texts, j->embed_usage->prompt_tokens);
+    else /* with a query the usage adds the rerank prompts: they are no embedding tokens */
+        metrics_embed_batch(s->metrics, j->n_texts,
+                            j->cluster_params->query ? 0 : j->embed_usage->prompt_tokens);
 }
 
 static void *compute_thread(void *arg) {
