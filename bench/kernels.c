@@ -13,7 +13,8 @@
  * Each figure is the best of several runs: the machine may be shared, and
  * the best run is the one least disturbed. Not a test: it prints figures.
  *
- *   bench-kernels [-t threads] [-s seconds per figure] [-q]   (-q: 20 rows only) */
+ *   bench-kernels [-t threads] [-s seconds per figure] [-q] [-p text]
+ *   (-q: 20 rows only; -p: only the paths whose label contains text) */
 #include <immintrin.h>
 #include <math.h>
 #include <omp.h>
@@ -72,7 +73,7 @@ __attribute__((target("avx2,avxvnni"))) static double peak_vnni256(long iters) {
     __asm__ volatile(ZERO12 "vpcmpeqb %%ymm12, %%ymm12, %%ymm12\n\tvpabsb %%ymm12, %%ymm12\n\t"
                      "vmovdqa %%ymm12, %%ymm13" ::: PEAK_CLOBBERS);
     for (long k = 0; k < iters; k++)
-        __asm__ volatile(PEAK12Y("{vex} vpdpbusd", "%%ymm12, %%ymm13") ::: PEAK_CLOBBERS);
+        __asm__ volatile(PEAK12Y("%{vex%} vpdpbusd", "%%ymm12, %%ymm13") ::: PEAK_CLOBBERS);
     return (double)iters * 12 * 32 * 2;
 }
 
@@ -288,6 +289,7 @@ static figure bench_path(const qr_kernels *k, const path *p, weights *mats, cons
 
 int main(int argc, char **argv) {
     int max_threads = omp_get_max_threads(), quick = 0;
+    const char *only = NULL;
     double seconds = 0.5;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
@@ -296,8 +298,10 @@ int main(int argc, char **argv) {
             seconds = atof(argv[++i]);
         else if (strcmp(argv[i], "-q") == 0)
             quick = 1;
+        else if (strcmp(argv[i], "-p") == 0 && i + 1 < argc)
+            only = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [-t threads] [-s seconds per figure] [-q]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-t threads] [-s seconds per figure] [-q] [-p text]\n", argv[0]);
             return 2;
         }
     }
@@ -362,6 +366,7 @@ int main(int argc, char **argv) {
     printf("%-22s %5s   %18s   %18s\n", "path", "rows", "1 thread", "all threads");
     for (size_t pi = 0; pi < sizeof paths / sizeof paths[0]; pi++) {
         const path *p = &paths[pi];
+        if (only && !strstr(p->label, only)) continue;
         qr_kernels k;
         if (qr_kernels_select(&k, p->table) != 0) {
             printf("%-22s skipped: this CPU lacks %s\n", p->label, p->table);
