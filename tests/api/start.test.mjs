@@ -34,28 +34,48 @@ function startSh(env) {
   });
 }
 
-test("./start.sh offline: clear message, demo models served with --demo, extra args passed through", async () => {
-  const proc = startSh({});
+// Resolves url once start.sh's server prints it; stop() SIGTERMs it (start.sh exec'd
+// qrank: the process is the server itself) and checks the clean exit.
+function watch(proc) {
   let stdout = "";
   let stderr = "";
   proc.stderr.on("data", (d) => (stderr += d));
   const exited = once(proc, "exit");
-  try {
-    const base = await new Promise((resolveUrl, reject) => {
-      const timer = setTimeout(() => reject(new Error("start.sh did not serve in time:\n" + stderr.slice(-3000))), 540000);
-      proc.stdout.on("data", (d) => {
-        stdout += d;
-        const m = stdout.match(/Running on local URL: http:\/\/localhost:(\d+)/);
-        if (m) {
-          clearTimeout(timer);
-          resolveUrl(`http://127.0.0.1:${m[1]}`);
-        }
-      });
-      exited.then(([code]) => {
+  const url = new Promise((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error("start.sh did not serve in time:\n" + stderr.slice(-3000))), 540000);
+    proc.stdout.on("data", (d) => {
+      stdout += d;
+      const m = stdout.match(/Running on local URL: http:\/\/localhost:(\d+)/);
+      if (m) {
         clearTimeout(timer);
-        reject(new Error(`start.sh exited with ${code}:\n${stderr.slice(-3000)}`));
-      });
+        resolveUrl(`http://127.0.0.1:${m[1]}`);
+      }
     });
+    exited.then(([code]) => {
+      clearTimeout(timer);
+      reject(new Error(`start.sh exited with ${code}:\n${stderr.slice(-3000)}`));
+    });
+  });
+  url.catch(() => {});
+  return {
+    url,
+    get stderr() {
+      return stderr;
+    },
+    async stop() {
+      proc.kill("SIGTERM");
+      const [code] = await exited;
+      assert.equal(code, 0, stderr.slice(-2000));
+    },
+  };
+}
+
+test("./start.sh offline: clear message, demo models served with --demo, extra args passed through", async () => {
+  const proc = startSh({});
+  const run = watch(proc);
+  try {
+    const base = await run.url;
+    const stderr = run.stderr;
     assert.match(stderr, /could not download the model/);
     assert.ok(stderr.includes(join(modelDir, "qwen3-reranker-0.6b-q8_0.gguf")), "it says where to put the file");
     assert.match(stderr, /RANDOM-WEIGHT DEMO/);
@@ -79,35 +99,17 @@ test("./start.sh offline: clear message, demo models served with --demo, extra a
     assert.equal(c.json.model, "demo-random-weights-embedder");
     assert.equal(c.json.labels.length, 3);
   } finally {
-    proc.kill("SIGTERM"); // start.sh exec'd qrank: this is the server itself
-    const [code] = await exited;
-    assert.equal(code, 0, stderr.slice(-2000));
+    await run.stop();
   }
 });
 
 test("./start.sh with a reranker on disk but no embedder: serves the reranker alone and says where the embedder goes", async () => {
   // A real (synthetic) reranker where start.sh looks for one, so it is not a demo.
   const proc = startSh({ QRANK_MODEL: MODEL });
-  let stdout = "";
-  let stderr = "";
-  proc.stderr.on("data", (d) => (stderr += d));
-  const exited = once(proc, "exit");
+  const run = watch(proc);
   try {
-    const base = await new Promise((resolveUrl, reject) => {
-      const timer = setTimeout(() => reject(new Error("start.sh did not serve in time:\n" + stderr.slice(-3000))), 540000);
-      proc.stdout.on("data", (d) => {
-        stdout += d;
-        const m = stdout.match(/Running on local URL: http:\/\/localhost:(\d+)/);
-        if (m) {
-          clearTimeout(timer);
-          resolveUrl(`http://127.0.0.1:${m[1]}`);
-        }
-      });
-      exited.then(([code]) => {
-        clearTimeout(timer);
-        reject(new Error(`start.sh exited with ${code}:\n${stderr.slice(-3000)}`));
-      });
-    });
+    const base = await run.url;
+    const stderr = run.stderr;
     assert.match(stderr, /could not download the embedding model/);
     assert.ok(stderr.includes(EMBED_PATH), "it says where to put the embedder");
     assert.doesNotMatch(stderr, /RANDOM-WEIGHT DEMO/);
@@ -117,8 +119,6 @@ test("./start.sh with a reranker on disk but no embedder: serves the reranker al
     const c = await post(base, "/v1/cluster", { texts: ["a", "b"] });
     assert.equal(c.status, 501);
   } finally {
-    proc.kill("SIGTERM");
-    const [code] = await exited;
-    assert.equal(code, 0, stderr.slice(-2000));
+    await run.stop();
   }
 });
