@@ -15,7 +15,6 @@
  * Score = P(yes) = sigmoid((W[yes] - W[no]) . h_last): the only output row
  * products ever computed. */
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,8 +126,7 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
     int rc = QRANK_OK;
     request_state *rs = calloc(n_reqs, sizeof *rs);
     doc_job *jobs = calloc(n_docs, sizeof *jobs);
-    size_t *order = malloc(n_docs * sizeof *order);
-    if (!rs || !jobs || !order) {
+    if (!rs || !jobs) {
         rc = qr_error(err, QRANK_E_NO_MEMORY, "out of memory");
         goto done;
     }
@@ -219,11 +217,10 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
         float *hidden = malloc((size_t)H * n_docs * sizeof(float));
         size_t tok_cap = 0;
         if (!seqs || !hidden) rc = qr_error(err, QRANK_E_NO_MEMORY, "out of memory");
-        for (size_t i = 0; i < n_docs; i++) order[i] = i;
         size_t b0 = 0;
         while (!rc && b0 < n_docs) {
             size_t b1 = b0, n_tok = 0;
-            while (b1 < n_docs && (b1 == b0 || n_tok + jobs[order[b1]].n_ids <= BATCH_TOKENS)) n_tok += jobs[order[b1++]].n_ids;
+            while (b1 < n_docs && (b1 == b0 || n_tok + jobs[b1].n_ids <= BATCH_TOKENS)) n_tok += jobs[b1++].n_ids;
             if (tok_cap < n_tok) {
                 int32_t *p = realloc(tokens, n_tok * sizeof *p);
                 if (!p) {
@@ -235,14 +232,14 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
             }
             size_t pos = 0;
             for (size_t i = b0; i < b1; i++) {
-                doc_job *jb = &jobs[order[i]];
+                doc_job *jb = &jobs[i];
                 memcpy(tokens + pos, jb->ids, jb->n_ids * sizeof(int32_t));
                 seqs[i - b0] = (qr_seq){(int64_t)pos, (int64_t)jb->n_ids, &rs[jb->request].kv};
                 pos += jb->n_ids;
             }
             rc = qr_forward(m, tokens, seqs, b1 - b0, prec, hidden, NULL, err);
             for (size_t i = b0; i < b1 && !rc; i++) {
-                doc_job *jb = &jobs[order[i]];
+                doc_job *jb = &jobs[i];
                 const float *hl = hidden + (i - b0) * (size_t)H;
                 const double logit = dot_f64(m->head_yes, hl, H) - dot_f64(m->head_no, hl, H);
                 qrank_rerank_request *rq = &reqs[jb->request];
@@ -266,7 +263,6 @@ done:
         for (size_t i = 0; i < n_docs; i++) free(jobs[i].ids);
     free(rs);
     free(jobs);
-    free(order);
     return rc;
 }
 
