@@ -11,8 +11,7 @@
  *    not T^2 scores or T x ffn intermediates).
  *  - In the last layer only the rows whose hidden state is asked for (each
  *    sequence's last token) go past the keys/values.
- * Attention keeps all scores of one query row (linear in length), two passes
- * for an exact softmax. */
+ * Attention is blocked with an online softmax (see attention()). */
 #include "forward.h"
 
 #include <math.h>
@@ -89,67 +88,127 @@ typedef struct fwd_state {
     const int64_t *row_pos; /* row -> absolute position */
     const float *k, *v;     /* this layer's keys/values of all rows [T][kv_dim] */
     int layer;
-    int64_t max_keys;
 } fwd_state;
+
+/* Attention, blocked like FlashAttention: consecutive query rows of one
+ * sequence form a block of up to ATT_BQ rows that walks the keys ATT_BK at a
+ * time, so each key/value row is read once per block rather than once per
+ * query, and a running max and sum (online softmax) keep memory at
+ * O(ATT_BQ x (ATT_BK + head_dim)) per thread whatever the length. */
+enum { ATT_BQ = 16, ATT_BK = 64 };
+
+typedef struct q_block {
+    int64_t first; /* index into the chunk's rows */
+    int n;
+} q_block;
+
+static const float *key_row(const fwd_state *s, const qr_seq *sq, int64_t j, int64_t n_pre, int kvh,
+                            const float *cache, const float *own) {
+    const qrank_model *m = s->m;
+    const int hd = m->hp.head_dim, kv_dim = m->hp.n_kv_heads * hd;
+    if (j < n_pre) return cache + ((size_t)s->layer * (size_t)sq->prefix->n_tokens + (size_t)j) * kv_dim + kvh * hd;
+    return own + (sq->start + j - n_pre) * kv_dim + kvh * hd;
+}
 
 /* Attention for n query rows (rows[i]), q [n][q_dim] -> out [n][q_dim]. */
 static int attention(const fwd_state *s, const int64_t *rows, int64_t n, const float *q, float *out,
                      int n_threads) {
     const qrank_model *m = s->m;
     const int hd = m->hp.head_dim, H = m->hp.n_heads, KV = m->hp.n_kv_heads, group = H / KV;
-    const int kv_dim = KV * hd;
     const float scale = (float)(1.0 / sqrt((double)hd));
+    q_block *blocks = malloc(sizeof *blocks * (size_t)n);
+    if (!blocks) return QRANK_E_NO_MEMORY;
+    int64_t nb = 0;
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i + 1;
+        while (j < n && j - i < ATT_BQ && rows[j] == rows[j - 1] + 1 && s->row_seq[rows[j]] == s->row_seq[rows[i]]) j++;
+        blocks[nb++] = (q_block){i, (int)(j - i)};
+        i = j;
+    }
     int failed = 0;
 #pragma omp parallel num_threads(n_threads)
     {
-        float *scores = malloc(sizeof(float) * (size_t)s->max_keys);
-        if (!scores) {
+        float *sc = malloc(sizeof(float) * ATT_BQ * ATT_BK);
+        float *acc = malloc(sizeof(float) * ATT_BQ * (size_t)hd);
+        if (!sc || !acc) {
 #pragma omp atomic write
             failed = 1;
         }
-#pragma omp for schedule(dynamic, 4) collapse(2)
-        for (int64_t i = 0; i < n; i++) {
+#pragma omp for schedule(dynamic) collapse(2)
+        for (int64_t b = 0; b < nb; b++) {
             for (int h = 0; h < H; h++) {
-                if (!scores) continue;
-                const int64_t row = rows[i];
-                const qr_seq *sq = &s->seqs[s->row_seq[row]];
-                const qr_kv_prefix *pre = sq->prefix;
-                const int64_t n_pre = pre ? pre->n_tokens : 0;
-                const int64_t n_own = row - sq->start + 1;
+                if (!sc || !acc) continue;
+                const q_block blk = blocks[b];
+                const qr_seq *sq = &s->seqs[s->row_seq[rows[blk.first]]];
+                const int64_t n_pre = sq->prefix ? sq->prefix->n_tokens : 0;
                 const int kvh = h / group;
-                const float *qh = q + (i * H + h) * hd;
-                float mx = -INFINITY;
-                for (int64_t j = 0; j < n_pre + n_own; j++) {
-                    const float *kj = j < n_pre
-                                          ? pre->k + ((size_t)s->layer * pre->n_tokens + j) * kv_dim + kvh * hd
-                                          : s->k + (sq->start + j - n_pre) * kv_dim + kvh * hd;
-                    float d = 0.0f;
+                float mx[ATT_BQ], sum[ATT_BQ];
+                int64_t limit[ATT_BQ]; /* last key index each query may see */
+                for (int k = 0; k < blk.n; k++) {
+                    mx[k] = -INFINITY;
+                    sum[k] = 0.0f;
+                    limit[k] = n_pre + rows[blk.first + k] - sq->start;
+                }
+                memset(acc, 0, sizeof(float) * (size_t)blk.n * (size_t)hd);
+                const int64_t n_keys = limit[blk.n - 1] + 1;
+                for (int64_t k0 = 0; k0 < n_keys; k0 += ATT_BK) {
+                    const int nk = (int)(n_keys - k0 < ATT_BK ? n_keys - k0 : ATT_BK);
+                    for (int j = 0; j < nk; j++) {
+                        const float *kj = key_row(s, sq, k0 + j, n_pre, kvh, sq->prefix ? sq->prefix->k : NULL, s->k);
+                        for (int k = 0; k < blk.n; k++) {
+                            if (k0 + j > limit[k]) {
+                                sc[k * ATT_BK + j] = -INFINITY;
+                                continue;
+                            }
+                            const float *qk = q + ((blk.first + k) * H + h) * hd;
+                            float d = 0.0f;
 #pragma omp simd reduction(+ : d)
-                    for (int c = 0; c < hd; c++) d += qh[c] * kj[c];
-                    d *= scale;
-                    scores[j] = d;
-                    if (d > mx) mx = d;
-                }
-                double sum = 0.0;
-                for (int64_t j = 0; j < n_pre + n_own; j++) {
-                    scores[j] = expf(scores[j] - mx);
-                    sum += scores[j];
-                }
-                const float inv = (float)(1.0 / sum);
-                float *oh = out + (i * H + h) * hd;
-                memset(oh, 0, sizeof(float) * (size_t)hd);
-                for (int64_t j = 0; j < n_pre + n_own; j++) {
-                    const float *vj = j < n_pre
-                                          ? pre->v + ((size_t)s->layer * pre->n_tokens + j) * kv_dim + kvh * hd
-                                          : s->v + (sq->start + j - n_pre) * kv_dim + kvh * hd;
-                    const float w = scores[j] * inv;
+                            for (int c = 0; c < hd; c++) d += qk[c] * kj[c];
+                            sc[k * ATT_BK + j] = d * scale;
+                        }
+                    }
+                    for (int k = 0; k < blk.n; k++) {
+                        float *row = sc + k * ATT_BK;
+                        float bm = -INFINITY;
+                        for (int j = 0; j < nk; j++) bm = row[j] > bm ? row[j] : bm;
+                        if (bm == -INFINITY) { /* every key of this block is in this query's future */
+                            memset(row, 0, sizeof(float) * (size_t)nk);
+                            continue;
+                        }
+                        const float new_max = bm > mx[k] ? bm : mx[k];
+                        const float corr = expf(mx[k] - new_max);
+                        float *a = acc + (size_t)k * hd;
+                        if (corr != 1.0f) {
+                            sum[k] *= corr;
+                            for (int c = 0; c < hd; c++) a[c] *= corr;
+                        }
+                        mx[k] = new_max;
+                        for (int j = 0; j < nk; j++) row[j] = row[j] == -INFINITY ? 0.0f : expf(row[j] - new_max);
+                        for (int j = 0; j < nk; j++) sum[k] += row[j];
+                    }
+                    for (int j = 0; j < nk; j++) {
+                        const float *vj = key_row(s, sq, k0 + j, n_pre, kvh, sq->prefix ? sq->prefix->v : NULL, s->v);
+                        for (int k = 0; k < blk.n; k++) {
+                            const float p = sc[k * ATT_BK + j];
+                            if (p == 0.0f) continue;
+                            float *a = acc + (size_t)k * hd;
 #pragma omp simd
-                    for (int c = 0; c < hd; c++) oh[c] += w * vj[c];
+                            for (int c = 0; c < hd; c++) a[c] += p * vj[c];
+                        }
+                    }
+                }
+                for (int k = 0; k < blk.n; k++) {
+                    const float inv = 1.0f / sum[k];
+                    float *o = out + ((blk.first + k) * H + h) * hd;
+                    const float *a = acc + (size_t)k * hd;
+                    for (int c = 0; c < hd; c++) o[c] = a[c] * inv;
                 }
             }
         }
-        free(scores);
+        free(sc);
+        free(acc);
     }
+    free(blocks);
     return failed ? QRANK_E_NO_MEMORY : QRANK_OK;
 }
 
@@ -163,7 +222,7 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     if (capture && (n_seqs != 1 || seqs[0].prefix))
         return qr_error(err, QRANK_E_INVALID_ARGUMENT, "a prefix is captured from one sequence without a prefix");
 
-    int64_t T = 0, max_keys = 1;
+    int64_t T = 0;
     for (size_t s = 0; s < n_seqs; s++) {
         if (seqs[s].len < 1 || seqs[s].start != T)
             return qr_error(err, QRANK_E_INVALID_ARGUMENT, "sequence %zu is empty or not packed", s);
@@ -171,7 +230,6 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
         if (keys > hp->context_length)
             return qr_error(err, QRANK_E_TOO_LONG, "a sequence of %lld tokens exceeds the model's %d positions",
                             (long long)keys, hp->context_length);
-        if (keys > max_keys) max_keys = keys;
         T += seqs[s].len;
     }
     for (int64_t r = 0; r < T; r++)
@@ -251,7 +309,7 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             rows = last_rows;
             n_rows = out_last ? (int64_t)n_seqs : 0;
         }
-        fwd_state st = {m, seqs, row_seq, row_pos, kall, vall, l, max_keys};
+        fwd_state st = {m, seqs, row_seq, row_pos, kall, vall, l};
         for (int64_t c0 = 0; c0 < n_rows && !rc; c0 += CH) {
             const int64_t n = n_rows - c0 < CH ? n_rows - c0 : CH;
             const int64_t *cr = rows + c0;

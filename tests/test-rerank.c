@@ -148,6 +148,35 @@ static void test_prefix_sharing(qrank_model *m) {
     for (size_t i = 0; i < 3 && !rc; i++) CHECK(fabsf(s2[i] - s2_alone[i]) < 1e-5f, "second request doc %zu differs", i);
 }
 
+/* Attention walks keys in blocks: sweep the prefix length across block
+ * boundaries with documents long enough to span several blocks, so that
+ * some query rows meet key blocks lying wholly in their future. */
+static void test_block_boundaries(qrank_model *m) {
+    const char *doc = "Hangzhou 杭州 fireworks 烟花 over the Qiantang river, the closing ceremony of the "
+                      "Asian Games, photos from the Olympic Sports Center 奥体中心, crowds 人山人海 and "
+                      "a digital torch bearer 数字火炬手 again, then the subway 地铁 home.";
+    char query[512];
+    qrank_rerank_params rp = qrank_rerank_default_params();
+    rp.precision = QRANK_PRECISION_EXACT;
+    rp.instruction = "Judge";
+    double worst = 0;
+    for (int words = 0; words < 40; words++) {
+        size_t pos = 0;
+        query[0] = '\0';
+        for (int w = 0; w < words; w++) pos += (size_t)snprintf(query + pos, sizeof query - pos, " q%d", w);
+        const char *q = words ? query : "q";
+        float score, logit;
+        qrank_error err;
+        int rc = qrank_rerank(m, q, &doc, 1, &rp, &score, &logit, NULL, &err);
+        CHECK(rc == QRANK_OK && isfinite(logit), "query of %d words: rc %d logit %f", words, rc, logit);
+        if (rc) continue;
+        double d = fabs(full_prompt_logit(m, "Judge", q, doc) - logit);
+        if (d > worst) worst = d;
+        CHECK(d < 1e-4, "query of %d words: shared-prefix and whole-prompt logits differ by %g", words, d);
+    }
+    printf("prefix lengths across attention blocks: max |logit diff| = %.2e\n", worst);
+}
+
 static void test_truncation(qrank_model *m) {
     char long_doc[8192];
     size_t pos = 0;
@@ -203,6 +232,7 @@ int main(int argc, char **argv) {
     test_template(m);
     test_plain_text(m);
     test_prefix_sharing(m);
+    test_block_boundaries(m);
     test_truncation(m);
     test_rank_order();
     qrank_model_free(m);
