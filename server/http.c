@@ -12,9 +12,11 @@
  *
  * Slow clients: MHD closes a connection idle for --timeout seconds (stalled
  * headers, a stalled body, an idle keep-alive), and a body that trickles in
- * but takes longer than --timeout in all is answered 408, so a client cannot
- * hold a thread by sending a byte now and then. Headers are bounded by MHD's
- * per-connection memory limit, so they cannot trickle for long either.
+ * but takes longer than --timeout in all has its connection closed (counted
+ * as 408 in /metrics: MHD cannot send a response while a body is still
+ * arriving), so a client cannot hold a thread by sending a byte now and then.
+ * Headers are bounded by MHD's per-connection memory limit, so they cannot
+ * trickle for long either.
  *
  * Gone clients: while a request waits for the model, the scheduler asks
  * client_gone() every 100 ms; it peeks at the socket for the peer's hang-up,
@@ -46,7 +48,6 @@ typedef struct connection_state {
     char *body;
     size_t len, cap;
     int too_large;
-    int timed_out;
     int answered;
     double start;
     struct MHD_Connection *connection;
@@ -104,7 +105,6 @@ static enum MHD_Result answer(server *srv, struct MHD_Connection *c, const char 
         .body = st->body ? st->body : "",
         .body_len = st->len,
         .body_too_large = st->too_large,
-        .body_timed_out = st->timed_out,
         .client_gone = client_gone,
         .client_ctx = st,
     };
@@ -159,15 +159,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (st->timed_out)
-            return MHD_NO; /* answered 408 already; the rest is not worth reading */
         if (server_now() - st->start > (double)srv->cfg.timeout_s) {
-            st->timed_out = 1;
-            free(st->body);
-            st->body = NULL;
-            st->len = st->cap = 0;
-            *upload_data_size = 0;
-            return answer(srv, c, url, method, st);
+            metrics_request(srv->metrics, "other", 408, server_now() - st->start);
+            return MHD_NO; /* closes the connection */
         }
         if (!append_body(st, upload_data, *upload_data_size, srv->cfg.max_body_bytes))
             return MHD_NO;

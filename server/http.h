@@ -13,7 +13,6 @@ typedef struct http_request {
     const char *body;
     size_t body_len;
     int body_too_large;        /* over --max-body-bytes: the body was not kept */
-    int body_timed_out;        /* the upload took longer than --timeout */
     int (*client_gone)(void *ctx); /* NULL, or non-zero once the client has hung up */
     void *client_ctx;
 } http_request;

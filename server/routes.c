@@ -8,9 +8,9 @@
  * refuses the same things with the same codes.
  *
  * Checks run in a fixed order for every request: unknown path 404, wrong
- * method 405, missing key 401, body too slow 408, body over the limit 413,
- * model not ready 503, then the handler's own 400/413/429. Every error body
- * is {"error":{"message","type","code"}}.
+ * method 405, missing key 401, body over the limit 413, model not ready 503,
+ * then the handler's own 400/413/429. Every error body is
+ * {"error":{"message","type","code"}}.
  *
  * Nothing is queued for the model before its cost is known: a request whose
  * estimated tokens (bytes, an upper bound) exceed --max-request-tokens is
@@ -57,7 +57,6 @@ static const char *error_type(int status) {
     switch (status) {
     case 400: return "invalid_request_error";
     case 401: return "authentication_error";
-    case 408: return "request_timeout_error";
     case 404: return "not_found_error";
     case 405: return "method_not_allowed_error";
     case 413: return "request_too_large_error";
@@ -817,11 +816,6 @@ void routes_handle(server *srv, const http_request *req, http_response *resp) {
     if (r->needs_auth && !authorized(srv, req->authorization)) {
         reply_error(resp, 401, "this server needs an API key: send the header "
                                "\"Authorization: Bearer <key>\"");
-        return;
-    }
-    if (req->body_timed_out) {
-        reply_error(resp, 408, "the request body took longer than %d s to arrive (--timeout)",
-                    srv->cfg.timeout_s);
         return;
     }
     if (req->body_too_large) {

@@ -82,8 +82,8 @@ static void usage(FILE *f) {
             "  --batch-tokens N        work one scheduler round may take (default 16384)\n"
             "  --max-request-tokens N  tokens one request may need, estimated up front as\n"
             "                          bytes, else 413 before it is queued (default 1048576)\n"
-            "  --timeout S             close connections idle for S seconds; a body that takes\n"
-            "                          longer than S in all gets 408 (default 30)\n"
+            "  --timeout S             close connections idle for S seconds, and those whose\n"
+            "                          body takes longer than S in all (default 30)\n"
             "  --demo                  the model has random weights: say so on the page,\n"
             "                          /health and /v1/models (./start.sh sets it offline)\n");
 }
