@@ -110,12 +110,90 @@ static const float *key_row(const fwd_state *s, const qr_seq *sq, int64_t j, int
     return own + (sq->start + j - n_pre) * kv_dim + kvh * hd;
 }
 
+/* One block of queries against one head's keys: the hot loop of long
+ * documents, compiled for AVX-512, AVX2 and plain x86-64 and chosen when the
+ * program loads (GCC target_clones), since forward.c itself is built for the
+ * x86-64 baseline. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_block(
+    const fwd_state *s, const int64_t *rows, const q_block blk, int h, const float *q, float *out, float *sc,
+    float *acc, float *qt) {
+    const qrank_model *m = s->m;
+    const int hd = m->hp.head_dim, H = m->hp.n_heads, group = H / m->hp.n_kv_heads;
+    const float scale = (float)(1.0 / sqrt((double)hd));
+    const qr_seq *sq = &s->seqs[s->row_seq[rows[blk.first]]];
+    const int64_t n_pre = sq->prefix ? sq->prefix->n_tokens : 0;
+    const int kvh = h / group;
+    float mx[ATT_BQ], sum[ATT_BQ];
+    int64_t limit[ATT_BQ] = {0}; /* last key index each query may see */
+    for (int k = 0; k < blk.n; k++) {
+        mx[k] = -INFINITY;
+        sum[k] = 0.0f;
+        limit[k] = n_pre + rows[blk.first + k] - sq->start;
+    }
+    memset(acc, 0, sizeof(float) * (size_t)blk.n * (size_t)hd);
+    for (int k = 0; k < blk.n; k++) {
+        const float *qk = q + ((blk.first + k) * H + h) * hd;
+        for (int c = 0; c < hd; c++) qt[(size_t)c * ATT_BQ + k] = qk[c];
+    }
+    const int64_t n_keys = limit[blk.n - 1] + 1;
+    for (int64_t k0 = 0; k0 < n_keys; k0 += ATT_BK) {
+        const int nk = (int)(n_keys - k0 < ATT_BK ? n_keys - k0 : ATT_BK);
+        /* Q.K^T for the block: the queries are transposed into qt
+         * so one key row feeds ATT_BQ lanes, no horizontal sums. */
+        for (int j = 0; j < nk; j++) {
+            const float *kj = key_row(s, sq, k0 + j, n_pre, kvh, sq->prefix ? sq->prefix->k : NULL, s->k);
+            float dots[ATT_BQ] = {0};
+            for (int c = 0; c < hd; c++) {
+                const float kc = kj[c];
+                const float *qc = qt + (size_t)c * ATT_BQ;
+#pragma omp simd
+                for (int k = 0; k < ATT_BQ; k++) dots[k] += qc[k] * kc;
+            }
+            for (int k = 0; k < blk.n; k++)
+                sc[k * ATT_BK + j] = k0 + j > limit[k] ? -INFINITY : dots[k] * scale;
+        }
+        for (int k = 0; k < blk.n; k++) {
+            float *row = sc + k * ATT_BK;
+            float bm = -INFINITY;
+            for (int j = 0; j < nk; j++) bm = row[j] > bm ? row[j] : bm;
+            if (bm == -INFINITY) { /* every key of this block is in this query's future */
+                memset(row, 0, sizeof(float) * (size_t)nk);
+                continue;
+            }
+            const float new_max = bm > mx[k] ? bm : mx[k];
+            const float corr = expf(mx[k] - new_max);
+            float *a = acc + (size_t)k * hd;
+            if (corr != 1.0f) {
+                sum[k] *= corr;
+                for (int c = 0; c < hd; c++) a[c] *= corr;
+            }
+            mx[k] = new_max;
+            for (int j = 0; j < nk; j++) row[j] = row[j] == -INFINITY ? 0.0f : expf(row[j] - new_max);
+            for (int j = 0; j < nk; j++) sum[k] += row[j];
+        }
+        for (int j = 0; j < nk; j++) {
+            const float *vj = key_row(s, sq, k0 + j, n_pre, kvh, sq->prefix ? sq->prefix->v : NULL, s->v);
+            for (int k = 0; k < blk.n; k++) {
+                const float p = sc[k * ATT_BK + j];
+                if (p == 0.0f) continue;
+                float *a = acc + (size_t)k * hd;
+#pragma omp simd
+                for (int c = 0; c < hd; c++) a[c] += p * vj[c];
+            }
+        }
+    }
+    for (int k = 0; k < blk.n; k++) {
+        const float inv = 1.0f / sum[k];
+        float *o = out + ((blk.first + k) * H + h) * hd;
+        const float *a = acc + (size_t)k * hd;
+        for (int c = 0; c < hd; c++) o[c] = a[c] * inv;
+    }
+}
+
 /* Attention for n query rows (rows[i]), q [n][q_dim] -> out [n][q_dim]. */
 static int attention(const fwd_state *s, const int64_t *rows, int64_t n, const float *q, float *out,
                      int n_threads) {
-    const qrank_model *m = s->m;
-    const int hd = m->hp.head_dim, H = m->hp.n_heads, KV = m->hp.n_kv_heads, group = H / KV;
-    const float scale = (float)(1.0 / sqrt((double)hd));
+    const int hd = s->m->hp.head_dim, H = s->m->hp.n_heads;
     q_block *blocks = malloc(sizeof *blocks * (size_t)n);
     if (!blocks) return QRANK_E_NO_MEMORY;
     int64_t nb = 0;
@@ -130,83 +208,21 @@ static int attention(const fwd_state *s, const int64_t *rows, int64_t n, const f
     {
         float *sc = malloc(sizeof(float) * ATT_BQ * ATT_BK);
         float *acc = malloc(sizeof(float) * ATT_BQ * (size_t)hd);
-        if (!sc || !acc) {
+        float *qt = calloc((size_t)hd * ATT_BQ, sizeof(float));
+        if (!sc || !acc || !qt) {
 #pragma omp atomic write
             failed = 1;
         }
 #pragma omp for schedule(dynamic) collapse(2)
         for (int64_t b = 0; b < nb; b++) {
             for (int h = 0; h < H; h++) {
-                if (!sc || !acc) continue;
-                const q_block blk = blocks[b];
-                const qr_seq *sq = &s->seqs[s->row_seq[rows[blk.first]]];
-                const int64_t n_pre = sq->prefix ? sq->prefix->n_tokens : 0;
-                const int kvh = h / group;
-                float mx[ATT_BQ], sum[ATT_BQ];
-                int64_t limit[ATT_BQ]; /* last key index each query may see */
-                for (int k = 0; k < blk.n; k++) {
-                    mx[k] = -INFINITY;
-                    sum[k] = 0.0f;
-                    limit[k] = n_pre + rows[blk.first + k] - sq->start;
-                }
-                memset(acc, 0, sizeof(float) * (size_t)blk.n * (size_t)hd);
-                const int64_t n_keys = limit[blk.n - 1] + 1;
-                for (int64_t k0 = 0; k0 < n_keys; k0 += ATT_BK) {
-                    const int nk = (int)(n_keys - k0 < ATT_BK ? n_keys - k0 : ATT_BK);
-                    for (int j = 0; j < nk; j++) {
-                        const float *kj = key_row(s, sq, k0 + j, n_pre, kvh, sq->prefix ? sq->prefix->k : NULL, s->k);
-                        for (int k = 0; k < blk.n; k++) {
-                            if (k0 + j > limit[k]) {
-                                sc[k * ATT_BK + j] = -INFINITY;
-                                continue;
-                            }
-                            const float *qk = q + ((blk.first + k) * H + h) * hd;
-                            float d = 0.0f;
-#pragma omp simd reduction(+ : d)
-                            for (int c = 0; c < hd; c++) d += qk[c] * kj[c];
-                            sc[k * ATT_BK + j] = d * scale;
-                        }
-                    }
-                    for (int k = 0; k < blk.n; k++) {
-                        float *row = sc + k * ATT_BK;
-                        float bm = -INFINITY;
-                        for (int j = 0; j < nk; j++) bm = row[j] > bm ? row[j] : bm;
-                        if (bm == -INFINITY) { /* every key of this block is in this query's future */
-                            memset(row, 0, sizeof(float) * (size_t)nk);
-                            continue;
-                        }
-                        const float new_max = bm > mx[k] ? bm : mx[k];
-                        const float corr = expf(mx[k] - new_max);
-                        float *a = acc + (size_t)k * hd;
-                        if (corr != 1.0f) {
-                            sum[k] *= corr;
-                            for (int c = 0; c < hd; c++) a[c] *= corr;
-                        }
-                        mx[k] = new_max;
-                        for (int j = 0; j < nk; j++) row[j] = row[j] == -INFINITY ? 0.0f : expf(row[j] - new_max);
-                        for (int j = 0; j < nk; j++) sum[k] += row[j];
-                    }
-                    for (int j = 0; j < nk; j++) {
-                        const float *vj = key_row(s, sq, k0 + j, n_pre, kvh, sq->prefix ? sq->prefix->v : NULL, s->v);
-                        for (int k = 0; k < blk.n; k++) {
-                            const float p = sc[k * ATT_BK + j];
-                            if (p == 0.0f) continue;
-                            float *a = acc + (size_t)k * hd;
-#pragma omp simd
-                            for (int c = 0; c < hd; c++) a[c] += p * vj[c];
-                        }
-                    }
-                }
-                for (int k = 0; k < blk.n; k++) {
-                    const float inv = 1.0f / sum[k];
-                    float *o = out + ((blk.first + k) * H + h) * hd;
-                    const float *a = acc + (size_t)k * hd;
-                    for (int c = 0; c < hd; c++) o[c] = a[c] * inv;
-                }
+                if (!sc || !acc || !qt) continue;
+                attend_block(s, rows, blocks[b], h, q, out, sc, acc, qt);
             }
         }
         free(sc);
         free(acc);
+        free(qt);
     }
     free(blocks);
     return failed ? QRANK_E_NO_MEMORY : QRANK_OK;
