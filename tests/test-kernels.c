@@ -6,7 +6,7 @@
  * not a multiple of any tile, output ranges that start and end mid-tile):
  *   gemm_q8_0   must equal generic bit for bit: the integer block dots are
  *               exact and the SIMD kernels apply each block's scale with the
- *               same unfused multiply-add as the reference. Checked with and
+ *               same separate multiply and add as the reference. Checked with and
  *               without a load-time packed copy, and on bytes the quantiser
  *               never makes (-128) so that the offset tricks are exercised.
  *   gemm_f32    every weight type, within 1e-5 of sum |x_i w_i| of generic.
