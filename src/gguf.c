@@ -28,6 +28,7 @@
 #include "name_table.h"
 
 #define GGUF_DEFAULT_ALIGNMENT 32
+#define GGUF_MIN_ALIGNMENT ((size_t)8)
 #define GGUF_MAX_ALIGNMENT ((size_t)1 << 24)
 #define GGUF_MAX_DIMS 4
 #define GGUF_MAX_NAME 256
@@ -269,10 +270,13 @@ static int read_alignment(qr_gguf *g, qrank_error *err) {
         return qr_error(err, QRANK_E_FORMAT, "general.alignment has type %s, expected an integer",
                         type_name(kv->type));
     }
-    if (a == 0 || (a & (a - 1)) != 0 || a > GGUF_MAX_ALIGNMENT)
+    /* At least 8, as the GGUF spec requires: below that an F16/BF16 tensor could
+     * start at an odd address, and every reader of it would be misaligned
+     * (found by fuzz/fuzz_gguf.c). */
+    if (a < GGUF_MIN_ALIGNMENT || (a & (a - 1)) != 0 || a > GGUF_MAX_ALIGNMENT)
         return qr_error(err, QRANK_E_FORMAT,
-                        "general.alignment %llu is not a power of two between 1 and %zu",
-                        (unsigned long long)a, GGUF_MAX_ALIGNMENT);
+                        "general.alignment %llu is not a power of two between %zu and %zu",
+                        (unsigned long long)a, GGUF_MIN_ALIGNMENT, GGUF_MAX_ALIGNMENT);
     g->alignment = (size_t)a;
     return QRANK_OK;
 }
