@@ -16,7 +16,7 @@
  * Matrix work is counted as 2 x (weights of the matrices) operations per
  * computed token; the share of the machine's int8 and bf16 peaks uses the
  * peaks measured by bench-kernels in the same run (passed with --peak-gops,
- * or measured here by running bench-kernels --peak when it is next to us).
+ * or measured here by running bench-kernels, built beside this program).
  * Workloads: posts-20, posts-100, posts-1000 (one query, short posts of 20-80
  * characters, Chinese and English), long-8k (one 8K-token document),
  * embed-1000 (1000 posts through qrank_embed). */
@@ -248,6 +248,16 @@ static int ensure_model(const char *source_dir, const char *path, const char *ty
     return system(cmd) != 0;
 }
 
+/* The machine's peaks from bench-kernels (built beside us): its "int8" and
+ * "bf16" lines end in the 1-thread and all-threads figures. */
+static double last_number(const char *line) {
+    const char *end = line + strlen(line);
+    while (end > line && (end[-1] == '\n' || end[-1] == ' ')) end--;
+    const char *p = end;
+    while (p > line && p[-1] != ' ') p--;
+    return atof(p);
+}
+
 static void measure_peaks(const char *self, double *int8, double *bf16) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", self);
@@ -255,14 +265,13 @@ static void measure_peaks(const char *self, double *int8, double *bf16) {
     if (slash) *slash = '\0';
     else snprintf(dir, sizeof dir, ".");
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "'%s/bench-kernels' --peak 2>/dev/null", dir);
+    snprintf(cmd, sizeof cmd, "'%s/bench-kernels' -p no-layer-figures 2>/dev/null", dir);
     FILE *p = popen(cmd, "r");
     if (!p) return;
     char line[512];
     while (fgets(line, sizeof line, p)) {
-        double v;
-        if (sscanf(line, "peak int8 %lf", &v) == 1) *int8 = v;
-        if (sscanf(line, "peak bf16 %lf", &v) == 1) *bf16 = v;
+        if (strncmp(line, "  int8 ", 7) == 0) *int8 = last_number(line);
+        if (strncmp(line, "  bf16 ", 7) == 0) *bf16 = last_number(line);
     }
     pclose(p);
 }
