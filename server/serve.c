@@ -255,6 +255,7 @@ int cmd_serve(int argc, char **argv) {
         }
     }
     cfg->port = port;
+    cfg->n_threads = n_threads;
     cfg->max_length = max_length;
     cfg->max_documents = (size_t)max_documents;
     cfg->max_body_bytes = (size_t)max_body_bytes;
