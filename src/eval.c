@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "read_file.h"
+#include "mapped_file.h"
 
 enum {
     EVAL_MAX_LABEL = 5,
@@ -262,7 +262,7 @@ int qrank_eval_set_load(const char *path, qrank_eval_set **out, qrank_error *err
     if (!path || !out) return qr_error(err, QRANK_E_INVALID_ARGUMENT, "no path or no place for the set");
     char *text = NULL;
     size_t len = 0;
-    int rc = qr_read_file(path, EVAL_MAX_FILE_BYTES, &text, &len, err);
+    int rc = qr_read_small_file(path, EVAL_MAX_FILE_BYTES, &text, &len, err);
     if (rc) return rc;
     rc = qr_eval_set_parse(text, len, path, out, err);
     free(text);

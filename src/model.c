@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "read_file.h"
+#include "mapped_file.h"
 
 #define MAX_JSON_BYTES ((size_t)64 << 20)
 
@@ -293,7 +293,7 @@ static int load_hf(qrank_model *m, const char *dir, qrank_error *err) {
     int rc;
     if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path)
         return qr_error(err, QRANK_E_INVALID_ARGUMENT, "path too long");
-    if ((rc = qr_read_file(path, 1 << 20, &json, &len, err))) return rc;
+    if ((rc = qr_read_small_file(path, 1 << 20, &json, &len, err))) return rc;
     qr_hf_config cfg;
     rc = qr_hf_config_parse(json, len, &cfg, err);
     free(json);
@@ -314,7 +314,7 @@ static int load_hf(qrank_model *m, const char *dir, qrank_error *err) {
     if ((rc = qr_safetensors_open_dir(dir, &m->st, err))) return rc;
 
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    if ((rc = qr_read_file(path, MAX_JSON_BYTES, &json, &len, err))) return rc;
+    if ((rc = qr_read_small_file(path, MAX_JSON_BYTES, &json, &len, err))) return rc;
     rc = qr_tokenizer_from_json(json, len, &m->tok, err);
     free(json);
     if (rc) return qr_error_prefix(err, rc, "%s", path);
