@@ -10,18 +10,20 @@
 #include <stdlib.h>
 
 #include "error.h"
+#include "kernels/q8_0x16.h"
 
 int qr_matmul(const qr_kernels *k, int n_threads, qrank_precision precision, const qr_tensor *w,
               const float *x, int64_t n_rows, float *y, qrank_error *err) {
     const int64_t n_in = w->ne[0], n_out = w->ne[1];
     if (n_rows <= 0) return QRANK_OK;
     qr_gemm_fn gemm = k->gemm_f32;
-    qr_acts acts = {QR_TYPE_F32, NULL, 0};
+    qr_acts acts = {QR_TYPE_F32, NULL, 0, 0};
     void *scratch = NULL;
     if (precision == QRANK_PRECISION_FAST) {
         if (w->type == QR_TYPE_Q8_0 && k->gemm_q8_0 && n_in % QR_QK8_0 == 0) {
             acts.type = QR_TYPE_Q8_0;
-            acts.row_bytes = qr_row_bytes(QR_TYPE_Q8_0, n_in);
+            acts.q8u = k->quantize_q8u != NULL;
+            acts.row_bytes = acts.q8u ? qr_q8u_row_bytes(n_in) : qr_row_bytes(QR_TYPE_Q8_0, n_in);
             gemm = k->gemm_q8_0;
         } else if (w->type == QR_TYPE_BF16 && k->gemm_bf16) {
             acts.type = QR_TYPE_BF16;
@@ -34,7 +36,9 @@ int qr_matmul(const qr_kernels *k, int n_threads, qrank_precision precision, con
 #pragma omp parallel for num_threads(n_threads) schedule(static)
             for (int64_t r = 0; r < n_rows; r++) {
                 void *dst = (char *)scratch + (size_t)r * acts.row_bytes;
-                if (acts.type == QR_TYPE_Q8_0)
+                if (acts.q8u)
+                    k->quantize_q8u(x + r * n_in, dst, n_in);
+                else if (acts.type == QR_TYPE_Q8_0)
                     k->quantize_q8_0(x + r * n_in, dst, n_in);
                 else
                     k->to_bf16(x + r * n_in, dst, n_in);

@@ -4,14 +4,18 @@
  * SIMD variant qr_kernels_select accepts here (the others are reported as
  * skipped, never silently passed) and for odd shapes (rows 1/3/17/33/130, inputs
  * not a multiple of any tile, output ranges that start and end mid-tile):
- *   gemm_q8_0   must equal generic bit for bit: the integer block dots are
- *               exact and the SIMD kernels apply each block's scale with the
- *               same separate multiply and add as the reference. Checked with and
- *               without a load-time packed copy, and on bytes the quantiser
- *               never makes (-128) so that the offset tricks are exercised.
+ *   gemm_q8_0   must equal generic bit for bit (avx2, avxvnni: the integer
+ *               block dots are exact and they apply each block's scale with
+ *               the same separate multiply and add as the reference), or
+ *               within 1e-5 of the block-wise rounding scale (avx512, which
+ *               uses FMAs and folds the +128 offset into them). Checked with and
+ *               without a load-time packed copy, from Q8_0 blocks and (tables
+ *               with quantize_q8u) from the q8u layout, and on bytes the
+ *               quantiser never makes (-128) so that the offset tricks are
+ *               exercised.
  *   gemm_f32    every weight type, within 1e-5 of sum |x_i w_i| of generic.
  *   gemm_bf16   the same tolerance (vdpbf16ps rounds in its own order).
- *   quantize_q8_0, to_bf16 bit-identical, on random data and on the hard
+ *   quantize_q8_0, quantize_q8u, to_bf16 bit-identical, on random data and on the hard
  *               cases: halfway values, zero blocks, f16 overflow and
  *               subnormal scales, NaN and infinity for bf16.
  * Every output slot outside [o_begin, o_end) x rows holds a sentinel that
@@ -23,6 +27,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/q8_0x16.h"
 #include "tensor.h"
 
 static int g_failures;
@@ -210,7 +215,7 @@ static void test_gemm_f32(const qr_kernels *k) {
         {QR_TYPE_Q8_0, {32, 96, 2080}},   {QR_TYPE_Q4_0, {32, 96, 1056}},  {QR_TYPE_Q4_K, {256, 1280, 2304}},
         {QR_TYPE_Q6_K, {256, 1280, 2304}},
     };
-    const qr_acts none = {QR_TYPE_F32, NULL, 0};
+    const qr_acts none = {QR_TYPE_F32, NULL, 0, 0};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         for (int v = 0; v < 3; v++) {
             const int64_t n_in = cases[c].n_in[v];
@@ -264,6 +269,34 @@ static void *make_acts_q8(const qr_kernels *k, const shape *s, const float *x, i
     return q;
 }
 
+/* The rounding scale of a Q8_0 x Q8_0 dot: per block |d_w d_x| times
+ * (sum |x_i w_i| + 128 |sum w_i|), the largest magnitude a kernel's float
+ * steps see when it folds the +128 offset in after the integer dot. */
+static double *q8_scale(const shape *s, const void *wd, const void *q, size_t rb) {
+    double *sc = xmalloc(sizeof(double) * (size_t)(s->n_rows * s->ldy));
+    const int64_t nb = s->n_in / QR_QK8_0;
+    const size_t wrow = qr_row_bytes(QR_TYPE_Q8_0, s->n_in);
+    for (int64_t r = 0; r < s->n_rows; r++) {
+        const qr_block_q8_0 *xb = (const qr_block_q8_0 *)((const uint8_t *)q + (size_t)r * rb);
+        for (int64_t o = 0; o < s->ldy; o++) {
+            double t = 0.0;
+            if (o < s->n_out) {
+                const qr_block_q8_0 *wb = (const qr_block_q8_0 *)((const uint8_t *)wd + (size_t)o * wrow);
+                for (int64_t b = 0; b < nb; b++) {
+                    double a = 0.0, sw = 0.0;
+                    for (int j = 0; j < QR_QK8_0; j++) {
+                        a += fabs((double)xb[b].qs[j] * wb[b].qs[j]);
+                        sw += wb[b].qs[j];
+                    }
+                    t += fabs((double)qr_f16_to_f32(wb[b].d) * qr_f16_to_f32(xb[b].d)) * (a + 128.0 * fabs(sw));
+                }
+            }
+            sc[r * s->ldy + o] = t;
+        }
+    }
+    return sc;
+}
+
 static void test_gemm_q8_0(const qr_kernels *k) {
     static const int64_t n_ins[] = {32, 96, 1056};
     for (size_t v = 0; v < sizeof n_ins / sizeof n_ins[0]; v++) {
@@ -290,22 +323,41 @@ static void test_gemm_q8_0(const qr_kernels *k) {
             for (int raw = 0; raw < 2; raw++) {
                 size_t rb;
                 void *q = make_acts_q8(k, s, x, raw, &rb);
-                const qr_acts acts = {QR_TYPE_Q8_0, q, rb};
+                const qr_acts acts = {QR_TYPE_Q8_0, q, rb, 0};
+                /* avx512 applies block scales with FMAs (avx512.c says why),
+                 * the others exactly as generic.c does */
+                const int fused = strcmp(k->name, "avx512") == 0;
+                double *sc = fused ? q8_scale(s, wd, q, rb) : NULL;
                 float *ref = fresh_y(s);
                 w.packed = NULL;
                 qr_gemm_q8_0_generic(&w, x, &acts, s->n_rows, s->ldx, ref, s->ldy, s->o_begin, s->o_end);
-                for (int use_packed = 0; use_packed < (packed ? 2 : 1); use_packed++) {
+                /* the same rows in the q8u layout, for tables that read it;
+                 * its rows padded too, by a count that misaligns the scales */
+                uint8_t *qu = NULL;
+                const size_t urb = qr_q8u_row_bytes(n_in) + 6;
+                if (k->quantize_q8u) {
+                    qu = xmalloc(urb * (size_t)s->n_rows);
+                    memset(qu, 0x5a, urb * (size_t)s->n_rows);
+                    for (int64_t r = 0; r < s->n_rows; r++)
+                        qr_q8u_from_q8_0((const uint8_t *)q + (size_t)r * rb, qu + (size_t)r * urb, n_in);
+                }
+                const qr_acts acts_u = {QR_TYPE_Q8_0, qu, urb, 1};
+                for (int form = 0; form < (packed ? 2 : 1) * (qu ? 2 : 1); form++) {
+                    const int use_packed = packed ? form % 2 : 0, use_u = qu ? form / (packed ? 2 : 1) : 0;
                     w.packed = use_packed ? packed : NULL;
                     float *y = fresh_y(s);
-                    k->gemm_q8_0(&w, x, &acts, s->n_rows, s->ldx, y, s->ldy, s->o_begin, s->o_end);
+                    k->gemm_q8_0(&w, x, use_u ? &acts_u : &acts, s->n_rows, s->ldx, y, s->ldy, s->o_begin,
+                                 s->o_end);
                     char what[96];
-                    snprintf(what, sizeof what, "%s gemm_q8_0%s%s", k->name, use_packed ? " packed" : "",
-                             raw ? " raw bytes" : "");
-                    compare(what, s, y, ref, NULL, 0.0);
+                    snprintf(what, sizeof what, "%s gemm_q8_0%s%s%s", k->name, use_packed ? " packed" : "",
+                             use_u ? " q8u" : "", raw ? " raw bytes" : "");
+                    compare(what, s, y, ref, sc, fused ? 1e-5 : 0.0);
                     free(y);
                 }
+                free(sc);
                 w.packed = NULL;
                 free(ref);
+                free(qu);
                 free(q);
             }
             free(x);
@@ -378,7 +430,7 @@ static void test_gemm_bf16(const qr_kernels *k) {
                 for (int64_t j = 0; j < n_in; j++)
                     xr[r * s->ldx + j] = qr_bf16_to_f32(((const uint16_t *)(xb + (size_t)r * rb))[j]);
             }
-            const qr_acts acts = {QR_TYPE_BF16, xb, rb};
+            const qr_acts acts = {QR_TYPE_BF16, xb, rb, 0};
             float *ref = fresh_y(s), *y = fresh_y(s);
             qr_gemm_bf16_generic(&w, x, &acts, s->n_rows, s->ldx, ref, s->ldy, s->o_begin, s->o_end);
             k->gemm_bf16(&w, x, &acts, s->n_rows, s->ldx, y, s->ldy, s->o_begin, s->o_end);
@@ -442,6 +494,29 @@ static void test_quantize(const qr_kernels *k) {
         }
     CHECK(first < 0, "%s quantize_q8_0 differs from generic at byte %d (block %d)", k->name, first,
           first / (int)sizeof(qr_block_q8_0));
+    if (k->quantize_q8u) {
+        /* the q8u layout: the same values, +128, scales widened */
+        const size_t ubytes = qr_q8u_row_bytes(N);
+        uint8_t *u = xmalloc(ubytes), *want = xmalloc(ubytes);
+        memset(u, 0x33, ubytes);
+        k->quantize_q8u(x, u, N);
+        qr_q8u_from_q8_0(a, want, N);
+        int ufirst = -1;
+        for (size_t i = 0; i < ubytes; i++)
+            if (u[i] != want[i]) {
+                ufirst = (int)i;
+                break;
+            }
+        CHECK(ufirst < 0, "%s quantize_q8u differs from generic's blocks at byte %d", k->name, ufirst);
+        /* and the layout itself, spelled out for one value and one scale */
+        const qr_block_q8_0 *ga = (const qr_block_q8_0 *)a;
+        float d3;
+        memcpy(&d3, u + (size_t)NB * 32 + 4 * 3, 4);
+        CHECK(u[3 * 32 + 5] == (uint8_t)(ga[3].qs[5] + 128) && d3 == qr_f16_to_f32(ga[3].d),
+              "%s: q8u block 3 is not laid out as q8_0x16.h says", k->name);
+        free(u);
+        free(want);
+    }
     /* d of block 4 must be +inf in f16, of block 5 a subnormal */
     const qr_block_q8_0 *blk = (const qr_block_q8_0 *)b;
     CHECK(blk[4].d == 0x7c00, "%s: block 4 scale %#x, expected f16 infinity", k->name, blk[4].d);
@@ -509,7 +584,8 @@ static void test_reference(void) {
             qr_quantize_q8_0_generic(x + r * s.ldx, q8 + (size_t)r * q8_rb, s.n_in);
             qr_to_bf16_generic(x + r * s.ldx, (uint16_t *)(bf + (size_t)r * bf_rb), s.n_in);
         }
-        const qr_acts none = {QR_TYPE_F32, NULL, 0}, aq8 = {QR_TYPE_Q8_0, q8, q8_rb}, abf = {QR_TYPE_BF16, bf, bf_rb};
+        const qr_acts none = {QR_TYPE_F32, NULL, 0, 0}, aq8 = {QR_TYPE_Q8_0, q8, q8_rb, 0},
+                      abf = {QR_TYPE_BF16, bf, bf_rb, 0};
         float *y = fresh_y(&s), *yf = fresh_y(&s);
         if (types[t] == QR_TYPE_Q8_0)
             qr_gemm_q8_0_generic(&w, x, &aq8, s.n_rows, s.ldx, y, s.ldy, 0, s.n_out);

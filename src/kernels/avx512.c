@@ -9,14 +9,19 @@
  * of a ZMM register owns one output, not a stretch of the input: weights are
  * read as q8_0x16 groups (q8_0x16.h; packed once at load time, or here a
  * chunk at a time), four activation bytes are broadcast, and after 8
- * vpdpbusd a lane holds the exact integer dot of one 32-block. Its scale is
- * then applied as in generic.c, with a separate multiply and add in the same
- * order, so the result is bit-identical to the reference. vpdpbusd wants
- * unsigned x signed bytes: activations are offset by +128 (xor 0x80) when a
- * row tile is copied, and each lane starts from -128 * sum(w), so every
- * integer stays exact for any int8 input. A tile is 6 rows x 32 outputs:
- * 12 integer and 12 float accumulators. The two scale multiplies share the
- * vpdpbusd ports, which caps this loop at 8/10 of the int8 peak.
+ * vpdpbusd a lane holds the integer dot of one 32-block. vpdpbusd wants
+ * unsigned x signed bytes, so activations come offset by +128: matmul.c
+ * quantises them straight into that form (the q8u layout), which the tile
+ * reads in place; Q8_0 blocks from other callers are copied into it a row
+ * tile at a time. The offset's share, -128 * sum(w) per weight block, is
+ * folded into the float step: dot = d_w * isum + d_w * (-128 sum(w)) by one
+ * FMA, acc += dot * d_x by another. Two FMAs per 8 vpdpbusd on the same two
+ * pipes cap the loop near 80% of the int8 peak; the unfused form of
+ * generic.c (multiply d_w * d_x, multiply, add, plus re-seeding every
+ * accumulator with the offset) measured about 5% slower. So the result is
+ * not bit-identical to generic.c: it differs by float rounding (the integer
+ * dots are exact), which tests/test-kernels.c bounds. A tile is 6 rows x 32
+ * outputs: 12 integer and 12 float accumulators.
  *
  * gemm_f32 and gemm_bf16 keep the weights row-major: a tile of 3 activation
  * rows x 8 weight rows keeps 24 partial-sum registers along the input and
@@ -24,7 +29,7 @@
  * rows as they are; f32 widens other weight types (exactly) into a stack
  * buffer, 1024 values at a time.
  *
- * Buffers live on the stack (about 40 KB at most): the kernel signature has
+ * Buffers live on the stack (about 60 KB at most): the kernel signature has
  * no way to report an allocation failure. */
 #include <immintrin.h>
 #include <string.h>
@@ -36,7 +41,7 @@
 
 enum {
     Q8_MR = 6,  /* activation rows per register tile */
-    Q8_KC = 16, /* 32-blocks per chunk: two packed groups stay in L1 */
+    Q8_KC = 32, /* 32-blocks per chunk: two packed groups (36 KB) stay in L1 */
     Q8_RP = 128, /* rows per row panel */
 };
 
@@ -126,8 +131,17 @@ static void q8_pack_chunk(const qr_tensor *w, int64_t o0, int64_t o1, int64_t b0
     }
 }
 
-/* Copies activation rows (+128, so that vpdpbusd may take them as unsigned)
- * and widens their scales, for one chunk. */
+/* Where a tile finds its activation rows: row r's block b is the 32 bytes
+ * at q + r * q_stride + 32 * b (values + 128, so that vpdpbusd may take them
+ * as unsigned), its scale the float at d + r * d_stride + 4 * b. Either the
+ * caller's rows in the q8u layout (q8_0x16.h), read where they are, or a
+ * q8_rows copy made from Q8_0 blocks. */
+typedef struct {
+    const uint8_t *q, *d;
+    size_t q_stride, d_stride;
+} q8_view;
+
+/* Copies Q8_0 activation rows (+128) and widens their scales, for one chunk. */
 static void q8_pack_rows(const qr_acts *xq, int64_t r0, int mr, int64_t b0, int nb, q8_rows *xr) {
     const __m256i offset = _mm256_set1_epi8((char)0x80);
     for (int r = 0; r < mr; r++) {
@@ -144,39 +158,47 @@ static void q8_pack_rows(const qr_acts *xq, int64_t r0, int mr, int64_t b0, int 
 /* The register tile: MR rows x NG groups of 16 outputs (lane l of group g is
  * output o0 + 16g + l, stored where mask[g] says). MR and NG are constants at
  * every call site, so the arrays below are registers. */
-static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *const gp[2], const q8_rows *xr,
+static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *const gp[2], const q8_view *xv,
                                                           int nb, int MR, int NG, int first, float *y,
                                                           int64_t ldy, const __mmask16 mask[2]) {
+    const uint8_t *xq[Q8_MR], *xd[Q8_MR];
+    for (int r = 0; r < MR; r++) {
+        xq[r] = xv->q + (size_t)r * xv->q_stride;
+        xd[r] = xv->d + (size_t)r * xv->d_stride;
+    }
     __m512 acc[Q8_MR][2];
     for (int r = 0; r < MR; r++)
         for (int g = 0; g < NG; g++)
             acc[r][g] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask[g], y + r * ldy + 16 * g);
     for (int b = 0; b < nb; b++) {
         __m512i isum[Q8_MR][2];
-        for (int g = 0; g < NG; g++) {
-            /* x was offset by +128: start every lane at -128 * sum(w) */
-            const __m512i c = _mm512_slli_epi32(
-                _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)gp[g][b].negsum)), 7);
-            for (int r = 0; r < MR; r++) isum[r][g] = c;
-        }
+        for (int r = 0; r < MR; r++)
+            for (int g = 0; g < NG; g++) isum[r][g] = _mm512_setzero_si512();
         for (int k = 0; k < 8; k++) {
             __m512i wv[2];
             for (int g = 0; g < NG; g++) wv[g] = _mm512_loadu_si512(gp[g][b].qs[k]);
             for (int r = 0; r < MR; r++) {
-                int32_t xv;
-                memcpy(&xv, &xr->qs[r][b][4 * k], 4);
-                const __m512i xb = _mm512_set1_epi32(xv);
+                int32_t x4;
+                memcpy(&x4, xq[r] + 32 * b + 4 * k, 4);
+                const __m512i xb = _mm512_set1_epi32(x4);
                 for (int g = 0; g < NG; g++) isum[r][g] = _mm512_dpbusd_epi32(isum[r][g], xb, wv[g]);
             }
         }
-        __m512 dw[2];
-        for (int g = 0; g < NG; g++) dw[g] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gp[g][b].d));
+        /* isum holds sum((x + 128) w): the block's float dot is
+         * d_w * isum + d_w * (-128 sum(w)), then times d_x */
+        __m512 dw[2], c[2];
+        for (int g = 0; g < NG; g++) {
+            dw[g] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gp[g][b].d));
+            const __m512i negsum = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)gp[g][b].negsum));
+            c[g] = _mm512_mul_ps(dw[g], _mm512_cvtepi32_ps(_mm512_slli_epi32(negsum, 7)));
+        }
         for (int r = 0; r < MR; r++) {
-            const __m512 dx = _mm512_set1_ps(xr->dx[r][b]);
+            float d;
+            memcpy(&d, xd[r] + 4 * b, 4);
+            const __m512 dx = _mm512_set1_ps(d);
             for (int g = 0; g < NG; g++) {
-                /* generic.c: sum += (float)isum * (d_w * d_x), unfused */
-                const __m512 s = _mm512_mul_ps(dw[g], dx);
-                acc[r][g] = _mm512_add_ps(acc[r][g], _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r][g]), s));
+                const __m512 dot = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][g]), dw[g], c[g]);
+                acc[r][g] = _mm512_fmadd_ps(dot, dx, acc[r][g]);
             }
         }
     }
@@ -187,12 +209,12 @@ static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *cons
 #define Q8_TILE_CASE(MRv)                                                                                    \
     case MRv:                                                                                                \
         if (ng == 2)                                                                                         \
-            q8_tile(gp, xr, nb, MRv, 2, first, y, ldy, mask);                                                \
+            q8_tile(gp, xv, nb, MRv, 2, first, y, ldy, mask);                                                \
         else                                                                                                 \
-            q8_tile(gp, xr, nb, MRv, 1, first, y, ldy, mask);                                                \
+            q8_tile(gp, xv, nb, MRv, 1, first, y, ldy, mask);                                                \
         break;
 
-static void q8_tile_any(const qr_q8_0x16 *const gp[2], const q8_rows *xr, int nb, int mr, int ng, int first,
+static void q8_tile_any(const qr_q8_0x16 *const gp[2], const q8_view *xv, int nb, int mr, int ng, int first,
                         float *y, int64_t ldy, const __mmask16 mask[2]) {
     switch (mr) {
         Q8_TILE_CASE(1)
@@ -224,6 +246,7 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
      * of two apart and would all fall into the same few cache sets. */
     _Alignas(64) float part[Q8_RP][32];
     const __mmask16 all[2] = {0xffff, 0xffff};
+    const uint8_t *xbase = xq->data;
     /* Rows go in panels of Q8_RP: their activations stay in L2 while every
      * weight panel passes (weights are re-read per row panel, which the work
      * per weight byte easily pays for). */
@@ -249,8 +272,16 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
                 }
                 for (int64_t t = 0; t < n_tiles; t++) {
                     const int64_t r0 = rp * t / n_tiles, r1 = rp * (t + 1) / n_tiles;
-                    q8_pack_rows(xq, rp0 + r0, (int)(r1 - r0), b0, nb, &rows);
-                    q8_tile_any(gp, &rows, nb, (int)(r1 - r0), ng, b0 == 0, part[r0], 32, all);
+                    q8_view xv;
+                    if (xq->q8u) {
+                        const uint8_t *row = xbase + (size_t)(rp0 + r0) * xq->row_bytes;
+                        xv = (q8_view){row + 32 * b0, row + 32 * nb_all + 4 * b0, xq->row_bytes, xq->row_bytes};
+                    } else {
+                        q8_pack_rows(xq, rp0 + r0, (int)(r1 - r0), b0, nb, &rows);
+                        xv = (q8_view){rows.qs[0][0], (const uint8_t *)rows.dx[0], sizeof rows.qs[0],
+                                       sizeof rows.dx[0]};
+                    }
+                    q8_tile_any(gp, &xv, nb, (int)(r1 - r0), ng, b0 == 0, part[r0], 32, all);
                 }
             }
             const __mmask16 m0 = lane_mask(o0, o_begin, hi), m1 = lane_mask(o0 + 16, o_begin, hi);
@@ -442,31 +473,47 @@ void qr_gemm_bf16_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
 
 /* ---- activation conversions -------------------------------------------- */
 
-void qr_quantize_q8_0_avx512(const float *x, void *out, int64_t n) {
-    qr_block_q8_0 *blk = out;
+/* One block of 32 values, rounded as generic.c does: returns the f16 scale,
+ * writes the 32 int8 values to q. */
+static inline __attribute__((always_inline)) uint16_t quantize_block(const float *x, int8_t *q) {
     const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
     const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32((int)0x80000000u));
-    for (int64_t i = 0; i < n / QR_QK8_0; i++) {
-        const __m512 v0 = _mm512_loadu_ps(x + 32 * i), v1 = _mm512_loadu_ps(x + 32 * i + 16);
-        /* max(|v|, m) keeps m where |v| is NaN, as fmaxf does */
-        __m512 m = _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps());
-        m = _mm512_max_ps(_mm512_abs_ps(v1), m);
-        const float amax = _mm512_reduce_max_ps(m);
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        blk[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
-        const __m512 vid = _mm512_set1_ps(id);
-        for (int h = 0; h < 2; h++) {
-            /* roundf: truncate, then step away from zero when the dropped
-             * part is at least one half (v - trunc(v) is exact) */
-            const __m512 v = _mm512_mul_ps(h ? v1 : v0, vid);
-            const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            const __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), half, _CMP_GE_OQ);
-            const __m512 step = _mm512_or_ps(one, _mm512_and_ps(v, sign));
-            const __m512 r = _mm512_mask_add_ps(t, up, t, step);
-            /* truncating narrow, as the (int8_t) cast of generic.c */
-            _mm_storeu_si128((__m128i *)(blk[i].qs + 16 * h), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(r)));
-        }
+    const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    /* max(|v|, m) keeps m where |v| is NaN, as fmaxf does */
+    __m512 m = _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps());
+    m = _mm512_max_ps(_mm512_abs_ps(v1), m);
+    const float amax = _mm512_reduce_max_ps(m);
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const __m512 vid = _mm512_set1_ps(id);
+    for (int h = 0; h < 2; h++) {
+        /* roundf: truncate, then step away from zero when the dropped
+         * part is at least one half (v - trunc(v) is exact) */
+        const __m512 v = _mm512_mul_ps(h ? v1 : v0, vid);
+        const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        const __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), half, _CMP_GE_OQ);
+        const __m512 step = _mm512_or_ps(one, _mm512_and_ps(v, sign));
+        const __m512 r = _mm512_mask_add_ps(t, up, t, step);
+        /* truncating narrow, as the (int8_t) cast of generic.c */
+        _mm_storeu_si128((__m128i *)(q + 16 * h), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(r)));
+    }
+    return _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+}
+
+void qr_quantize_q8_0_avx512(const float *x, void *out, int64_t n) {
+    qr_block_q8_0 *blk = out;
+    for (int64_t i = 0; i < n / QR_QK8_0; i++) blk[i].d = quantize_block(x + 32 * i, blk[i].qs);
+}
+
+void qr_quantize_q8u_avx512(const float *x, void *out, int64_t n) {
+    const int64_t nb = n / QR_QK8_0;
+    uint8_t *q = out, *d = q + nb * QR_QK8_0;
+    const __m256i offset = _mm256_set1_epi8((char)0x80);
+    for (int64_t i = 0; i < nb; i++) {
+        int8_t *qi = (int8_t *)q + 32 * i;
+        const float f = _cvtsh_ss(quantize_block(x + 32 * i, qi));
+        memcpy(d + 4 * i, &f, 4);
+        _mm256_storeu_si256((__m256i *)qi, _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)qi), offset));
     }
 }
 

@@ -75,6 +75,7 @@ static void fill_avx512(qr_kernels *k) {
     k->gemm_q8_0 = qr_gemm_q8_0_avx512;
     k->gemm_bf16 = qr_gemm_bf16_avx512;
     k->quantize_q8_0 = qr_quantize_q8_0_avx512;
+    k->quantize_q8u = qr_quantize_q8u_avx512;
     k->to_bf16 = qr_to_bf16_avx512;
     k->pack_size = qr_q8_0x16_size;
     k->pack = qr_q8_0x16_pack;

@@ -15,12 +15,15 @@
 
 #include "tensor.h"
 
-/* Activations prepared for a fast kernel: int8 blocks of 32 (Q8_0 layout,
- * scale max|x|/127) or bf16, one row per X row. */
+/* Activations prepared for a fast kernel: int8 blocks of 32 (scale
+ * max|x|/127) or bf16, one row per X row. */
 typedef struct qr_acts {
     qr_type type;        /* QR_TYPE_F32 (use X directly), QR_TYPE_Q8_0 or QR_TYPE_BF16 */
     const void *data;
     size_t row_bytes;
+    /* Q8_0 only: 0 for rows of Q8_0 blocks, 1 for rows in the q8u layout
+     * (kernels/q8_0x16.h), which only tables with quantize_q8u read. */
+    int q8u;
 } qr_acts;
 
 typedef void (*qr_gemm_fn)(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows,
@@ -36,6 +39,11 @@ typedef struct qr_kernels {
     /* x (n values, n % 32 == 0) -> Q8_0 blocks. */
     void (*quantize_q8_0)(const float *x, void *out, int64_t n);
     void (*to_bf16)(const float *x, uint16_t *out, int64_t n);
+    /* Optional: the same quantisation as quantize_q8_0, written in the q8u
+     * layout (qr_q8u_row_bytes(n) bytes), which this table's gemm_q8_0 reads
+     * in place instead of copying every row tile; it still takes Q8_0 blocks
+     * too. NULL in tables whose gemm_q8_0 reads Q8_0 blocks only. */
+    void (*quantize_q8u)(const float *x, void *out, int64_t n);
     /* Optional, at load time: pack_size(w) is the size of w laid out for this
      * table's fast kernel (0: nothing to gain for this tensor), pack(w, dst)
      * writes it to dst (64-byte aligned); set w->packed = dst afterwards and
