@@ -11,7 +11,7 @@
  *    not T^2 scores or T x ffn intermediates).
  *  - In the last layer only the rows whose hidden state is asked for (each
  *    sequence's last token) go past the keys/values.
- * Attention is blocked with an online softmax (see attention()). */
+ * Attention is blocked with an online softmax (attention.c). */
 #include "forward.h"
 
 #include <math.h>
@@ -19,8 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention.h"
 #include "error.h"
 #include "matmul.h"
+#include "silu.h"
 
 enum { ROW_CHUNK = 512 };
 
@@ -79,153 +81,6 @@ static void norm_rope_rows(const qrank_model *m, float *x, int64_t n, int n_head
         free(cs);
         free(tmp);
     }
-}
-
-typedef struct fwd_state {
-    const qrank_model *m;
-    const qr_seq *seqs;
-    const int64_t *row_seq; /* row -> sequence index */
-    const int64_t *row_pos; /* row -> absolute position */
-    const float *k, *v;     /* this layer's keys/values of all rows [T][kv_dim] */
-    int layer;
-} fwd_state;
-
-/* Attention, blocked like FlashAttention: consecutive query rows of one
- * sequence form a block of up to ATT_BQ rows that walks the keys ATT_BK at a
- * time, so each key/value row is read once per block rather than once per
- * query, and a running max and sum (online softmax) keep memory at
- * O(ATT_BQ x (ATT_BK + head_dim)) per thread whatever the length. */
-enum { ATT_BQ = 16, ATT_BK = 64 };
-
-typedef struct q_block {
-    int64_t first; /* index into the chunk's rows */
-    int n;
-} q_block;
-
-static const float *key_row(const fwd_state *s, const qr_seq *sq, int64_t j, int64_t n_pre, int kvh,
-                            const float *cache, const float *own) {
-    const qrank_model *m = s->m;
-    const int hd = m->hp.head_dim, kv_dim = m->hp.n_kv_heads * hd;
-    if (j < n_pre) return cache + ((size_t)s->layer * (size_t)sq->prefix->n_tokens + (size_t)j) * kv_dim + kvh * hd;
-    return own + (sq->start + j - n_pre) * kv_dim + kvh * hd;
-}
-
-/* One block of queries against one head's keys: the hot loop of long
- * documents, compiled for AVX-512, AVX2 and plain x86-64 and chosen when the
- * program loads (GCC target_clones), since forward.c itself is built for the
- * x86-64 baseline. */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_block(
-    const fwd_state *s, const int64_t *rows, const q_block blk, int h, const float *q, float *out, float *sc,
-    float *acc, float *qt) {
-    const qrank_model *m = s->m;
-    const int hd = m->hp.head_dim, H = m->hp.n_heads, group = H / m->hp.n_kv_heads;
-    const float scale = (float)(1.0 / sqrt((double)hd));
-    const qr_seq *sq = &s->seqs[s->row_seq[rows[blk.first]]];
-    const int64_t n_pre = sq->prefix ? sq->prefix->n_tokens : 0;
-    const int kvh = h / group;
-    float mx[ATT_BQ], sum[ATT_BQ];
-    int64_t limit[ATT_BQ] = {0}; /* last key index each query may see */
-    for (int k = 0; k < blk.n; k++) {
-        mx[k] = -INFINITY;
-        sum[k] = 0.0f;
-        limit[k] = n_pre + rows[blk.first + k] - sq->start;
-    }
-    memset(acc, 0, sizeof(float) * (size_t)blk.n * (size_t)hd);
-    for (int k = 0; k < blk.n; k++) {
-        const float *qk = q + ((blk.first + k) * H + h) * hd;
-        for (int c = 0; c < hd; c++) qt[(size_t)c * ATT_BQ + k] = qk[c];
-    }
-    const int64_t n_keys = limit[blk.n - 1] + 1;
-    for (int64_t k0 = 0; k0 < n_keys; k0 += ATT_BK) {
-        const int nk = (int)(n_keys - k0 < ATT_BK ? n_keys - k0 : ATT_BK);
-        /* Q.K^T for the block: the queries are transposed into qt
-         * so one key row feeds ATT_BQ lanes, no horizontal sums. */
-        for (int j = 0; j < nk; j++) {
-            const float *kj = key_row(s, sq, k0 + j, n_pre, kvh, sq->prefix ? sq->prefix->k : NULL, s->k);
-            float dots[ATT_BQ] = {0};
-            for (int c = 0; c < hd; c++) {
-                const float kc = kj[c];
-                const float *qc = qt + (size_t)c * ATT_BQ;
-#pragma omp simd
-                for (int k = 0; k < ATT_BQ; k++) dots[k] += qc[k] * kc;
-            }
-            for (int k = 0; k < blk.n; k++)
-                sc[k * ATT_BK + j] = k0 + j > limit[k] ? -INFINITY : dots[k] * scale;
-        }
-        for (int k = 0; k < blk.n; k++) {
-            float *row = sc + k * ATT_BK;
-            float bm = -INFINITY;
-            for (int j = 0; j < nk; j++) bm = row[j] > bm ? row[j] : bm;
-            if (bm == -INFINITY) { /* every key of this block is in this query's future */
-                memset(row, 0, sizeof(float) * (size_t)nk);
-                continue;
-            }
-            const float new_max = bm > mx[k] ? bm : mx[k];
-            const float corr = expf(mx[k] - new_max);
-            float *a = acc + (size_t)k * hd;
-            if (corr != 1.0f) {
-                sum[k] *= corr;
-                for (int c = 0; c < hd; c++) a[c] *= corr;
-            }
-            mx[k] = new_max;
-            for (int j = 0; j < nk; j++) row[j] = row[j] == -INFINITY ? 0.0f : expf(row[j] - new_max);
-            for (int j = 0; j < nk; j++) sum[k] += row[j];
-        }
-        for (int j = 0; j < nk; j++) {
-            const float *vj = key_row(s, sq, k0 + j, n_pre, kvh, sq->prefix ? sq->prefix->v : NULL, s->v);
-            for (int k = 0; k < blk.n; k++) {
-                const float p = sc[k * ATT_BK + j];
-                if (p == 0.0f) continue;
-                float *a = acc + (size_t)k * hd;
-#pragma omp simd
-                for (int c = 0; c < hd; c++) a[c] += p * vj[c];
-            }
-        }
-    }
-    for (int k = 0; k < blk.n; k++) {
-        const float inv = 1.0f / sum[k];
-        float *o = out + ((blk.first + k) * H + h) * hd;
-        const float *a = acc + (size_t)k * hd;
-        for (int c = 0; c < hd; c++) o[c] = a[c] * inv;
-    }
-}
-
-/* Attention for n query rows (rows[i]), q [n][q_dim] -> out [n][q_dim]. */
-static int attention(const fwd_state *s, const int64_t *rows, int64_t n, const float *q, float *out,
-                     int n_threads) {
-    const int hd = s->m->hp.head_dim, H = s->m->hp.n_heads;
-    q_block *blocks = malloc(sizeof *blocks * (size_t)n);
-    if (!blocks) return QRANK_E_NO_MEMORY;
-    int64_t nb = 0;
-    for (int64_t i = 0; i < n;) {
-        int64_t j = i + 1;
-        while (j < n && j - i < ATT_BQ && rows[j] == rows[j - 1] + 1 && s->row_seq[rows[j]] == s->row_seq[rows[i]]) j++;
-        blocks[nb++] = (q_block){i, (int)(j - i)};
-        i = j;
-    }
-    int failed = 0;
-#pragma omp parallel num_threads(n_threads)
-    {
-        float *sc = malloc(sizeof(float) * ATT_BQ * ATT_BK);
-        float *acc = malloc(sizeof(float) * ATT_BQ * (size_t)hd);
-        float *qt = calloc((size_t)hd * ATT_BQ, sizeof(float));
-        if (!sc || !acc || !qt) {
-#pragma omp atomic write
-            failed = 1;
-        }
-#pragma omp for schedule(dynamic) collapse(2)
-        for (int64_t b = 0; b < nb; b++) {
-            for (int h = 0; h < H; h++) {
-                if (!sc || !acc || !qt) continue;
-                attend_block(s, rows, blocks[b], h, q, out, sc, acc, qt);
-            }
-        }
-        free(sc);
-        free(acc);
-        free(qt);
-    }
-    free(blocks);
-    return failed ? QRANK_E_NO_MEMORY : QRANK_OK;
 }
 
 int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, size_t n_seqs,
@@ -325,7 +180,7 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             rows = last_rows;
             n_rows = out_last ? (int64_t)n_seqs : 0;
         }
-        fwd_state st = {m, seqs, row_seq, row_pos, kall, vall, l};
+        const qr_att_ctx st = {m, seqs, row_seq, kall, vall, l};
         for (int64_t c0 = 0; c0 < n_rows && !rc; c0 += CH) {
             const int64_t n = n_rows - c0 < CH ? n_rows - c0 : CH;
             const int64_t *cr = rows + c0;
@@ -337,7 +192,7 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             rc = qr_matmul(K, nt, prec, ly->wq, xn, n, qb, err);
             if (rc) break;
             norm_rope_rows(m, qb, n, hp->n_heads, ly->q_norm, chunk_pos, nt);
-            rc = attention(&st, cr, n, qb, att, nt);
+            rc = qr_attention(&st, cr, n, qb, att, nt);
             if (rc) {
                 rc = qr_error(err, rc, "out of memory in attention");
                 break;
@@ -353,12 +208,7 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             rc = qr_matmul(K, nt, prec, ly->w_gate, xn, n, gate, err);
             if (!rc) rc = qr_matmul(K, nt, prec, ly->w_up, xn, n, up, err);
             if (rc) break;
-            const int64_t nf = n * hp->ffn;
-#pragma omp parallel for num_threads(nt) schedule(static)
-            for (int64_t i = 0; i < nf; i++) {
-                const float g = gate[i];
-                gate[i] = g / (1.0f + expf(-g)) * up[i];
-            }
+            qr_silu_mul(gate, up, n * hp->ffn, nt);
             rc = qr_matmul(K, nt, prec, ly->w_down, gate, n, ob, err);
             if (rc) break;
 #pragma omp parallel for num_threads(nt) schedule(static)

@@ -1,0 +1,233 @@
+/* test-vec16.c - the vectorised math of vec16.h, silu.c and attention.c
+ * against plain double-precision formulas.
+ *
+ *  - qr_v16_exp within 1 ulp of exp over the whole float range, subnormal
+ *    results within one subnormal step, and the edges: 0 below the range,
+ *    +inf above it, NaN kept;
+ *  - qr_silu_mul on lengths that end mid-vector;
+ *  - qr_attention on hand-made keys, values and queries, against softmax
+ *    attention written out in double: head dims that exercise the 8-wide and
+ *    the scalar tails, grouped-query heads, a shared prefix, sequences that
+ *    cross the 16-query blocks and the 64-key blocks, and query rows that
+ *    are not all rows (as in a model's last layer).
+ * This binary is built for the x86-64 baseline, so the vector code inlined
+ * into it (the exp and select helpers) runs as SSE2; attention.c and silu.c
+ * run the clone this CPU picks. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention.h"
+#include "model.h"
+#include "silu.h"
+#include "vec16.h"
+
+static int failures = 0;
+#define CHECK(cond, ...)                                                 \
+    do {                                                                 \
+        if (!(cond)) {                                                   \
+            failures++;                                                  \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);         \
+            fprintf(stderr, __VA_ARGS__);                                \
+            fputc('\n', stderr);                                         \
+        }                                                                \
+    } while (0)
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static float frand(float lo, float hi) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return lo + (hi - lo) * (float)((rng >> 40) * 0x1p-24);
+}
+
+static float exp1(float x) { return qr_v16_exp(qr_v16_splat(x))[3]; }
+
+static void test_exp(void) {
+    double worst = 0.0;
+    float worst_x = 0.0f;
+    long n = 0;
+    for (float x = -110.0f; x <= 89.0f; x += 0.000613f, n++) {
+        const float got = exp1(x);
+        const double want = exp((double)x);
+        double err;
+        if (want >= 0x1p-126) {
+            const float w = (float)want;
+            if (isinf(w)) {
+                err = isinf(got) ? 0.0 : 1e9;
+            } else {
+                const double ulp = (double)nextafterf(w, INFINITY) - (double)w;
+                err = fabs((double)got - want) / ulp;
+            }
+        } else { /* subnormal results: steps of 2^-149 */
+            err = fabs((double)got - want) / 0x1p-149;
+            if (err <= 1.0) err = 0.0;
+        }
+        if (err > worst) {
+            worst = err;
+            worst_x = x;
+        }
+    }
+    printf("exp: %ld values, worst %.3f ulp at %g\n", n, worst, worst_x);
+    CHECK(worst <= 1.0, "qr_v16_exp is %.3f ulp off at %g", worst, worst_x);
+    CHECK(exp1(0.0f) == 1.0f && exp1(-0.0f) == 1.0f, "exp(0) is not 1");
+    CHECK(exp1(-INFINITY) == 0.0f && exp1(-104.0f) == 0.0f, "exp of very negative numbers is not 0");
+    CHECK(isinf(exp1(INFINITY)) && isinf(exp1(88.75f)), "exp above ln(FLT_MAX) is not +inf");
+    CHECK(fabs(exp1(88.72f) / exp((double)88.72f) - 1.0) < 1.2e-7, "exp just below the overflow edge is wrong: %g",
+          exp1(88.72f));
+    CHECK(isnan(exp1(NAN)), "exp(NaN) is not NaN");
+    /* every lane on its own */
+    qr_v16 v;
+    for (int i = 0; i < 16; i++) v[i] = (float)i - 7.5f;
+    const qr_v16 e = qr_v16_exp(v);
+    int lanes_ok = 1;
+    for (int i = 0; i < 16; i++) lanes_ok &= fabs(e[i] / exp((double)v[i]) - 1.0) < 2e-7;
+    CHECK(lanes_ok, "qr_v16_exp mixes up lanes");
+}
+
+static void test_silu(void) {
+    static const int64_t lengths[] = {1, 15, 16, 17, 40, 4096 + 3, 3 * 4096 + 21};
+    for (size_t t = 0; t < sizeof lengths / sizeof lengths[0]; t++) {
+        const int64_t n = lengths[t];
+        float *g = malloc(sizeof(float) * (size_t)n), *u = malloc(sizeof(float) * (size_t)n),
+              *g0 = malloc(sizeof(float) * (size_t)n);
+        if (!g || !u || !g0) exit(2);
+        for (int64_t i = 0; i < n; i++) {
+            g0[i] = g[i] = frand(-30.0f, 30.0f);
+            u[i] = frand(-2.0f, 2.0f);
+        }
+        qr_silu_mul(g, u, n, 2);
+        int64_t bad = 0;
+        for (int64_t i = 0; i < n; i++) {
+            const double want = (double)g0[i] / (1.0 + exp(-(double)g0[i])) * u[i];
+            if (fabs(g[i] - want) > 4e-7 * fabs(want) + 1e-37) bad++;
+        }
+        CHECK(bad == 0, "qr_silu_mul, n = %lld: %lld values off", (long long)n, (long long)bad);
+        free(g);
+        free(u);
+        free(g0);
+    }
+}
+
+/* Attention in double, one query row at a time. */
+static void naive_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const float *q, double *out) {
+    const qr_hparams *hp = &s->m->hp;
+    const int hd = hp->head_dim, H = hp->n_heads, group = H / hp->n_kv_heads, kv_dim = hp->n_kv_heads * hd;
+    for (int64_t i = 0; i < n; i++) {
+        const qr_seq *sq = &s->seqs[s->row_seq[rows[i]]];
+        const int64_t n_pre = sq->prefix ? sq->prefix->n_tokens : 0, own = rows[i] - sq->start;
+        const int64_t n_keys = n_pre + own + 1;
+        double *sc = malloc(sizeof(double) * (size_t)n_keys);
+        if (!sc) exit(2);
+        for (int h = 0; h < H; h++) {
+            const float *qi = q + (i * H + h) * hd;
+            double mx = -INFINITY;
+            for (int64_t j = 0; j < n_keys; j++) {
+                const float *k = j < n_pre ? sq->prefix->k + ((size_t)s->layer * n_pre + j) * kv_dim
+                                           : s->k + (sq->start + j - n_pre) * kv_dim;
+                k += (h / group) * hd;
+                double d = 0.0;
+                for (int c = 0; c < hd; c++) d += (double)qi[c] * k[c];
+                sc[j] = d / sqrt((double)hd);
+                if (sc[j] > mx) mx = sc[j];
+            }
+            double sum = 0.0;
+            for (int64_t j = 0; j < n_keys; j++) sum += (sc[j] = exp(sc[j] - mx));
+            double *o = out + (i * H + h) * hd;
+            for (int c = 0; c < hd; c++) o[c] = 0.0;
+            for (int64_t j = 0; j < n_keys; j++) {
+                const float *v = j < n_pre ? sq->prefix->v + ((size_t)s->layer * n_pre + j) * kv_dim
+                                           : s->v + (sq->start + j - n_pre) * kv_dim;
+                v += (h / group) * hd;
+                for (int c = 0; c < hd; c++) o[c] += sc[j] / sum * v[c];
+            }
+        }
+        free(sc);
+    }
+}
+
+static float *random_floats(size_t n, float amp) {
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    if (!p) exit(2);
+    for (size_t i = 0; i < n; i++) p[i] = frand(-amp, amp);
+    return p;
+}
+
+static void test_attention_case(int hd, int heads, int kv_heads, int64_t n_pre, const int64_t *lens, int n_seqs,
+                                 int last_rows_only, int layer) {
+    qrank_model m;
+    memset(&m, 0, sizeof m);
+    m.hp.head_dim = hd;
+    m.hp.n_heads = heads;
+    m.hp.n_kv_heads = kv_heads;
+    const int kv_dim = kv_heads * hd, q_dim = heads * hd, n_layers = layer + 1;
+    qr_kv_prefix pre = {n_layers, kv_dim, n_pre, NULL, NULL};
+    if (n_pre) {
+        /* large scores too (amplitude 3 x 3 x hd terms), so the running max moves */
+        pre.k = random_floats((size_t)n_layers * (size_t)(n_pre * kv_dim), 3.0f);
+        pre.v = random_floats((size_t)n_layers * (size_t)(n_pre * kv_dim), 1.0f);
+    }
+    int64_t T = 0;
+    qr_seq seqs[8];
+    for (int s = 0; s < n_seqs; s++) {
+        seqs[s] = (qr_seq){T, lens[s], n_pre ? &pre : NULL};
+        T += lens[s];
+    }
+    int64_t *row_seq = malloc(sizeof(int64_t) * (size_t)T), *rows = malloc(sizeof(int64_t) * (size_t)T);
+    if (!row_seq || !rows) exit(2);
+    for (int s = 0; s < n_seqs; s++)
+        for (int64_t j = 0; j < lens[s]; j++) row_seq[seqs[s].start + j] = s;
+    int64_t n = 0;
+    if (last_rows_only)
+        for (int s = 0; s < n_seqs; s++) rows[n++] = seqs[s].start + lens[s] - 1;
+    else
+        for (int64_t r = 0; r < T; r++) rows[n++] = r;
+    float *k = random_floats((size_t)(T * kv_dim), 3.0f), *v = random_floats((size_t)(T * kv_dim), 1.0f);
+    float *q = random_floats((size_t)(n * q_dim), 3.0f), *out = malloc(sizeof(float) * (size_t)(n * q_dim));
+    double *want = malloc(sizeof(double) * (size_t)(n * q_dim));
+    if (!out || !want) exit(2);
+    const qr_att_ctx ctx = {&m, seqs, row_seq, k, v, layer};
+    CHECK(qr_attention(&ctx, rows, n, q, out, 2) == QRANK_OK, "qr_attention failed");
+    naive_attention(&ctx, rows, n, q, want);
+    double worst = 0.0;
+    for (int64_t i = 0; i < n * q_dim; i++) {
+        const double e = fabs(out[i] - want[i]);
+        if (!(e <= worst)) worst = e; /* NaN counts as worst */
+    }
+    CHECK(worst < 2e-6, "attention hd %d heads %d/%d prefix %lld seqs %d%s: max error %g", hd, heads, kv_heads,
+          (long long)n_pre, n_seqs, last_rows_only ? " (last rows)" : "", worst);
+    free(row_seq);
+    free(rows);
+    free(k);
+    free(v);
+    free(q);
+    free(out);
+    free(want);
+    free(pre.k);
+    free(pre.v);
+}
+
+static void test_attention(void) {
+    const int64_t short_seqs[] = {1, 2, 17, 35, 16, 3};
+    const int64_t long_seq[] = {150};
+    test_attention_case(128, 4, 2, 0, short_seqs, 6, 0, 0);
+    test_attention_case(128, 4, 2, 70, short_seqs, 6, 0, 1);
+    test_attention_case(128, 4, 2, 70, short_seqs, 6, 1, 1);
+    test_attention_case(40, 3, 1, 5, short_seqs, 6, 0, 0); /* 8-wide chunks, no 16 */
+    test_attention_case(6, 2, 2, 63, short_seqs, 6, 0, 0); /* scalar tail only */
+    test_attention_case(32, 8, 2, 0, long_seq, 1, 0, 0);   /* crosses 64-key blocks inside one sequence */
+    test_attention_case(34, 2, 1, 129, long_seq, 1, 0, 2);  /* odd tail after 8-wide, long prefix, layer 2 */
+}
+
+int main(void) {
+    test_exp();
+    test_silu();
+    test_attention();
+    if (failures) {
+        fprintf(stderr, "%d failures\n", failures);
+        return 1;
+    }
+    printf("ok\n");
+    return 0;
+}
