@@ -60,11 +60,11 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_
     /* query k of the block (consecutive rows) sees keys 0 .. limit0 + k */
     const int64_t limit0 = n_pre + rows[blk.first] - sq->start;
     const qr_v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    const qr_v16 neg_inf = qr_v16_splat(-INFINITY), zero = qr_v16_splat(0.0f);
+    const qr_v16 neg_inf = QR_V16_SPLAT(-INFINITY), zero = QR_V16_SPLAT(0.0f);
 
     for (int c = 0; c < hd; c++)
         for (int k = 0; k < ATT_BQ; k++) w->qt[c * ATT_BQ + k] = k < n ? q[((blk.first + k) * H + h) * hd + c] : 0.0f;
-    for (int c = 0; c < hd; c++) qr_v16_store(w->acc + c * ATT_BQ, zero);
+    for (int c = 0; c < hd; c++) QR_V16_STORE(w->acc + c * ATT_BQ, zero);
     qr_v16 mx = neg_inf, sum = zero;
     const int64_t n_keys = limit0 + n;
     for (int64_t k0 = 0; k0 < n_keys; k0 += ATT_BK) {
@@ -80,16 +80,16 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_
             qr_v16 sc[8];
             for (int i = 0; i < 8; i++) sc[i] = zero;
             for (int c = 0; c < hd; c++) {
-                const qr_v16 qc = qr_v16_load(w->qt + c * ATT_BQ);
+                const qr_v16 qc = QR_V16_LOAD(w->qt + c * ATT_BQ);
                 for (int i = 0; i < 8; i++) sc[i] += qc * kp[i][c];
             }
-            for (int i = 0; i < 8; i++) qr_v16_store(w->p + (j + i) * ATT_BQ, sc[i] * scale);
+            for (int i = 0; i < 8; i++) QR_V16_STORE(w->p + (j + i) * ATT_BQ, sc[i] * scale);
         }
         for (; j < nk; j++) {
             const float *a = w->kp[j];
             qr_v16 s0 = zero;
-            for (int c = 0; c < hd; c++) s0 += qr_v16_load(w->qt + c * ATT_BQ) * a[c];
-            qr_v16_store(w->p + j * ATT_BQ, s0 * scale);
+            for (int c = 0; c < hd; c++) s0 += QR_V16_LOAD(w->qt + c * ATT_BQ) * a[c];
+            QR_V16_STORE(w->p + j * ATT_BQ, s0 * scale);
         }
         /* causal mask (and lanes past the block), block max */
         qr_v16 bm = neg_inf;
@@ -97,19 +97,21 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_
             int64_t first = k0 + j - limit0; /* the first lane that sees key k0 + j */
             first = first < 0 ? 0 : first > ATT_BQ ? ATT_BQ : first;
             const qr_v16i seen = (lane >= (int32_t)first) & (lane < n);
-            const qr_v16 sj = qr_v16_select(seen, qr_v16_load(w->p + j * ATT_BQ), neg_inf);
-            qr_v16_store(w->p + j * ATT_BQ, sj);
-            bm = qr_v16_max(bm, sj);
+            const qr_v16 sj = QR_V16_SELECT(seen, QR_V16_LOAD(w->p + j * ATT_BQ), neg_inf);
+            QR_V16_STORE(w->p + j * ATT_BQ, sj);
+            bm = QR_V16_MAX(bm, sj);
         }
         /* online softmax: a lane that has seen no key yet keeps max -inf, and
          * subtracting 0 instead keeps its exponentials at exactly 0 */
-        const qr_v16 new_max = qr_v16_max(mx, bm);
-        const qr_v16 base = qr_v16_select(new_max == neg_inf, zero, new_max);
-        const qr_v16 corr = qr_v16_exp(mx - base);
+        const qr_v16 new_max = QR_V16_MAX(mx, bm);
+        const qr_v16 base = QR_V16_SELECT(new_max == neg_inf, zero, new_max);
+        qr_v16 corr = mx - base;
+        qr_v16_exp(&corr);
         sum *= corr;
         for (j = 0; j < nk; j++) {
-            const qr_v16 pj = qr_v16_exp(qr_v16_load(w->p + j * ATT_BQ) - base);
-            qr_v16_store(w->p + j * ATT_BQ, pj);
+            qr_v16 pj = QR_V16_LOAD(w->p + j * ATT_BQ) - base;
+            qr_v16_exp(&pj);
+            QR_V16_STORE(w->p + j * ATT_BQ, pj);
             sum += pj;
         }
         mx = new_max;
@@ -118,22 +120,22 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_
         int c0 = 0;
         for (; c0 + 8 <= hd; c0 += 8) {
             qr_v16 a[8];
-            for (int i = 0; i < 8; i++) a[i] = qr_v16_load(w->acc + (c0 + i) * ATT_BQ) * corr;
+            for (int i = 0; i < 8; i++) a[i] = QR_V16_LOAD(w->acc + (c0 + i) * ATT_BQ) * corr;
             for (j = 0; j < nk; j++) {
-                const qr_v16 pj = qr_v16_load(w->p + j * ATT_BQ);
+                const qr_v16 pj = QR_V16_LOAD(w->p + j * ATT_BQ);
                 const float *v = w->vp[j] + c0;
                 for (int i = 0; i < 8; i++) a[i] += pj * v[i];
             }
-            for (int i = 0; i < 8; i++) qr_v16_store(w->acc + (c0 + i) * ATT_BQ, a[i]);
+            for (int i = 0; i < 8; i++) QR_V16_STORE(w->acc + (c0 + i) * ATT_BQ, a[i]);
         }
         for (; c0 < hd; c0++) { /* head_dim not a multiple of 8 */
-            qr_v16 a = qr_v16_load(w->acc + c0 * ATT_BQ) * corr;
-            for (j = 0; j < nk; j++) a += qr_v16_load(w->p + j * ATT_BQ) * w->vp[j][c0];
-            qr_v16_store(w->acc + c0 * ATT_BQ, a);
+            qr_v16 a = QR_V16_LOAD(w->acc + c0 * ATT_BQ) * corr;
+            for (j = 0; j < nk; j++) a += QR_V16_LOAD(w->p + j * ATT_BQ) * w->vp[j][c0];
+            QR_V16_STORE(w->acc + c0 * ATT_BQ, a);
         }
     }
-    const qr_v16 inv = qr_v16_splat(1.0f) / qr_v16_select(lane < n, sum, qr_v16_splat(1.0f));
-    for (int c = 0; c < hd; c++) qr_v16_store(w->acc + c * ATT_BQ, qr_v16_load(w->acc + c * ATT_BQ) * inv);
+    const qr_v16 inv = QR_V16_SPLAT(1.0f) / QR_V16_SELECT(lane < n, sum, QR_V16_SPLAT(1.0f));
+    for (int c = 0; c < hd; c++) QR_V16_STORE(w->acc + c * ATT_BQ, QR_V16_LOAD(w->acc + c * ATT_BQ) * inv);
     for (int k = 0; k < n; k++) {
         float *o = out + ((blk.first + k) * H + h) * hd;
         for (int c = 0; c < hd; c++) o[c] = w->acc[c * ATT_BQ + k];

@@ -10,10 +10,12 @@
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void silu_mul_range(float *gate, const float *up,
                                                                                       int64_t n) {
     int64_t i = 0;
-    const qr_v16 one = qr_v16_splat(1.0f);
+    const qr_v16 one = QR_V16_SPLAT(1.0f);
     for (; i + 16 <= n; i += 16) {
-        const qr_v16 g = qr_v16_load(gate + i);
-        qr_v16_store(gate + i, g / (one + qr_v16_exp(-g)) * qr_v16_load(up + i));
+        const qr_v16 g = QR_V16_LOAD(gate + i);
+        qr_v16 e = -g;
+        qr_v16_exp(&e);
+        QR_V16_STORE(gate + i, g / (one + e) * QR_V16_LOAD(up + i));
     }
     if (i < n) { /* the tail through the same vector code, via a padded copy */
         float g[16] = {0}, u[16] = {0};
@@ -21,8 +23,10 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void silu_mu
             g[j - i] = gate[j];
             u[j - i] = up[j];
         }
-        const qr_v16 gv = qr_v16_load(g);
-        qr_v16_store(g, gv / (one + qr_v16_exp(-gv)) * qr_v16_load(u));
+        const qr_v16 gv = QR_V16_LOAD(g);
+        qr_v16 e = -gv;
+        qr_v16_exp(&e);
+        QR_V16_STORE(g, gv / (one + e) * QR_V16_LOAD(u));
         for (int64_t j = i; j < n; j++) gate[j] = g[j - i];
     }
 }
