@@ -1,7 +1,7 @@
 /* rerank.c - end-to-end speed of qrank on the workloads of the speed issue.
  *
  *   bench-rerank [--model-dir DIR] [--types q8_0,bf16] [--workloads posts-20,...]
- *                [--repeats 5] [--threads N] [--peak-gops INT8,BF16]
+ *                [--repeats 5] [--threads N] [--repack] [--peak-gops INT8,BF16]
  *
  * For each weight type it makes the 0.6B-shape synthetic reranker if it is
  * missing (tools/make_model.py), then for each workload forks a child that
@@ -160,11 +160,13 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static void run_workload(const char *model_path, const char *workload, int repeats, int threads, result *r) {
+static void run_workload(const char *model_path, const char *workload, int repeats, int threads, int repack,
+                         result *r) {
     memset(r, 0, sizeof *r);
     double t0 = now();
     qrank_model_params mp = qrank_model_default_params();
     mp.n_threads = threads;
+    mp.repack = repack;
     qrank_model *m;
     qrank_error err;
     if (qrank_model_load(model_path, &mp, &m, &err)) {
@@ -280,7 +282,7 @@ int main(int argc, char **argv) {
     const char *model_dir = "models", *types = "q8_0,bf16",
                *workloads = "posts-20,posts-100,posts-1000,long-8k,embed-1000";
     const char *source_dir = QRANK_SOURCE_DIR;
-    int repeats = 5, threads = 0;
+    int repeats = 5, threads = 0, repack = 0;
     double peak_int8 = 0, peak_bf16 = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model-dir") && i + 1 < argc) model_dir = argv[++i];
@@ -288,10 +290,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--workloads") && i + 1 < argc) workloads = argv[++i];
         else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--repack")) repack = 1;
         else if (!strcmp(argv[i], "--peak-gops") && i + 1 < argc) sscanf(argv[++i], "%lf,%lf", &peak_int8, &peak_bf16);
         else {
             fprintf(stderr, "usage: bench-rerank [--model-dir DIR] [--types q8_0,bf16] [--workloads LIST] "
-                            "[--repeats N] [--threads N] [--peak-gops INT8,BF16]\n");
+                            "[--repeats N] [--threads N] [--repack] [--peak-gops INT8,BF16]\n");
             return 2;
         }
     }
@@ -321,7 +324,7 @@ int main(int argc, char **argv) {
             pid_t pid = fork();
             if (pid == 0) {
                 close(fd[0]);
-                run_workload(path, wl, repeats, threads, shared);
+                run_workload(path, wl, repeats, threads, repack, shared);
                 ssize_t w = write(fd[1], shared, sizeof *shared);
                 _exit(w == (ssize_t)sizeof *shared ? 0 : 1);
             }

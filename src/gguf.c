@@ -503,6 +503,8 @@ int qr_gguf_open_memory(const void *data, size_t size, qr_gguf **out, qrank_erro
     return finish_open(g, out, err);
 }
 
+void qr_gguf_drop_pages(const qr_gguf *g, const void *p, size_t len) { qr_mapped_file_drop(&g->map, p, len); }
+
 int qr_gguf_open(const char *path, qr_gguf **out, qrank_error *err) {
     *out = NULL;
     qr_gguf *g = calloc(1, sizeof *g);

@@ -62,6 +62,9 @@ int qr_gguf_open(const char *path, qr_gguf **out, qrank_error *err);
  * qr_gguf_close (fuzz targets and tests). */
 int qr_gguf_open_memory(const void *data, size_t size, qr_gguf **out, qrank_error *err);
 void qr_gguf_close(qr_gguf *g);
+/* qr_mapped_file_drop for a range of this file's data; nothing for a file
+ * opened from memory. */
+void qr_gguf_drop_pages(const qr_gguf *g, const void *p, size_t len);
 
 uint32_t qr_gguf_version(const qr_gguf *g);
 size_t qr_gguf_file_size(const qr_gguf *g);

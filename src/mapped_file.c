@@ -65,6 +65,14 @@ void qr_unmap_file(qr_mapped_file *m) {
     m->size = 0;
 }
 
+void qr_mapped_file_drop(const qr_mapped_file *m, const void *p, size_t len) {
+    const uintptr_t lo = (uintptr_t)p, hi = lo + len, base = (uintptr_t)m->data;
+    if (!m->data || lo < base || hi < lo || hi > base + m->size) return;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t a = (lo + page - 1) / page * page, b = hi / page * page;
+    if (a < b) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 int qr_read_small_file(const char *path, size_t max_bytes, char **out, size_t *len,
                        qrank_error *err) {
     *out = NULL;

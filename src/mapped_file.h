@@ -21,6 +21,11 @@ typedef struct qr_mapped_file {
 int qr_map_file(const char *path, qr_mapped_file *out, qrank_error *err);
 /* Safe on a zeroed or already unmapped struct. */
 void qr_unmap_file(qr_mapped_file *m);
+/* The pages wholly inside [p, p + len) leave the process's resident set
+ * (MADV_DONTNEED): they stay valid, and are read from the file again if
+ * touched. For data the process keeps a copy of elsewhere. Ignored unless
+ * the range lies inside this mapping. */
+void qr_mapped_file_drop(const qr_mapped_file *m, const void *p, size_t len);
 
 /* Reads a small file (a JSON side file) into a NUL-terminated malloc'd buffer;
  * files over max_bytes are refused with QRANK_E_FORMAT before reading. */

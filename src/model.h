@@ -24,6 +24,9 @@ typedef struct qr_hparams {
 typedef struct qr_layer {
     const qr_tensor *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down;
     float *attn_norm, *q_norm, *k_norm, *ffn_norm; /* widened to f32 */
+    /* The seven matrices as the model's own copies, where they carry a
+     * packed layout (model.c, pack_weights); wq.. then point here. */
+    qr_tensor own[7];
 } qr_layer;
 
 struct qrank_model {
@@ -53,6 +56,8 @@ struct qrank_model {
     size_t n_rerank_suffix;
 
     qr_kernels kernels;
+    void *packed;        /* every packed matrix, one mapping (NULL: none) */
+    size_t packed_bytes;
     int n_threads;
     qrank_precision precision;
 

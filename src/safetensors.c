@@ -335,6 +335,10 @@ int qr_safetensors_parse(const void *data, size_t size, qr_safetensors **out, qr
     return QRANK_OK;
 }
 
+void qr_safetensors_drop_pages(const qr_safetensors *st, const void *p, size_t len) {
+    for (size_t i = 0; i < st->n_maps; i++) qr_mapped_file_drop(&st->maps[i], p, len);
+}
+
 /* Maps path as file number st->n_maps and parses it. */
 static int add_file(qr_safetensors *st, const char *path, qrank_error *err) {
     qr_mapped_file *maps = realloc(st->maps, (st->n_maps + 1) * sizeof *maps);

@@ -45,6 +45,8 @@ int qr_safetensors_open_file(const char *path, qr_safetensors **out, qrank_error
 /* Parses a header from memory that the caller keeps alive (fuzz target). */
 int qr_safetensors_parse(const void *data, size_t size, qr_safetensors **out, qrank_error *err);
 void qr_safetensors_close(qr_safetensors *st);
+/* qr_mapped_file_drop on whichever of the files holds [p, p + len). */
+void qr_safetensors_drop_pages(const qr_safetensors *st, const void *p, size_t len);
 
 size_t qr_safetensors_n_tensors(const qr_safetensors *st);
 const qr_tensor *qr_safetensors_tensor_at(const qr_safetensors *st, size_t i);

@@ -4,5 +4,9 @@ add_test(NAME engine_models
   COMMAND ${QRANK_PYTHON} ${CMAKE_SOURCE_DIR}/tools/make_model.py
           --out ${CMAKE_BINARY_DIR}/models/engine-f32.gguf --format gguf --dtype f32
           --layers 2 --hidden 64 --ffn 128 --heads 4 --kv-heads 2 --head-dim 32 --seed 11)
-set_tests_properties(engine_models PROPERTIES FIXTURES_SETUP engine_models)
+add_test(NAME engine_models_q8_0
+  COMMAND ${QRANK_PYTHON} ${CMAKE_SOURCE_DIR}/tools/make_model.py
+          --out ${CMAKE_BINARY_DIR}/models/engine-q8_0.gguf --format gguf --dtype q8_0
+          --layers 2 --hidden 64 --ffn 128 --heads 4 --kv-heads 2 --head-dim 32 --seed 12)
+set_tests_properties(engine_models engine_models_q8_0 PROPERTIES FIXTURES_SETUP engine_models)
 set_tests_properties(test-rerank PROPERTIES FIXTURES_REQUIRED engine_models)

@@ -399,6 +399,23 @@ static void test_pack_layout(const qr_kernels *k) {
             bad += negsum != -sum || d != want_d;
         }
     CHECK(bad == 0, "%s: %d packed values differ from the q8_0x16 definition", k->name, bad);
+    /* a bigger tensor, a short last group: byte for byte the plain-C packer */
+    {
+        size_t nb2;
+        void *wd2 = make_weights(QR_TYPE_Q8_0, 1056, 75, &nb2);
+        const qr_tensor w2 = tensor_of(QR_TYPE_Q8_0, 1056, 75, wd2, nb2);
+        const size_t s2 = k->pack_size(&w2);
+        uint8_t *a = xmalloc(s2), *b = xmalloc(s2);
+        memset(a, 0x11, s2);
+        memset(b, 0x22, s2);
+        k->pack(&w2, a);
+        qr_q8_0x16_pack(&w2, b);
+        CHECK(s2 == qr_q8_0x16_size(&w2) && memcmp(a, b, s2) == 0, "%s: pack differs from qr_q8_0x16_pack",
+              k->name);
+        free(a);
+        free(b);
+        free(wd2);
+    }
     qr_tensor f = w;
     f.type = QR_TYPE_F16;
     CHECK(k->pack_size(&f) == 0, "%s: packs an F16 tensor", k->name);

@@ -8,6 +8,8 @@
  *    (which is what the official code does);
  *  - packing documents together changes nothing;
  *  - truncation keeps the prompt at max_length;
+ *  - repacked weights (qrank_model_params.repack) give the very same scores,
+ *    fast and exact, as the file's layout;
  *  - user text never produces special tokens. */
 #include <math.h>
 #include <stdio.h>
@@ -215,6 +217,32 @@ static void test_rank_order(void) {
           order[3], order[4]);
 }
 
+static void test_repack(const char *path) {
+    qrank_model *plain = NULL, *packed = NULL;
+    qrank_error err;
+    qrank_model_params mp = qrank_model_default_params();
+    CHECK(qrank_model_load(path, &mp, &plain, &err) == QRANK_OK, "%s", err.message);
+    mp.repack = 1;
+    CHECK(qrank_model_load(path, &mp, &packed, &err) == QRANK_OK, "%s", err.message);
+    if (!plain || !packed) goto out;
+    CHECK(packed->packed || !packed->kernels.pack_size, "repack asked for, kernel table %s has a layout, nothing packed",
+          packed->kernels.name);
+    if (!packed->packed) printf("repack: the %s kernel table has no packed layout; only the plain path ran\n", packed->kernels.name);
+    const size_t n = sizeof DOCS / sizeof DOCS[0];
+    for (int exact = 0; exact < 2; exact++) {
+        qrank_rerank_params rp = qrank_rerank_default_params();
+        rp.precision = exact ? QRANK_PRECISION_EXACT : QRANK_PRECISION_FAST;
+        float a[sizeof DOCS / sizeof DOCS[0]], b[sizeof DOCS / sizeof DOCS[0]];
+        CHECK(qrank_rerank(plain, "烟花 fireworks", DOCS, n, &rp, a, NULL, NULL, &err) == QRANK_OK, "%s", err.message);
+        CHECK(qrank_rerank(packed, "烟花 fireworks", DOCS, n, &rp, b, NULL, NULL, &err) == QRANK_OK, "%s", err.message);
+        CHECK(memcmp(a, b, sizeof a) == 0, "%s scores differ between the file's layout and repacked weights",
+              exact ? "exact" : "fast");
+    }
+out:
+    qrank_model_free(plain);
+    qrank_model_free(packed);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test-rerank SOURCE_DIR BUILD_DIR\n");
@@ -236,6 +264,8 @@ int main(int argc, char **argv) {
     test_truncation(m);
     test_rank_order();
     qrank_model_free(m);
+    snprintf(path, sizeof path, "%s/models/engine-q8_0.gguf", argv[2]);
+    test_repack(path);
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -78,7 +78,7 @@ static void fill_avx512(qr_kernels *k) {
     k->quantize_q8u = qr_quantize_q8u_avx512;
     k->to_bf16 = qr_to_bf16_avx512;
     k->pack_size = qr_q8_0x16_size;
-    k->pack = qr_q8_0x16_pack;
+    k->pack = qr_q8_0x16_pack_avx512;
 }
 
 int qr_kernels_select(qr_kernels *k, const char *want) {
