@@ -40,7 +40,10 @@ static void rmsnorm(float *out, const float *x, const float *w, int n, double ep
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
 }
 
-/* Rotate-half (NeoX) RoPE: dims i and i + head_dim/2 turn together. */
+/* Rotate-half (NeoX) RoPE: dims i and i + head_dim/2 turn together. Each
+ * row's cosines and sines are computed once per forward pass, into
+ * cs[row][head_dim] (cosines, then sines), and serve queries and keys of
+ * every layer. */
 static void rope_tables(const qrank_model *m, int64_t pos, float *cosv, float *sinv) {
     const int half = m->hp.head_dim / 2;
     for (int i = 0; i < half; i++) {
@@ -59,26 +62,26 @@ static void rope_apply(float *v, int head_dim, const float *cosv, const float *s
     }
 }
 
-/* q_norm / k_norm, then RoPE, on every head of n rows laid out [n][n_heads*head_dim]. */
+/* q_norm / k_norm, then RoPE, on every head of n rows laid out
+ * [n][n_heads*head_dim]; row r is packed row ids[r], whose rope values are
+ * cs[ids[r]]. */
 static void norm_rope_rows(const qrank_model *m, float *x, int64_t n, int n_heads, const float *norm_w,
-                           const int64_t *pos, int n_threads) {
+                           const float *cs, const int64_t *ids, int n_threads) {
     const int hd = m->hp.head_dim;
 #pragma omp parallel num_threads(n_threads)
     {
-        float *cs = malloc(sizeof(float) * (size_t)hd);
         float *tmp = malloc(sizeof(float) * (size_t)hd);
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < n; r++) {
-            if (!cs || !tmp) continue;
-            rope_tables(m, pos[r], cs, cs + hd / 2);
+            if (!tmp) continue;
+            const float *c = cs + ids[r] * hd;
             for (int h = 0; h < n_heads; h++) {
                 float *v = x + (r * n_heads + h) * hd;
                 rmsnorm(tmp, v, norm_w, hd, m->hp.rms_eps);
                 memcpy(v, tmp, sizeof(float) * (size_t)hd);
-                rope_apply(v, hd, cs, cs + hd / 2);
+                rope_apply(v, hd, c, c + hd / 2);
             }
         }
-        free(cs);
         free(tmp);
     }
 }
@@ -122,9 +125,9 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     float *ob = malloc(sizeof(float) * (size_t)(CH * H));
     float *gate = malloc(sizeof(float) * (size_t)(CH * hp->ffn));
     float *up = malloc(sizeof(float) * (size_t)(CH * hp->ffn));
-    int64_t *chunk_pos = malloc(sizeof(int64_t) * (size_t)CH);
+    float *rope_cs = malloc(sizeof(float) * (size_t)(T * hd));
     if (!h || !kall || !vall || !row_seq || !row_pos || !all_rows || !last_rows || !xn || !qb || !att ||
-        !ob || !gate || !up || !chunk_pos) {
+        !ob || !gate || !up || !rope_cs) {
         rc = qr_error(err, QRANK_E_NO_MEMORY, "out of memory for a batch of %lld tokens", (long long)T);
         goto done;
     }
@@ -152,6 +155,7 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     for (int64_t r = 0; r < T; r++) {
         all_rows[r] = r;
         qr_dequantize_row(m->tok_embd, tokens[r], h + r * H);
+        rope_tables(m, row_pos[r], rope_cs + r * hd, rope_cs + r * hd + hd / 2);
     }
 
     for (int l = 0; l < hp->n_layers && !rc; l++) {
@@ -163,9 +167,10 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             const int64_t n = T - c0 < CH ? T - c0 : CH;
 #pragma omp parallel for num_threads(nt) schedule(static)
             for (int64_t r = 0; r < n; r++) rmsnorm(xn + r * H, h + (c0 + r) * H, ly->attn_norm, H, hp->rms_eps);
-            rc = qr_matmul(K, nt, prec, ly->wk, xn, n, kall + c0 * kv_dim, err);
-            if (!rc) rc = qr_matmul(K, nt, prec, ly->wv, xn, n, vall + c0 * kv_dim, err);
-            if (!rc) norm_rope_rows(m, kall + c0 * kv_dim, n, hp->n_kv_heads, ly->k_norm, row_pos + c0, nt);
+            const qr_tensor *kv_w[2] = {ly->wk, ly->wv};
+            float *kv_y[2] = {kall + c0 * kv_dim, vall + c0 * kv_dim};
+            rc = qr_matmul_n(K, nt, prec, 2, kv_w, xn, n, kv_y, err);
+            if (!rc) norm_rope_rows(m, kall + c0 * kv_dim, n, hp->n_kv_heads, ly->k_norm, rope_cs, all_rows + c0, nt);
         }
         if (rc) break;
         if (capture) {
@@ -185,13 +190,10 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             const int64_t n = n_rows - c0 < CH ? n_rows - c0 : CH;
             const int64_t *cr = rows + c0;
 #pragma omp parallel for num_threads(nt) schedule(static)
-            for (int64_t r = 0; r < n; r++) {
-                rmsnorm(xn + r * H, h + cr[r] * H, ly->attn_norm, H, hp->rms_eps);
-                chunk_pos[r] = row_pos[cr[r]];
-            }
+            for (int64_t r = 0; r < n; r++) rmsnorm(xn + r * H, h + cr[r] * H, ly->attn_norm, H, hp->rms_eps);
             rc = qr_matmul(K, nt, prec, ly->wq, xn, n, qb, err);
             if (rc) break;
-            norm_rope_rows(m, qb, n, hp->n_heads, ly->q_norm, chunk_pos, nt);
+            norm_rope_rows(m, qb, n, hp->n_heads, ly->q_norm, rope_cs, cr, nt);
             rc = qr_attention(&st, cr, n, qb, att, nt);
             if (rc) {
                 rc = qr_error(err, rc, "out of memory in attention");
@@ -205,8 +207,9 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
                 for (int i = 0; i < H; i++) hr[i] += ob[r * H + i];
                 rmsnorm(xn + r * H, hr, ly->ffn_norm, H, hp->rms_eps);
             }
-            rc = qr_matmul(K, nt, prec, ly->w_gate, xn, n, gate, err);
-            if (!rc) rc = qr_matmul(K, nt, prec, ly->w_up, xn, n, up, err);
+            const qr_tensor *gu_w[2] = {ly->w_gate, ly->w_up};
+            float *gu_y[2] = {gate, up};
+            rc = qr_matmul_n(K, nt, prec, 2, gu_w, xn, n, gu_y, err);
             if (rc) break;
             qr_silu_mul(gate, up, n * hp->ffn, nt);
             rc = qr_matmul(K, nt, prec, ly->w_down, gate, n, ob, err);
@@ -236,6 +239,6 @@ done:
     free(ob);
     free(gate);
     free(up);
-    free(chunk_pos);
+    free(rope_cs);
     return rc;
 }

@@ -1,9 +1,11 @@
-/* matmul.c - splits one matrix multiplication over the compute threads.
+/* matmul.c - splits matrix multiplications over the compute threads.
  *
  * The output columns (weight rows) are divided among threads so that every
  * thread streams a disjoint slice of the weights once while all activation
  * rows stay hot in cache; activations are quantised once, before the split,
- * for the fast paths. */
+ * for the fast paths. Several matrices that read the same X (keys and
+ * values, gate and up) go through one call: one quantisation and one
+ * parallel region over all their columns. */
 #include "matmul.h"
 
 #include <omp.h>
@@ -12,20 +14,29 @@
 #include "error.h"
 #include "kernels/q8_0x16.h"
 
-int qr_matmul(const qr_kernels *k, int n_threads, qrank_precision precision, const qr_tensor *w,
-              const float *x, int64_t n_rows, float *y, qrank_error *err) {
-    const int64_t n_in = w->ne[0], n_out = w->ne[1];
-    if (n_rows <= 0) return QRANK_OK;
+int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, int n_w,
+                const qr_tensor *const *ws, const float *x, int64_t n_rows, float *const *ys, qrank_error *err) {
+    if (n_rows <= 0 || n_w <= 0) return QRANK_OK;
+    const int64_t n_in = ws[0]->ne[0];
+    for (int i = 1; i < n_w; i++)
+        if (ws[i]->ne[0] != n_in || ws[i]->type != ws[0]->type) { /* nothing to share: one at a time */
+            for (int j = 0; j < n_w; j++) {
+                const int rc = qr_matmul_n(k, n_threads, precision, 1, &ws[j], x, n_rows, &ys[j], err);
+                if (rc) return rc;
+            }
+            return QRANK_OK;
+        }
+    const qr_tensor *w0 = ws[0];
     qr_gemm_fn gemm = k->gemm_f32;
     qr_acts acts = {QR_TYPE_F32, NULL, 0, 0};
     void *scratch = NULL;
     if (precision == QRANK_PRECISION_FAST) {
-        if (w->type == QR_TYPE_Q8_0 && k->gemm_q8_0 && n_in % QR_QK8_0 == 0) {
+        if (w0->type == QR_TYPE_Q8_0 && k->gemm_q8_0 && n_in % QR_QK8_0 == 0) {
             acts.type = QR_TYPE_Q8_0;
             acts.q8u = k->quantize_q8u != NULL;
             acts.row_bytes = acts.q8u ? qr_q8u_row_bytes(n_in) : qr_row_bytes(QR_TYPE_Q8_0, n_in);
             gemm = k->gemm_q8_0;
-        } else if (w->type == QR_TYPE_BF16 && k->gemm_bf16) {
+        } else if (w0->type == QR_TYPE_BF16 && k->gemm_bf16) {
             acts.type = QR_TYPE_BF16;
             acts.row_bytes = (size_t)n_in * 2;
             gemm = k->gemm_bf16;
@@ -46,17 +57,38 @@ int qr_matmul(const qr_kernels *k, int n_threads, qrank_precision precision, con
             acts.data = scratch;
         }
     }
-    /* Slices of 16 output columns keep SIMD kernels on whole tiles. */
-    const int64_t n_slices = (n_out + 15) / 16;
+    /* Slices of 16 output columns keep SIMD kernels on whole tiles; the
+     * matrices' slices are numbered one after another and each thread takes
+     * a contiguous run of them. */
+    enum { MAX_W = 4 };
+    if (n_w > MAX_W) {
+        free(scratch);
+        return qr_error(err, QRANK_E_INVALID_ARGUMENT, "qr_matmul_n takes at most %d matrices", MAX_W);
+    }
+    int64_t first_slice[MAX_W + 1];
+    first_slice[0] = 0;
+    for (int i = 0; i < n_w; i++) first_slice[i + 1] = first_slice[i] + (ws[i]->ne[1] + 15) / 16;
+    const int64_t n_slices = first_slice[n_w];
     int nt = n_threads < 1 ? 1 : n_threads;
     if (nt > n_slices) nt = (int)n_slices;
 #pragma omp parallel num_threads(nt)
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
         const int64_t s0 = n_slices * t / T, s1 = n_slices * (t + 1) / T;
-        const int64_t o0 = s0 * 16, o1 = s1 * 16 < n_out ? s1 * 16 : n_out;
-        if (o0 < o1) gemm(w, x, &acts, n_rows, n_in, y, n_out, o0, o1);
+        for (int i = 0; i < n_w; i++) {
+            const int64_t a = s0 > first_slice[i] ? s0 : first_slice[i];
+            const int64_t b = s1 < first_slice[i + 1] ? s1 : first_slice[i + 1];
+            if (a >= b) continue;
+            const int64_t n_out = ws[i]->ne[1];
+            const int64_t o0 = (a - first_slice[i]) * 16, o1 = (b - first_slice[i]) * 16 < n_out ? (b - first_slice[i]) * 16 : n_out;
+            if (o0 < o1) gemm(ws[i], x, &acts, n_rows, n_in, ys[i], n_out, o0, o1);
+        }
     }
     free(scratch);
     return QRANK_OK;
+}
+
+int qr_matmul(const qr_kernels *k, int n_threads, qrank_precision precision, const qr_tensor *w,
+              const float *x, int64_t n_rows, float *y, qrank_error *err) {
+    return qr_matmul_n(k, n_threads, precision, 1, &w, x, n_rows, &y, err);
 }

@@ -10,5 +10,10 @@
  * weights' type when the kernel table has a native kernel for it. */
 int qr_matmul(const qr_kernels *k, int n_threads, qrank_precision precision, const qr_tensor *w,
               const float *x, int64_t n_rows, float *y, qrank_error *err);
+/* The same for n_w (at most 4) matrices of one input X: Y_i = X . W_i^T.
+ * Matrices of the same type and input width share one quantisation of X
+ * and one split of all their columns over the threads. */
+int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, int n_w,
+                const qr_tensor *const *ws, const float *x, int64_t n_rows, float *const *ys, qrank_error *err);
 
 #endif
