@@ -34,10 +34,17 @@ void qr_kv_prefix_free(qr_kv_prefix *kv) {
 }
 
 static void rmsnorm(float *out, const float *x, const float *w, int n, double eps) {
+    /* eight running sums: independent lanes the compiler can vectorise
+     * (one sum is a serial chain of double adds, and it may not reorder it) */
+    double part[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) part[j] += (double)x[i + j] * x[i + j];
     double ss = 0.0;
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    for (int j = 0; j < 8; j++) ss += part[j];
+    for (; i < n; i++) ss += (double)x[i] * x[i];
     const float scale = (float)(1.0 / sqrt(ss / n + eps));
-    for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+    for (i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
 }
 
 /* Rotate-half (NeoX) RoPE: dims i and i + head_dim/2 turn together. Each
