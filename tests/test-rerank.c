@@ -20,16 +20,7 @@
 #include "model.h"
 #include "qrank.h"
 
-static int failures = 0;
-#define CHECK(cond, ...)                                                 \
-    do {                                                                 \
-        if (!(cond)) {                                                   \
-            failures++;                                                  \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);         \
-            fprintf(stderr, __VA_ARGS__);                                \
-            fputc('\n', stderr);                                         \
-        }                                                                \
-    } while (0)
+#include "check.h"
 
 static const char *DOCS[] = {
     "杭州亚运会闭幕式的烟花秀太震撼了！🎆",

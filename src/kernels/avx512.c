@@ -101,64 +101,47 @@ static inline __attribute__((always_inline)) void q8_pack_block(const uint8_t *c
     _mm256_storeu_si256((__m256i *)dst->negsum, _mm512_cvtepi32_epi16(_mm512_sub_epi32(_mm512_setzero_si512(), sum)));
 }
 
-/* Packs weight rows [o0, o1) (at most 32) x blocks [b0, b0+nb) into two
- * groups of q8_0x16 blocks, dst[g * Q8_KC + b]. Rows past o1 repeat row o0:
- * their lanes are computed and never stored. */
-static void q8_pack_chunk(const qr_tensor *w, int64_t o0, int64_t o1, int64_t b0, int nb, qr_q8_0x16 *dst) {
+/* One group: weight rows first .. first+15 x blocks [b0, b0+nb) into
+ * dst[0 .. nb). Rows at or past end are row pad, or zero when pad < 0. */
+static void q8_pack_group(const qr_tensor *w, int64_t first, int64_t end, int64_t pad, int64_t b0, int64_t nb,
+                          qr_q8_0x16 *dst) {
     const size_t wrow = qr_row_bytes(QR_TYPE_Q8_0, w->ne[0]), blk = sizeof(qr_block_q8_0);
     const uint8_t *base = (const uint8_t *)w->data + (size_t)b0 * blk;
-    const int ng = o1 - o0 > 16 ? 2 : 1;
-    for (int g = 0; g < ng; g++) {
-        const int64_t first = o0 + 16 * g;
-        if (o1 - first >= 16) {
-            const uint8_t *p[4];
-            for (int i = 0; i < 4; i++) p[i] = base + (size_t)(first + i) * wrow;
-            for (int b = 0; b < nb; b++) {
-                q8_pack_block(p, 4 * wrow, &dst[g * Q8_KC + b]);
-                for (int i = 0; i < 4; i++) p[i] += blk;
-            }
-        } else { /* a short last group: gather its rows at a uniform stride */
-            for (int b = 0; b < nb; b++) {
-                uint8_t rows[16][sizeof(qr_block_q8_0)];
-                for (int j = 0; j < 16; j++) {
-                    const int64_t o = first + j < o1 ? first + j : o0;
-                    memcpy(rows[j], base + (size_t)o * wrow + (size_t)b * blk, blk);
-                }
-                const uint8_t *p[4] = {rows[0], rows[1], rows[2], rows[3]};
-                q8_pack_block(p, 4 * blk, &dst[g * Q8_KC + b]);
-            }
+    if (end - first >= 16) {
+        const uint8_t *p[4];
+        for (int i = 0; i < 4; i++) p[i] = base + (size_t)(first + i) * wrow;
+        for (int64_t b = 0; b < nb; b++) {
+            q8_pack_block(p, 4 * wrow, &dst[b]);
+            for (int i = 0; i < 4; i++) p[i] += blk;
         }
+        return;
+    }
+    for (int64_t b = 0; b < nb; b++) { /* a short last group: gather its rows at a uniform stride */
+        uint8_t rows[16][sizeof(qr_block_q8_0)];
+        for (int j = 0; j < 16; j++) {
+            const int64_t o = first + j < end ? first + j : pad;
+            if (o < 0)
+                memset(rows[j], 0, blk);
+            else
+                memcpy(rows[j], base + (size_t)o * wrow + (size_t)b * blk, blk);
+        }
+        const uint8_t *p[4] = {rows[0], rows[1], rows[2], rows[3]};
+        q8_pack_block(p, 4 * blk, &dst[b]);
     }
 }
 
+/* Weight rows [o0, o1) (at most 32) x blocks [b0, b0+nb), for one chunk of
+ * the kernel: two groups, dst[g * Q8_KC + b]. Rows past o1 repeat row o0:
+ * their lanes are computed and never stored. */
+static void q8_pack_chunk(const qr_tensor *w, int64_t o0, int64_t o1, int64_t b0, int nb, qr_q8_0x16 *dst) {
+    for (int g = 0; g < (o1 - o0 > 16 ? 2 : 1); g++) q8_pack_group(w, o0 + 16 * g, o1, o0, b0, nb, dst + g * Q8_KC);
+}
+
 /* The whole tensor at load time (kernels.h, pack): the layout of
- * qr_q8_0x16_pack, about five times faster, which keeps a 0.6B model's
- * load under a quarter second. Rows past the last are zero. */
+ * qr_q8_0x16_pack, about five times faster. Rows past the last are zero. */
 void qr_q8_0x16_pack_avx512(const qr_tensor *w, void *dst) {
     const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / QR_QK8_0;
-    const size_t wrow = qr_row_bytes(QR_TYPE_Q8_0, w->ne[0]), blk = sizeof(qr_block_q8_0);
-    const uint8_t *data = w->data;
-    qr_q8_0x16 *out = dst;
-    for (int64_t g = 0; g < (rows + 15) / 16; g++) {
-        const int64_t first = g * 16;
-        if (rows - first >= 16) {
-            const uint8_t *p[4];
-            for (int i = 0; i < 4; i++) p[i] = data + (size_t)(first + i) * wrow;
-            for (int64_t b = 0; b < nb; b++) {
-                q8_pack_block(p, 4 * wrow, &out[g * nb + b]);
-                for (int i = 0; i < 4; i++) p[i] += blk;
-            }
-        } else {
-            for (int64_t b = 0; b < nb; b++) {
-                uint8_t part_rows[16][sizeof(qr_block_q8_0)];
-                memset(part_rows, 0, sizeof part_rows);
-                for (int j = 0; first + j < rows; j++)
-                    memcpy(part_rows[j], data + (size_t)(first + j) * wrow + (size_t)b * blk, blk);
-                const uint8_t *p[4] = {part_rows[0], part_rows[1], part_rows[2], part_rows[3]};
-                q8_pack_block(p, 4 * blk, &out[g * nb + b]);
-            }
-        }
-    }
+    for (int64_t g = 0; g < (rows + 15) / 16; g++) q8_pack_group(w, 16 * g, rows, -1, 0, nb, (qr_q8_0x16 *)dst + g * nb);
 }
 
 /* Where a tile finds its activation rows: row r's block b is the 32 bytes
