@@ -48,10 +48,11 @@ typedef struct qr_kernels {
      * table's fast kernel (0: nothing to gain for this tensor), pack(w, dst)
      * writes it to dst (64-byte aligned); set w->packed = dst afterwards and
      * this table's gemm_q8_0 reads it instead of re-packing w->data on every
-     * call (worth ~25% at 20 rows, a few % at 1000). The other kernels, and
-     * every other table, keep reading w->data. NULL in tables without a
+     * call (worth ~25% at 20 rows, 5-10% at 100-1000). The other kernels,
+     * and every other table, keep reading w->data. NULL in tables without a
      * packed layout. Today: Q8_0 as q8_0x16 (kernels/q8_0x16.h), the same
-     * for the avx2, avxvnni and avx512 tables. */
+     * layout for the avx2, avxvnni and avx512 tables (avx512 packs with its
+     * own, faster code). model.c uses it when qrank_model_params.repack. */
     size_t (*pack_size)(const qr_tensor *w);
     void (*pack)(const qr_tensor *w, void *dst);
 } qr_kernels;
