@@ -20,6 +20,7 @@
 #include "attention.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,30 +201,33 @@ int qr_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const floa
     /* work items: (block, pair of query heads of one kv head) */
     const int group = H / s->m->hp.n_kv_heads, pairs_per_kv = (group + 1) / 2;
     const int n_pairs = s->m->hp.n_kv_heads * pairs_per_kv;
-    int failed = 0;
+    /* Every thread's buffers come from here, the calling thread: worker
+     * threads that allocate grow heaps of their own, and a long-running
+     * server's memory creeps. */
     const size_t hd_bytes = ((size_t)hd * ATT_BQ * ATT_NH * sizeof(float) + 63) / 64 * 64;
-#pragma omp parallel num_threads(n_threads)
+    const size_t p_bytes = sizeof(float) * ATT_BK * ATT_BQ * ATT_NH, per_thread = 2 * hd_bytes + p_bytes;
+    const int nt = n_threads < 1 ? 1 : n_threads;
+    char *scratch = aligned_alloc(64, per_thread * (size_t)nt);
+    if (!scratch) {
+        free(blocks);
+        return QRANK_E_NO_MEMORY;
+    }
+#pragma omp parallel num_threads(nt)
     {
+        char *mine = scratch + per_thread * (size_t)omp_get_thread_num();
         att_scratch w;
-        w.qt = aligned_alloc(64, hd_bytes);
-        w.p = aligned_alloc(64, sizeof(float) * ATT_BK * ATT_BQ * ATT_NH);
-        w.acc = aligned_alloc(64, hd_bytes);
-        const int ok = w.qt && w.p && w.acc;
-        if (!ok) {
-#pragma omp atomic write
-            failed = 1;
-        }
+        w.qt = (float *)mine;
+        w.acc = (float *)(mine + hd_bytes);
+        w.p = (float *)(mine + 2 * hd_bytes);
 #pragma omp for schedule(dynamic) collapse(2)
         for (int64_t b = 0; b < nb; b++)
             for (int pr = 0; pr < n_pairs; pr++) {
                 const int kvh = pr / pairs_per_kv, h0 = kvh * group + 2 * (pr % pairs_per_kv);
                 const int nh = h0 + 1 < (kvh + 1) * group ? 2 : 1;
-                if (ok) attend_block(s, rows, blocks[b], h0, nh, q, out, &w);
+                attend_block(s, rows, blocks[b], h0, nh, q, out, &w);
             }
-        free(w.qt);
-        free(w.p);
-        free(w.acc);
     }
+    free(scratch);
     free(blocks);
-    return failed ? QRANK_E_NO_MEMORY : QRANK_OK;
+    return QRANK_OK;
 }
