@@ -1,7 +1,7 @@
 /* files_util.h - small helpers shared by test-gguf.c and test-safetensors.c:
- * a CHECK that counts failures instead of stopping (one run shows every
- * broken check), whole-file reads into buffers of the exact size (so that
- * AddressSanitizer catches a read one byte past the end), a growable byte
+ * CHECK from check.h (counts failures instead of stopping), whole-file
+ * reads into buffers of the exact size (so that AddressSanitizer catches a
+ * read one byte past the end), a growable byte
  * buffer for crafting files, and a seeded generator for corruption points. */
 #ifndef QRANK_FILES_UTIL_H
 #define QRANK_FILES_UTIL_H
@@ -14,18 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static int g_failures;
-
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            g_failures++;                                                    \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                             \
-        }                                                                    \
-    } while (0)
+#include "check.h"
 
 static inline double now_ms(void) {
     struct timespec ts;

@@ -865,8 +865,8 @@ int main(int argc, char **argv) {
     free(f16);
     free(bf16);
     free(models);
-    if (g_failures) {
-        fprintf(stderr, "%d checks failed\n", g_failures);
+    if (failures) {
+        fprintf(stderr, "%d checks failed\n", failures);
         return 1;
     }
     printf("all gguf checks passed\n");
