@@ -18,6 +18,15 @@
  * Headers are bounded by MHD's per-connection memory limit, so they cannot
  * trickle for long either.
  *
+ * Keep-alive: a connection is closed ("Connection: close" on its answer)
+ * after --keepalive-requests answers, as nginx and Apache do. With a thread
+ * per connection this is what keeps memory flat: glibc gives each thread a
+ * cache of freed small chunks (tcache, up to 7 per size class), which a
+ * long-lived thread fills slowly as it meets requests of new sizes. Under
+ * 64 keep-alive clients RSS crept 35 -> 42 MB in 60 s without a live byte
+ * more on the heap (heaptrack); recycling threads every 100 answers made it
+ * flat, and clients reconnect transparently.
+ *
  * Gone clients: while a request waits for the model, the scheduler asks
  * client_gone() every 100 ms; it peeks at the socket for the peer's hang-up,
  * and the scheduler then drops the job if it has not started. */
@@ -43,6 +52,12 @@ struct http_server {
     server *srv;
     atomic_int active; /* requests begun and not yet fully answered */
 };
+
+/* Per TCP connection (MHD's socket context), unlike connection_state,
+ * which is per request. */
+typedef struct socket_state {
+    int answers;
+} socket_state;
 
 typedef struct connection_state {
     char *body;
@@ -123,6 +138,10 @@ static enum MHD_Result answer(server *srv, struct MHD_Connection *c, const char 
     MHD_add_response_header(r, "Cache-Control", "no-store");
     if (resp.allow)
         MHD_add_response_header(r, "Allow", resp.allow);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    socket_state *sock = ci ? ci->socket_context : NULL;
+    if (sock && ++sock->answers >= srv->cfg.keepalive_requests)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     if (resp.status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)resp.status, r);
@@ -183,6 +202,18 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    (void)cls;
+    (void)c;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(socket_state)); /* NULL: never closed early */
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
 int http_start(server *srv, http_server **out, int *bound_port, char *why, size_t why_size) {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE};
@@ -210,6 +241,7 @@ int http_start(server *srv, http_server **out, int *bound_port, char *why, size_
     h->daemon = MHD_start_daemon(
         flags, (uint16_t)srv->cfg.port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
         addrs->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->cfg.timeout_s,
         MHD_OPTION_END);
     freeaddrinfo(addrs);

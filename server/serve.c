@@ -86,6 +86,8 @@ static void usage(FILE *f) {
             "                          bytes, else 413 before it is queued (default 1048576)\n"
             "  --timeout S             close connections idle for S seconds, and those whose\n"
             "                          body takes longer than S in all (default 30)\n"
+            "  --keepalive-requests N  answers per connection before it is closed, so its\n"
+            "                          thread and that thread's malloc cache go (default 100)\n"
             "  --demo                  the model has random weights: say so on the page,\n"
             "                          /health and /v1/models (./start.sh sets it offline)\n");
 }
@@ -181,7 +183,7 @@ int cmd_serve(int argc, char **argv) {
     cfg->host = "127.0.0.1";
     int n_threads = 0, port = 7860, max_length = QRANK_DEFAULT_MAX_LENGTH;
     int max_documents = 1000, max_body_bytes = 8 << 20, max_queue = 64, batch_tokens = 16384;
-    int max_request_tokens = 1 << 20, timeout_s = 30;
+    int max_request_tokens = 1 << 20, timeout_s = 30, keepalive_requests = 100;
     int status = 1;
 
     /* The same option syntax as every qrank command (cli_util.h): -m X, --model X, --model=X. */
@@ -228,6 +230,9 @@ int cmd_serve(int argc, char **argv) {
                   cli_parse_int(a, v, 64, 1 << 30, &max_request_tokens);
         } else if (cli_opt_is(a, NULL, "--timeout")) {
             bad = !(v = cli_opt_value(argc, argv, &i)) || cli_parse_int(a, v, 1, 3600, &timeout_s);
+        } else if (cli_opt_is(a, NULL, "--keepalive-requests")) {
+            bad = !(v = cli_opt_value(argc, argv, &i)) ||
+                  cli_parse_int(a, v, 1, 1 << 30, &keepalive_requests);
         } else if (cli_opt_is(a, NULL, "--batch-tokens")) {
             bad = !(v = cli_opt_value(argc, argv, &i)) ||
                   cli_parse_int(a, v, 64, 1 << 30, &batch_tokens);
@@ -268,6 +273,7 @@ int cmd_serve(int argc, char **argv) {
     cfg->batch_tokens = (size_t)batch_tokens;
     cfg->max_request_tokens = (size_t)max_request_tokens;
     cfg->timeout_s = timeout_s;
+    cfg->keepalive_requests = keepalive_requests;
 
     srv->start_time = (double)time(NULL);
     srv->id_seed = (unsigned long long)time(NULL) * 0x100000001B3ull ^ (unsigned long long)getpid();

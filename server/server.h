@@ -34,6 +34,7 @@ typedef struct server_config {
     size_t batch_tokens;          /* what one scheduler round may take, estimated in bytes */
     size_t max_request_tokens;    /* one request's estimated tokens, else 413 before queueing */
     int timeout_s;                /* idle connection, and the whole body upload, else 408 */
+    int keepalive_requests;       /* answers per connection, then "Connection: close" */
     int demo;                     /* the model is random weights: say so everywhere */
     int parse_only;               /* fuzzing: validate and answer, scores are zeros, no model */
 } server_config;

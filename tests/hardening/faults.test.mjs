@@ -209,6 +209,31 @@ test("slow clients: a trickling body or a stalled connection is closed (--timeou
   }
 });
 
+test("keep-alive: the --keepalive-requests-th answer on a connection says close, and the server closes it", async () => {
+  const s = await startServer(["--keepalive-requests", "3"]);
+  try {
+    const body = JSON.stringify({ query: "q", documents: ["a", "b"] });
+    const c = rawSocket(s.base);
+    await c.ready;
+    // Three pipelined requests, then the socket stays open for a fourth that
+    // must never be answered: the third answer closes the connection.
+    c.sock.write(requestHead("/v1/rerank", body.length) + body);
+    c.sock.write(requestHead("/v1/rerank", body.length) + body);
+    const tei = JSON.stringify({ query: "q", texts: ["a", "b"] });
+    c.sock.write(requestHead("/rerank", tei.length) + tei);
+    const winner = await Promise.race([c.closed.then(() => "closed"), sleep(10000).then(() => "open")]);
+    assert.equal(winner, "closed", "the connection is still open after its third answer");
+    const heads = c.data.split(/(?=HTTP\/1\.1 \d{3} )/).map((answer) => answer.split("\r\n\r\n")[0]);
+    assert.deepEqual(heads.map((h) => h.split("\r\n")[0]), Array(3).fill("HTTP/1.1 200 OK"), c.data);
+    const closes = heads.map((h) => /\r\nConnection: close/i.test(h));
+    assert.deepEqual(closes, [false, false, true], "only the third answer says Connection: close");
+    // Another connection is served as usual.
+    assert.equal((await post(s.base, "/v1/rerank", { query: "q", documents: ["a"] })).status, 200);
+  } finally {
+    assert.equal((await s.stop()).code, 0, s.stderr);
+  }
+});
+
 test("clients that hang up while queued: their work is dropped (499), the server carries on", async () => {
   const s = await startServer(["--max-queue", "64", "--batch-tokens", "64", "--max-documents", "2000"]);
   try {
