@@ -1,10 +1,11 @@
 /* attention.c - causal attention over packed sequences, blocked like
  * FlashAttention.
  *
- * Consecutive query rows of one sequence form a block of up to ATT_BQ (16)
- * that walks the keys ATT_BK at a time: each key/value row is read once per
- * block rather than once per query, and a running max and sum per query
- * (online softmax) keep memory at O(ATT_BQ x (ATT_BK + head_dim)) per thread
+ * Consecutive query rows of one sequence form blocks of up to ATT_BQ (16),
+ * and up to ATT_SB (4) blocks of one sequence walk its keys together,
+ * ATT_BK at a time: each key/value row is read from memory once per 64
+ * queries rather than once per query, and a running max and sum per query
+ * (online softmax) keep memory at O(ATT_SB x ATT_BQ x head_dim) per thread
  * whatever the length.
  *
  * The sixteen queries of a block are the sixteen lanes of one qr_v16
@@ -26,7 +27,7 @@
 
 #include "vec16.h"
 
-enum { ATT_BQ = 16, ATT_BK = 64, ATT_NH = 2 };
+enum { ATT_BQ = 16, ATT_BK = 64, ATT_NH = 2, ATT_SB = 4 };
 
 typedef struct q_block {
     int64_t first; /* index into rows */
@@ -35,9 +36,9 @@ typedef struct q_block {
 
 /* One thread's buffers. */
 typedef struct att_scratch {
-    float *qt;  /* [ATT_NH][head_dim][16]: the block's queries, transposed */
+    float *qt;  /* [ATT_SB][ATT_NH][head_dim][16]: each block's queries, transposed */
     float *p;   /* [ATT_NH][ATT_BK][16]: scores, then probabilities, key-major */
-    float *acc; /* [ATT_NH][head_dim][16]: outputs, transposed like qt */
+    float *acc; /* [ATT_SB][ATT_NH][head_dim][16]: outputs, transposed like qt */
     const float *kp[ATT_BK], *vp[ATT_BK];
 } att_scratch;
 
@@ -48,141 +49,185 @@ static const float *kv_row(const qr_att_ctx *s, const qr_seq *sq, int64_t j, int
     return own + (sq->start + j - n_pre) * kv_dim + kvh * hd;
 }
 
-/* One block of queries against one kv head's keys, for the query heads
- * h0 .. h0 + nh - 1 (nh 1 or 2) that share it under grouped-query
- * attention: each key and value number loaded feeds both heads' FMAs, which
- * halves the loads per FMA, and the keys and values are read once for the
- * pair. With nh 1 the second head's lanes repeat the first and are dropped.
- * Built for AVX-512, AVX2 and plain x86-64 and chosen when the program
- * loads (GCC target_clones): the rest of the library is built for the
- * x86-64 baseline. */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_block(
-    const qr_att_ctx *s, const int64_t *rows, const q_block blk, int h0, int nh, const float *q, float *out,
-    att_scratch *w) {
-    const qrank_model *m = s->m;
-    const int hd = m->hp.head_dim, H = m->hp.n_heads, group = H / m->hp.n_kv_heads;
-    const float scale = (float)(1.0 / sqrt((double)hd));
-    const qr_seq *sq = &s->seqs[s->row_seq[rows[blk.first]]];
-    const int64_t n_pre = sq->prefix ? sq->prefix->n_tokens : 0;
-    const int kvh = h0 / group, n = blk.n;
-    /* query k of the block (consecutive rows) sees keys 0 .. limit0 + k */
-    const int64_t limit0 = n_pre + rows[blk.first] - sq->start;
-    const qr_v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+/* One 16-query block's share of one chunk of keys (k0 .. k0 + nk - 1), for
+ * the query heads of a pair: scores, causal mask, online softmax, P.V.
+ * Inlined into attend_group's clones, so it is built for each ISA there. */
+static inline __attribute__((always_inline)) void attend_chunk(
+    const int hd, const float scale, float *const qt[ATT_NH], float *const acc[ATT_NH], float *const pp[ATT_NH],
+    const float *const *kpp, const float *const *vpp, const int64_t k0, const int nk, const int64_t limit0,
+    qr_v16 mx[ATT_NH], qr_v16 sum[ATT_NH]) {
+    const qr_v16 lanef = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     const qr_v16 neg_inf = QR_V16_SPLAT(-INFINITY), zero = QR_V16_SPLAT(0.0f);
-    const size_t hd16 = (size_t)hd * ATT_BQ, bk16 = (size_t)ATT_BK * ATT_BQ;
-    float *qt[ATT_NH], *pp[ATT_NH], *acc[ATT_NH];
-    for (int e = 0; e < ATT_NH; e++) {
-        qt[e] = w->qt + e * hd16;
-        pp[e] = w->p + e * bk16;
-        acc[e] = w->acc + e * hd16;
-        const int h = h0 + (e < nh ? e : 0);
-        for (int c = 0; c < hd; c++)
-            for (int k = 0; k < ATT_BQ; k++) qt[e][c * ATT_BQ + k] = k < n ? q[((blk.first + k) * H + h) * hd + c] : 0.0f;
-        for (int c = 0; c < hd; c++) QR_V16_STORE(acc[e] + c * ATT_BQ, zero);
-    }
-    qr_v16 mx[ATT_NH], sum[ATT_NH];
-    for (int e = 0; e < ATT_NH; e++) mx[e] = neg_inf, sum[e] = zero;
-    const int64_t n_keys = limit0 + n;
-    for (int64_t k0 = 0; k0 < n_keys; k0 += ATT_BK) {
-        const int nk = (int)(n_keys - k0 < ATT_BK ? n_keys - k0 : ATT_BK);
-        for (int j = 0; j < nk; j++) {
-            w->kp[j] = kv_row(s, sq, k0 + j, n_pre, kvh, sq->prefix ? sq->prefix->k : NULL, s->k);
-            w->vp[j] = kv_row(s, sq, k0 + j, n_pre, kvh, sq->prefix ? sq->prefix->v : NULL, s->v);
-        }
-        /* scores: eight keys at a time, each key value broadcast to all
-         * queries of both heads */
-        int j = 0;
-        for (; j + 8 <= nk; j += 8) {
-            const float *const *kp = w->kp + j;
-            qr_v16 sa[8], sb[8];
-            for (int i = 0; i < 8; i++) sa[i] = sb[i] = zero;
-            for (int c = 0; c < hd; c++) {
-                const qr_v16 qa = QR_V16_LOAD(qt[0] + c * ATT_BQ), qb = QR_V16_LOAD(qt[1] + c * ATT_BQ);
-                for (int i = 0; i < 8; i++) {
-                    const float kv = kp[i][c];
-                    sa[i] += qa * kv;
-                    sb[i] += qb * kv;
-                }
-            }
+    const int diagonal = k0 + nk - 1 > limit0;
+    /* scores: eight keys at a time, each key value broadcast to all
+     * queries of both heads */
+    int j = 0;
+    for (; j + 8 <= nk; j += 8) {
+        const float *const *kp = kpp + j;
+        qr_v16 sa[8], sb[8];
+        for (int i = 0; i < 8; i++) sa[i] = sb[i] = zero;
+        for (int c = 0; c < hd; c++) {
+            const qr_v16 qa = QR_V16_LOAD(qt[0] + c * ATT_BQ), qb = QR_V16_LOAD(qt[1] + c * ATT_BQ);
             for (int i = 0; i < 8; i++) {
-                QR_V16_STORE(pp[0] + (j + i) * ATT_BQ, sa[i] * scale);
-                QR_V16_STORE(pp[1] + (j + i) * ATT_BQ, sb[i] * scale);
+                const float kv = kp[i][c];
+                sa[i] += qa * kv;
+                sb[i] += qb * kv;
             }
         }
-        for (; j < nk; j++) {
-            const float *a = w->kp[j];
-            qr_v16 sa = zero, sb = zero;
-            for (int c = 0; c < hd; c++) {
-                sa += QR_V16_LOAD(qt[0] + c * ATT_BQ) * a[c];
-                sb += QR_V16_LOAD(qt[1] + c * ATT_BQ) * a[c];
-            }
-            QR_V16_STORE(pp[0] + j * ATT_BQ, sa * scale);
-            QR_V16_STORE(pp[1] + j * ATT_BQ, sb * scale);
+        for (int i = 0; i < 8; i++) {
+            QR_V16_STORE(pp[0] + (j + i) * ATT_BQ, sa[i] * scale);
+            QR_V16_STORE(pp[1] + (j + i) * ATT_BQ, sb[i] * scale);
         }
-        qr_v16 corr[ATT_NH];
-        for (int e = 0; e < ATT_NH; e++) {
-            /* causal mask (and lanes past the block), block max */
-            qr_v16 bm = neg_inf;
+    }
+    for (; j < nk; j++) {
+        const float *a = kpp[j];
+        qr_v16 sa = zero, sb = zero;
+        for (int c = 0; c < hd; c++) {
+            sa += QR_V16_LOAD(qt[0] + c * ATT_BQ) * a[c];
+            sb += QR_V16_LOAD(qt[1] + c * ATT_BQ) * a[c];
+        }
+        QR_V16_STORE(pp[0] + j * ATT_BQ, sa * scale);
+        QR_V16_STORE(pp[1] + j * ATT_BQ, sb * scale);
+    }
+    qr_v16 corr[ATT_NH];
+    for (int e = 0; e < ATT_NH; e++) {
+        /* causal mask, chunk max. Key k0 + j is seen by the lanes with
+         * limit0 + lane >= k0 + j, so only a chunk that crosses the
+         * diagonal needs a mask. Lanes past the block (lane >= n) run on
+         * zero queries and are never written out: they need none. The
+         * threshold is compared as a float (exact below 2^24) because GCC
+         * turned the int64-to-lane compare into sixteen scalar selects. */
+        qr_v16 bm = neg_inf;
+        if (diagonal) {
             for (j = 0; j < nk; j++) {
-                int64_t first = k0 + j - limit0; /* the first lane that sees key k0 + j */
-                first = first < 0 ? 0 : first > ATT_BQ ? ATT_BQ : first;
-                const qr_v16i seen = (lane >= (int32_t)first) & (lane < n);
-                const qr_v16 sj = QR_V16_SELECT(seen, QR_V16_LOAD(pp[e] + j * ATT_BQ), neg_inf);
+                const qr_v16 first = QR_V16_SPLAT((float)(k0 + j - limit0));
+                const qr_v16 sj = QR_V16_SELECT(lanef >= first, QR_V16_LOAD(pp[e] + j * ATT_BQ), neg_inf);
                 QR_V16_STORE(pp[e] + j * ATT_BQ, sj);
                 bm = QR_V16_MAX(bm, sj);
             }
-            /* online softmax: a lane that has seen no key yet keeps max
-             * -inf, and subtracting 0 instead keeps its exponentials at 0 */
-            const qr_v16 new_max = QR_V16_MAX(mx[e], bm);
-            const qr_v16 base = QR_V16_SELECT(new_max == neg_inf, zero, new_max);
-            corr[e] = mx[e] - base;
-            qr_v16_exp(&corr[e]);
-            sum[e] *= corr[e];
-            for (j = 0; j < nk; j++) {
-                qr_v16 pj = QR_V16_LOAD(pp[e] + j * ATT_BQ) - base;
-                qr_v16_exp(&pj);
-                QR_V16_STORE(pp[e] + j * ATT_BQ, pj);
-                sum[e] += pj;
+        } else {
+            qr_v16 bm2 = neg_inf;
+            for (j = 0; j + 2 <= nk; j += 2) {
+                bm = QR_V16_MAX(bm, QR_V16_LOAD(pp[e] + j * ATT_BQ));
+                bm2 = QR_V16_MAX(bm2, QR_V16_LOAD(pp[e] + (j + 1) * ATT_BQ));
             }
-            mx[e] = new_max;
+            if (j < nk) bm = QR_V16_MAX(bm, QR_V16_LOAD(pp[e] + j * ATT_BQ));
+            bm = QR_V16_MAX(bm, bm2);
         }
-        /* P.V into acc[c] (lanes: queries), eight output dims of both heads
-         * at a time: each value broadcast to all their queries, sixteen
-         * independent FMA chains */
-        int c0 = 0;
-        for (; c0 + 8 <= hd; c0 += 8) {
-            qr_v16 a[8], b[8];
+        /* online softmax: a lane that has seen no key yet keeps max
+         * -inf, and subtracting 0 instead keeps its exponentials at 0 */
+        const qr_v16 new_max = QR_V16_MAX(mx[e], bm);
+        const qr_v16 base = QR_V16_SELECT(new_max == neg_inf, zero, new_max);
+        corr[e] = mx[e] - base;
+        qr_v16_exp(&corr[e]);
+        sum[e] *= corr[e];
+        for (j = 0; j < nk; j++) {
+            qr_v16 pj = QR_V16_LOAD(pp[e] + j * ATT_BQ) - base;
+            qr_v16_exp(&pj);
+            QR_V16_STORE(pp[e] + j * ATT_BQ, pj);
+            sum[e] += pj;
+        }
+        mx[e] = new_max;
+    }
+    /* P.V into acc[c] (lanes: queries), eight output dims of both heads
+     * at a time: each value broadcast to all their queries, sixteen
+     * independent FMA chains */
+    int c0 = 0;
+    for (; c0 + 8 <= hd; c0 += 8) {
+        qr_v16 a[8], b[8];
+        for (int i = 0; i < 8; i++) {
+            a[i] = QR_V16_LOAD(acc[0] + (c0 + i) * ATT_BQ) * corr[0];
+            b[i] = QR_V16_LOAD(acc[1] + (c0 + i) * ATT_BQ) * corr[1];
+        }
+        for (j = 0; j < nk; j++) {
+            const qr_v16 pa = QR_V16_LOAD(pp[0] + j * ATT_BQ), pb = QR_V16_LOAD(pp[1] + j * ATT_BQ);
+            const float *v = vpp[j] + c0;
             for (int i = 0; i < 8; i++) {
-                a[i] = QR_V16_LOAD(acc[0] + (c0 + i) * ATT_BQ) * corr[0];
-                b[i] = QR_V16_LOAD(acc[1] + (c0 + i) * ATT_BQ) * corr[1];
-            }
-            for (j = 0; j < nk; j++) {
-                const qr_v16 pa = QR_V16_LOAD(pp[0] + j * ATT_BQ), pb = QR_V16_LOAD(pp[1] + j * ATT_BQ);
-                const float *v = w->vp[j] + c0;
-                for (int i = 0; i < 8; i++) {
-                    a[i] += pa * v[i];
-                    b[i] += pb * v[i];
-                }
-            }
-            for (int i = 0; i < 8; i++) {
-                QR_V16_STORE(acc[0] + (c0 + i) * ATT_BQ, a[i]);
-                QR_V16_STORE(acc[1] + (c0 + i) * ATT_BQ, b[i]);
+                a[i] += pa * v[i];
+                b[i] += pb * v[i];
             }
         }
-        for (; c0 < hd; c0++) { /* head_dim not a multiple of 8 */
-            for (int e = 0; e < ATT_NH; e++) {
-                qr_v16 a = QR_V16_LOAD(acc[e] + c0 * ATT_BQ) * corr[e];
-                for (j = 0; j < nk; j++) a += QR_V16_LOAD(pp[e] + j * ATT_BQ) * w->vp[j][c0];
-                QR_V16_STORE(acc[e] + c0 * ATT_BQ, a);
-            }
+        for (int i = 0; i < 8; i++) {
+            QR_V16_STORE(acc[0] + (c0 + i) * ATT_BQ, a[i]);
+            QR_V16_STORE(acc[1] + (c0 + i) * ATT_BQ, b[i]);
         }
     }
-    for (int e = 0; e < nh; e++) {
-        const qr_v16 inv = QR_V16_SPLAT(1.0f) / QR_V16_SELECT(lane < n, sum[e], QR_V16_SPLAT(1.0f));
-        for (int c = 0; c < hd; c++) QR_V16_STORE(acc[e] + c * ATT_BQ, QR_V16_LOAD(acc[e] + c * ATT_BQ) * inv);
-        for (int k = 0; k < n; k++) {
-            float *o = out + ((blk.first + k) * H + h0 + e) * hd;
-            for (int c = 0; c < hd; c++) o[c] = acc[e][c * ATT_BQ + k];
+    for (; c0 < hd; c0++) { /* head_dim not a multiple of 8 */
+        for (int e = 0; e < ATT_NH; e++) {
+            qr_v16 a = QR_V16_LOAD(acc[e] + c0 * ATT_BQ) * corr[e];
+            for (j = 0; j < nk; j++) a += QR_V16_LOAD(pp[e] + j * ATT_BQ) * vpp[j][c0];
+            QR_V16_STORE(acc[e] + c0 * ATT_BQ, a);
+        }
+    }
+}
+
+/* Up to ATT_SB consecutive 16-query blocks of one sequence against one kv
+ * head's keys, for the query heads h0 .. h0 + nh - 1 (nh 1 or 2) that share
+ * it under grouped-query attention. Each chunk of ATT_BK keys and values is
+ * read once for the whole group and then stays in L1/L2 while every block
+ * uses it, so a long document streams its keys and values from L3 or memory
+ * once per 64 queries instead of once per 16. Each key and value number
+ * loaded feeds both heads' FMAs. With nh 1 the second head's lanes repeat
+ * the first and are dropped. Built for AVX-512, AVX2 and plain x86-64 and
+ * chosen when the program loads (GCC target_clones): the rest of the
+ * library is built for the x86-64 baseline. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_group(
+    const qr_att_ctx *s, const int64_t *rows, const q_block *blks, int nsb, int h0, int nh, const float *q,
+    float *out, att_scratch *w) {
+    const qrank_model *m = s->m;
+    const int hd = m->hp.head_dim, H = m->hp.n_heads, group = H / m->hp.n_kv_heads;
+    const float scale = (float)(1.0 / sqrt((double)hd));
+    const qr_seq *sq = &s->seqs[s->row_seq[rows[blks[0].first]]];
+    const int64_t n_pre = sq->prefix ? sq->prefix->n_tokens : 0;
+    const int kvh = h0 / group;
+    const qr_v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const qr_v16 neg_inf = QR_V16_SPLAT(-INFINITY), zero = QR_V16_SPLAT(0.0f);
+    const size_t hd16 = (size_t)hd * ATT_BQ, bk16 = (size_t)ATT_BK * ATT_BQ;
+    float *qt[ATT_SB][ATT_NH], *acc[ATT_SB][ATT_NH], *pp[ATT_NH];
+    qr_v16 mx[ATT_SB][ATT_NH], sum[ATT_SB][ATT_NH];
+    int64_t limit0[ATT_SB], n_keys[ATT_SB], max_keys = 0;
+    for (int e = 0; e < ATT_NH; e++) pp[e] = w->p + e * bk16;
+    for (int b = 0; b < nsb; b++) {
+        const q_block blk = blks[b];
+        /* query k of the block (consecutive rows) sees keys 0 .. limit0 + k */
+        limit0[b] = n_pre + rows[blk.first] - sq->start;
+        n_keys[b] = limit0[b] + blk.n;
+        max_keys = n_keys[b] > max_keys ? n_keys[b] : max_keys;
+        for (int e = 0; e < ATT_NH; e++) {
+            qt[b][e] = w->qt + ((size_t)b * ATT_NH + e) * hd16;
+            acc[b][e] = w->acc + ((size_t)b * ATT_NH + e) * hd16;
+            const int h = h0 + (e < nh ? e : 0);
+            for (int c = 0; c < hd; c++)
+                for (int k = 0; k < ATT_BQ; k++)
+                    qt[b][e][c * ATT_BQ + k] = k < blk.n ? q[((blk.first + k) * H + h) * hd + c] : 0.0f;
+            for (int c = 0; c < hd; c++) QR_V16_STORE(acc[b][e] + c * ATT_BQ, zero);
+            mx[b][e] = neg_inf;
+            sum[b][e] = zero;
+        }
+    }
+    const float *kcache = sq->prefix ? sq->prefix->k : NULL, *vcache = sq->prefix ? sq->prefix->v : NULL;
+    for (int64_t k0 = 0; k0 < max_keys; k0 += ATT_BK) {
+        const int nk = (int)(max_keys - k0 < ATT_BK ? max_keys - k0 : ATT_BK);
+        for (int j = 0; j < nk; j++) {
+            w->kp[j] = kv_row(s, sq, k0 + j, n_pre, kvh, kcache, s->k);
+            w->vp[j] = kv_row(s, sq, k0 + j, n_pre, kvh, vcache, s->v);
+        }
+        for (int b = 0; b < nsb; b++) {
+            if (k0 >= n_keys[b]) continue;
+            const int nkb = (int)(n_keys[b] - k0 < nk ? n_keys[b] - k0 : nk);
+            attend_chunk(hd, scale, qt[b], acc[b], pp, w->kp, w->vp, k0, nkb, limit0[b], mx[b], sum[b]);
+        }
+    }
+    for (int b = 0; b < nsb; b++) {
+        const q_block blk = blks[b];
+        for (int e = 0; e < nh; e++) {
+            const qr_v16 inv = QR_V16_SPLAT(1.0f) / QR_V16_SELECT(lane < blk.n, sum[b][e], QR_V16_SPLAT(1.0f));
+            float *a = acc[b][e];
+            for (int c = 0; c < hd; c++) QR_V16_STORE(a + c * ATT_BQ, QR_V16_LOAD(a + c * ATT_BQ) * inv);
+            for (int k = 0; k < blk.n; k++) {
+                float *o = out + ((blk.first + k) * H + h0 + e) * hd;
+                for (int c = 0; c < hd; c++) o[c] = a[c * ATT_BQ + k];
+            }
         }
     }
 }
@@ -198,17 +243,33 @@ int qr_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const floa
         blocks[nb++] = (q_block){i, (int)(j - i)};
         i = j;
     }
-    /* work items: (block, pair of query heads of one kv head) */
+    /* groups: up to ATT_SB consecutive blocks of one sequence, which share
+     * its keys and values */
+    int64_t *groups = malloc(sizeof *groups * (size_t)(nb + 1)); /* first block of each, then nb */
+    if (!groups) {
+        free(blocks);
+        return QRANK_E_NO_MEMORY;
+    }
+    int64_t ng = 0;
+    for (int64_t b = 0; b < nb;) {
+        int64_t e = b + 1;
+        while (e < nb && e - b < ATT_SB && s->row_seq[rows[blocks[e].first]] == s->row_seq[rows[blocks[b].first]]) e++;
+        groups[ng++] = b;
+        b = e;
+    }
+    groups[ng] = nb;
+    /* work items: (group, pair of query heads of one kv head) */
     const int group = H / s->m->hp.n_kv_heads, pairs_per_kv = (group + 1) / 2;
     const int n_pairs = s->m->hp.n_kv_heads * pairs_per_kv;
     /* Every thread's buffers come from here, the calling thread: worker
      * threads that allocate grow heaps of their own, and a long-running
      * server's memory creeps. */
-    const size_t hd_bytes = ((size_t)hd * ATT_BQ * ATT_NH * sizeof(float) + 63) / 64 * 64;
+    const size_t hd_bytes = ((size_t)hd * ATT_BQ * ATT_NH * ATT_SB * sizeof(float) + 63) / 64 * 64;
     const size_t p_bytes = sizeof(float) * ATT_BK * ATT_BQ * ATT_NH, per_thread = 2 * hd_bytes + p_bytes;
     const int nt = n_threads < 1 ? 1 : n_threads;
     char *scratch = aligned_alloc(64, per_thread * (size_t)nt);
     if (!scratch) {
+        free(groups);
         free(blocks);
         return QRANK_E_NO_MEMORY;
     }
@@ -220,13 +281,14 @@ int qr_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const floa
         w.acc = (float *)(mine + hd_bytes);
         w.p = (float *)(mine + 2 * hd_bytes);
 #pragma omp for schedule(dynamic) collapse(2)
-        for (int64_t b = 0; b < nb; b++)
+        for (int64_t g = 0; g < ng; g++)
             for (int pr = 0; pr < n_pairs; pr++) {
                 const int kvh = pr / pairs_per_kv, h0 = kvh * group + 2 * (pr % pairs_per_kv);
                 const int nh = h0 + 1 < (kvh + 1) * group ? 2 : 1;
-                attend_block(s, rows, blocks[b], h0, nh, q, out, &w);
+                attend_group(s, rows, blocks + groups[g], (int)(groups[g + 1] - groups[g]), h0, nh, q, out, &w);
             }
     }
+    free(groups);
     free(scratch);
     free(blocks);
     return QRANK_OK;
