@@ -207,7 +207,7 @@ static void test_attention_case(int hd, int heads, int kv_heads, int64_t n_pre, 
 static void test_attention(void) {
     const int64_t short_seqs[] = {1, 2, 17, 35, 16, 3};
     const int64_t long_seq[] = {150};
-    const int64_t mixed_seqs[] = {150, 70, 1, 64}; /* groups of 4 blocks, a partial group, a full one */
+    const int64_t mixed_seqs[] = {150, 70, 1, 128, 300}; /* groups of 8 blocks, partial groups, a full one */
     test_attention_case(128, 4, 2, 0, short_seqs, 6, 0, 0);
     test_attention_case(128, 4, 2, 70, short_seqs, 6, 0, 1);
     test_attention_case(128, 4, 2, 70, short_seqs, 6, 1, 1);
@@ -215,7 +215,7 @@ static void test_attention(void) {
     test_attention_case(6, 2, 2, 63, short_seqs, 6, 0, 0); /* scalar tail only */
     test_attention_case(32, 8, 2, 0, long_seq, 1, 0, 0);   /* crosses 64-key blocks inside one sequence */
     test_attention_case(34, 2, 1, 129, long_seq, 1, 0, 2);  /* odd tail after 8-wide, long prefix, layer 2 */
-    test_attention_case(64, 4, 2, 70, mixed_seqs, 4, 0, 0); /* 4-block groups end at each sequence */
+    test_attention_case(64, 4, 2, 70, mixed_seqs, 5, 0, 0); /* 8-block groups end at each sequence */
 }
 
 int main(void) {
