@@ -19,14 +19,15 @@ set(QRANK_REF_TESTS
   "rerank-A|check_rerank.py|A-gguf-f32 A-gguf-f16 A-gguf-bf16 A-gguf-q8_0 A-hf-bf16"
   "rerank-B|check_rerank.py|B-gguf-f32 B-gguf-f16 B-gguf-bf16 B-gguf-q8_0 B-hf-bf16"
   "rerank-C|check_rerank.py|C-gguf-f32 C-gguf-f16 C-gguf-bf16 C-gguf-q8_0 C-hf-bf16"
+  "rerank-D|check_rerank.py|D-gguf-q4_0 D-gguf-q4_k D-gguf-q6_k D-gguf-q4_k_m"
   "rerank-variants|check_rerank.py|A-hf-sharded B-gguf-f32-tied B-gguf-f32-cls-swapped C-gguf-q8_0-padded"
   "batch-exact|check_batch.py|B-gguf-f32 --precision exact"
   "batch-fast|check_batch.py|A-gguf-q8_0 --precision fast"
   "truncation|check_truncation.py|A-gguf-q8_0"
   "cli|check_cli.py|B-gguf-bf16"
   "embed|check_embed.py|E-gguf-f32 E-gguf-q8_0 E-hf-bf16"
-  "sensitivity|check_sensitivity.py|A-gguf-f32 B-gguf-f32 C-gguf-f32"
-  "fast|check_fast.py|A-gguf-q8_0 B-gguf-q8_0 C-gguf-q8_0 A-gguf-bf16 B-hf-bf16 C-gguf-bf16 A-gguf-f32"
+  "sensitivity|check_sensitivity.py|A-gguf-f32 B-gguf-f32 C-gguf-f32 D-gguf-q4_0 D-gguf-q4_k_m"
+  "fast|check_fast.py|A-gguf-q8_0 B-gguf-q8_0 C-gguf-q8_0 A-gguf-bf16 B-hf-bf16 C-gguf-bf16 A-gguf-f32 D-gguf-q4_k_m"
 )
 foreach(spec ${QRANK_REF_TESTS})
   string(REPLACE "|" ";" parts "${spec}")

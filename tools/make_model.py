@@ -17,7 +17,7 @@ token's own embedding, decides the final state; the "yes" (9693) and "no"
 (2152) rows are scaled up so that P(yes) = sigmoid((E[yes] - E[no]) . h)
 moves across (0, 1) from one document to the next.
 
-Usage: make_model.py --out PATH --format gguf|hf [--dtype f32|f16|bf16|q8_0] ...
+Usage: make_model.py --out PATH --format gguf|hf [--dtype f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_k_m] ...
 (see --help). Needs Python 3 and numpy only.
 """
 import argparse
@@ -42,8 +42,11 @@ EMBED_STD = 0.05
 YES_NO_GAIN = 1.0  # std of the yes/no rows x sqrt(hidden)
 NORM_NOISE = 0.1
 
-GGUF_TYPE = {"f32": 0, "f16": 1, "q8_0": 8, "bf16": 30}
-GGUF_FILE_TYPE = {"f32": 0, "f16": 1, "q8_0": 7, "bf16": 32}  # llama_ftype
+GGUF_TYPE = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 8, "q4_k": 12, "q6_k": 14, "bf16": 30}
+# llama_ftype (general.file_type): a pure q4_k file is what llama.cpp calls Q4_K_S
+GGUF_FILE_TYPE = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "q4_k": 14, "q4_k_m": 15, "q6_k": 18,
+                  "bf16": 32}
+K_QUANTS = ("q4_k", "q6_k", "q4_k_m")
 ST_DTYPE = {"f32": "F32", "f16": "F16", "bf16": "BF16"}
 ALIGNMENT = 32
 
@@ -183,7 +186,107 @@ def to_q8_0_bytes(x):
     return out.tobytes()
 
 
+def f16(x):
+    """x rounded to f16 and back, as the decoder will see a stored scale."""
+    return np.asarray(x, dtype=np.float32).astype(np.float16).astype(np.float32)
+
+
+Q4_0_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", 16)])
+assert Q4_0_BLOCK.itemsize == 18
+
+
+def to_q4_0_bytes(x):
+    """ggml's quantize_row_q4_0_ref: the value of largest magnitude maps to -8,
+    q = min(15, trunc(x / d + 8.5)); value = d * (q - 8). Low nibbles hold
+    values 0-15 of the block, high nibbles 16-31."""
+    b = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 32)
+    mx = b[np.arange(b.shape[0]), np.abs(b).argmax(axis=1)]
+    d = mx / np.float32(-8.0)
+    with np.errstate(divide="ignore"):
+        inv = np.where(d != 0, np.float32(1.0) / d, np.float32(0.0)).astype(np.float32)
+    q = np.minimum(15, np.trunc(b * inv[:, None] + np.float32(8.5))).astype(np.uint8)
+    out = np.empty(b.shape[0], dtype=Q4_0_BLOCK)
+    out["d"] = d.astype(np.float16)
+    out["qs"] = q[:, :16] | (q[:, 16:] << 4)
+    return out.tobytes()
+
+
+Q4_K_BLOCK = np.dtype([("d", "<f2"), ("dmin", "<f2"), ("scales", "u1", 12), ("qs", "u1", 128)])
+assert Q4_K_BLOCK.itemsize == 144
+
+
+def to_q4_k_bytes(x):
+    """Q4_K super-blocks of 256: eight sub-blocks of 32, each value
+    d*sc[j]*q - dmin*m[j] with q in 0..15 and 6-bit sc, m. A plain min/max
+    quantiser (not ggml's iterative search: any valid block will do, the
+    tests decode the bytes that were written). Layout as ggml's
+    get_scale_min_k4 reads it: sub-blocks 0-3 keep sc and m in the low six
+    bits of scales[j] and scales[j+4]; 4-7 keep their low four bits in
+    scales[j+4] and their top two in the spare bits of scales[j-4] (sc) and
+    scales[j] (m). qs[32p + l] holds value 64p + l (low) and 64p + 32 + l (high)."""
+    b = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 8, 32)
+    lo = np.minimum(b.min(axis=2), 0.0)
+    scale = (b.max(axis=2) - lo) / np.float32(15.0)
+    d = f16(scale.max(axis=1) / np.float32(63.0))
+    dmin = f16(-lo.min(axis=1) / np.float32(63.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sc = np.where(d[:, None] > 0, np.rint(scale / d[:, None]), 0).clip(0, 63).astype(np.uint8)
+        m = np.where(dmin[:, None] > 0, np.rint(-lo / dmin[:, None]), 0).clip(0, 63).astype(np.uint8)
+        step = (d[:, None] * sc)[:, :, None]
+        q = np.where(step > 0, np.rint((b + (dmin[:, None] * m)[:, :, None]) / step), 0)
+    q = q.clip(0, 15).astype(np.uint8)
+    scales = np.zeros((b.shape[0], 12), dtype=np.uint8)
+    scales[:, 0:4] = (sc[:, 0:4] & 63) | ((sc[:, 4:8] >> 4) << 6)
+    scales[:, 4:8] = (m[:, 0:4] & 63) | ((m[:, 4:8] >> 4) << 6)
+    scales[:, 8:12] = (sc[:, 4:8] & 0xF) | ((m[:, 4:8] & 0xF) << 4)
+    pairs = q.reshape(-1, 4, 2, 32)
+    out = np.empty(b.shape[0], dtype=Q4_K_BLOCK)
+    out["d"] = d.astype(np.float16)
+    out["dmin"] = dmin.astype(np.float16)
+    out["scales"] = scales
+    out["qs"] = (pairs[:, :, 0, :] | (pairs[:, :, 1, :] << 4)).reshape(-1, 128)
+    return out.tobytes()
+
+
+Q6_K_BLOCK = np.dtype([("ql", "u1", 128), ("qh", "u1", 64), ("scales", "i1", 16), ("d", "<f2")])
+assert Q6_K_BLOCK.itemsize == 210
+
+
+def to_q6_k_bytes(x):
+    """Q6_K super-blocks of 256: sixteen sub-blocks of 16, value d*sc[j]*(q - 32)
+    with q in 0..63 and a signed 8-bit sc. As ggml does, the value of largest
+    magnitude maps to -32 and the largest scale to -128, so scales of both
+    signs occur. Each half of 128 values keeps low nibbles in ql[64] (value
+    l and l+64 share ql[l], l+32 and l+96 share ql[l+32]) and the top two
+    bits of l, l+32, l+64, l+96 in qh[l] at shifts 0, 2, 4, 6."""
+    b = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 16, 16)
+    mx = np.take_along_axis(b, np.abs(b).argmax(axis=2)[:, :, None], axis=2)[:, :, 0]
+    scale = mx / np.float32(-32.0)
+    big = np.take_along_axis(scale, np.abs(scale).argmax(axis=1)[:, None], axis=1)[:, 0]
+    d = f16(big / np.float32(-128.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sc = np.where(d[:, None] != 0, np.rint(scale / d[:, None]), 0).clip(-128, 127).astype(np.int8)
+        step = (d[:, None] * sc)[:, :, None]
+        q = np.where(step != 0, np.rint(b / step), 0)
+    q = (q.clip(-32, 31) + 32).astype(np.uint8).reshape(-1, 2, 4, 32)  # [block, half, quarter, l]
+    ql = np.concatenate([q[:, :, 0] & 0xF | (q[:, :, 2] & 0xF) << 4,
+                         q[:, :, 1] & 0xF | (q[:, :, 3] & 0xF) << 4], axis=2)  # [block, half, 64]
+    qh = (q[:, :, 0] >> 4) | (q[:, :, 1] >> 4) << 2 | (q[:, :, 2] >> 4) << 4 | (q[:, :, 3] >> 4) << 6
+    out = np.empty(b.shape[0], dtype=Q6_K_BLOCK)
+    out["ql"] = ql.reshape(-1, 128)
+    out["qh"] = qh.reshape(-1, 64)
+    out["scales"] = sc
+    out["d"] = d.astype(np.float16)
+    return out.tobytes()
+
+
 def encode(x, dtype):
+    if dtype == "q4_0":
+        return to_q4_0_bytes(x)
+    if dtype == "q4_k":
+        return to_q4_k_bytes(x)
+    if dtype == "q6_k":
+        return to_q6_k_bytes(x)
     if dtype == "f32":
         return np.ascontiguousarray(x, dtype="<f4").tobytes()
     if dtype == "f16":
@@ -195,7 +298,25 @@ def encode(x, dtype):
 
 def nbytes(shape, dtype):
     n = int(np.prod(shape))
-    return {"f32": 4 * n, "f16": 2 * n, "bf16": 2 * n, "q8_0": n // 32 * 34}[dtype]
+    return {"f32": 4 * n, "f16": 2 * n, "bf16": 2 * n, "q8_0": n // 32 * 34, "q4_0": n // 32 * 18,
+            "q4_k": n // 256 * 144, "q6_k": n // 256 * 210}[dtype]
+
+
+def tensor_dtype(file_dtype, spec):
+    """The type one tensor is stored in. Norms stay f32. q4_k_m mixes as
+    llama.cpp's Q4_K_M does for small models: the embedding (tied to the
+    output), attn_v and ffn_down in q6_k, the other matrices in q4_k. A
+    k-quant needs rows of whole 256-value super-blocks; a tensor whose rows
+    are not falls back to q8_0, as llama.cpp falls back to a legacy type."""
+    if spec.kind == "norm":
+        return "f32"
+    dt = file_dtype
+    if dt == "q4_k_m":
+        heavy = spec.kind == "embed" or spec.name.endswith(("v_proj.weight", "down_proj.weight"))
+        dt = "q6_k" if heavy else "q4_k"
+    if dt in K_QUANTS and spec.shape[-1] % 256:
+        dt = "q8_0"
+    return dt
 
 
 # ---- GGUF ---------------------------------------------------------------------------------
@@ -250,11 +371,10 @@ def write_gguf(a, specs, tokens, types, merges):
     kind_dt = a.dtype
     tensors = []  # (gguf name, spec, dtype, ggml ne, rows-from-embedding for cls)
     for s in specs:
-        dt = "f32" if s.kind == "norm" else kind_dt
-        tensors.append((gguf_name(s.name), s, dt))
+        tensors.append((gguf_name(s.name), s, tensor_dtype(kind_dt, s)))
     if a.kind == "reranker" and not a.no_cls:
-        tensors.append(("cls.output.weight", Spec("cls.output.weight", (2, a.hidden), "cls"),
-                        kind_dt))
+        cls = Spec("cls.output.weight", (2, a.hidden), "cls")
+        tensors.append(("cls.output.weight", cls, tensor_dtype(kind_dt, cls)))
 
     kvs = [
         gg_kv("general.architecture", "str", "qwen3"),
@@ -398,8 +518,9 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description="Write a seeded random-weight Qwen3 model.")
     p.add_argument("--out", required=True, help="GGUF file, or directory for --format hf")
     p.add_argument("--format", required=True, choices=["gguf", "hf"])
-    p.add_argument("--dtype", choices=["f32", "f16", "bf16", "q8_0"],
-                   help="matrix weights (default: q8_0 for gguf, bf16 for hf)")
+    p.add_argument("--dtype", choices=["f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q6_k", "q4_k_m"],
+                   help="matrix weights (default: q8_0 for gguf, bf16 for hf; the quantised "
+                        "types are gguf only)")
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--ffn", type=int, default=128)
@@ -420,7 +541,7 @@ def parse_args(argv):
     a = p.parse_args(argv)
     if a.dtype is None:
         a.dtype = "q8_0" if a.format == "gguf" else "bf16"
-    if a.format == "hf" and a.dtype == "q8_0":
+    if a.format == "hf" and a.dtype not in ST_DTYPE:
         p.error("--format hf supports f32, f16 and bf16")
     if a.format == "gguf" and (a.shards != 1 or a.no_prefix):
         p.error("--shards and --no-prefix are for --format hf")
@@ -431,12 +552,12 @@ def parse_args(argv):
         p.error("--heads must be a multiple of --kv-heads")
     if a.head_dim % 2:
         p.error("--head-dim must be even (rotate-half RoPE)")
-    if a.dtype == "q8_0":
+    if a.dtype in ("q8_0", "q4_0") or a.dtype in K_QUANTS:  # k-quants fall back to q8_0
         for k in ("hidden", "ffn"):
             if getattr(a, k) % 32:
-                p.error("q8_0 needs --%s to be a multiple of 32" % k)
+                p.error("%s needs --%s to be a multiple of 32" % (a.dtype, k))
         if (a.heads * a.head_dim) % 32:
-            p.error("q8_0 needs --heads x --head-dim to be a multiple of 32")
+            p.error("%s needs --heads x --head-dim to be a multiple of 32" % a.dtype)
     if a.name is None:
         a.name = "qrank-test-%s-%s" % (a.kind, a.dtype)
     return a

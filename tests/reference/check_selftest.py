@@ -231,6 +231,31 @@ def check_readers(c, tmp, rng):
     q = np.array([-128, -1, 0, 1, 127] + [2] * 27, dtype=np.int8)
     raw = struct.pack("<H", 0x3800) + q.tobytes()
     c.close("Q8_0 block by hand", qwen3_ref.widen("Q8_0", raw, 32)[:6], [-64, -0.5, 0, 0.5, 63.5, 1], 0)
+    # Q4_0, d = 0.5: byte 0 = 0x1F is value 0 (low, 15 - 8) and value 16 (high, 1 - 8).
+    qs = bytearray(16)
+    qs[0], qs[1] = 0x1F, 0x80
+    v = qwen3_ref.widen("Q4_0", struct.pack("<H", 0x3800) + bytes(qs), 32)
+    c.close("Q4_0 block by hand", [v[0], v[16], v[1], v[17], v[2]], [3.5, -3.5, -4.0, 0.0, -4.0], 0)
+    # Q4_K, d = 1, dmin = 0.5: group 0 has sc 1, m 2 (six-bit fields of scales[0], scales[4]);
+    # group 5 has sc 42 = 0b10_1010 and m 21 = 0b01_0101: low four bits in scales[9],
+    # top two in bits 6-7 of scales[1] (sc) and scales[5] (m). Group 5 is the high nibbles
+    # of qs[64..95]; group 4 (low nibbles there) and group 1 have zero scales and mins.
+    scales = bytearray(12)
+    scales[0], scales[4], scales[9], scales[1], scales[5] = 1, 2, 0x5A, 0x80, 0x40
+    qs = bytearray(128)
+    qs[0], qs[64] = 0x07, 0x30
+    v = qwen3_ref.widen("Q4_K", struct.pack("<HH", 0x3C00, 0x3800) + bytes(scales) + bytes(qs), 256)
+    c.close("Q4_K block by hand", [v[0], v[1], v[32], v[128], v[160], v[161]],
+            [1 * 7 - 0.5 * 2, -1.0, 0.0, 0.0, 42 * 3 - 0.5 * 21, -10.5], 0)
+    # Q6_K, d = 0.5, scales (int8) [0] = -2, [2] = 3, [15] = -128. Value 0: low nibble of
+    # ql[0] (5) and bits 0-1 of qh[0] (2) make q = 37; value 32 (group 2) is q = 0; value
+    # 255 (second half, l = 31, last quarter): high nibble of ql[127], bits 6-7 of qh[63].
+    ql, qh, sc = bytearray(128), bytearray(64), bytearray(16)
+    ql[0], qh[0], ql[127], qh[63] = 0x05, 0x02, 0xF0, 0xC0
+    sc[0], sc[2], sc[15] = 0xFE, 3, 0x80
+    v = qwen3_ref.widen("Q6_K", bytes(ql) + bytes(qh) + bytes(sc) + struct.pack("<H", 0x3800), 256)
+    c.close("Q6_K block by hand", [v[0], v[32], v[64], v[255], v[254]],
+            [0.5 * -2 * 5, 0.5 * 3 * -32, 0.0, 0.5 * -128 * 31, 0.5 * -128 * -32], 0)
     c.close("BF16 0x3FC0 = 1.5, F16 0x3E00 = 1.5",
             [qwen3_ref.widen("BF16", struct.pack("<H", 0x3FC0), 1)[0],
              qwen3_ref.widen("F16", struct.pack("<H", 0x3E00), 1)[0]], [1.5, 1.5], 0)

@@ -8,7 +8,7 @@ further away than that. This driver builds mutants of qwen3_ref.py, each with
 one bug that engines are known to have (the wrong GQA mapping, GPT-J instead
 of NeoX RoPE, no q/k norm, no causal mask, a RoPE base or RMSNorm eps not read
 from the file, the wrong attention scale, the document tokenized apart from
-"<Document>:"), runs them on the test prompts and requires each bug to move
+"<Document>:", a Q4_0/Q4_K/Q6_K block decoded with one bit field wrong), runs them on the test prompts and requires each bug to move
 some score by more than 10x the exact tolerance on at least one of the given
 models. If the generator's weights or the document set ever stop exposing a
 bug, this fails and says which.
@@ -50,6 +50,24 @@ MUTANTS = {
         "np.mean(x * x, axis=-1, keepdims=True) + eps)", "np.mean(x * x, axis=-1, keepdims=True) + 1e-6)"),
     "attention scale 1/sqrt(hidden/heads)": ("/ math.sqrt(hd)", "/ math.sqrt(c.hidden / c.n_heads)"),
     "final norm skipped": ("return rmsnorm(h, model.output_norm.array(), c.rms_eps)", "return h"),
+    # dequantisation slips seen in hand-written GGUF readers
+    "Q4_0: nibbles as consecutive values": (
+        "q = np.concatenate([low, high], axis=1).astype(np.float64) - 8.0",
+        "q = np.stack([low, high], axis=2).reshape(n_blocks, 32).astype(np.float64) - 8.0"),
+    "Q4_K: groups 4-7 take their top scale bits from scales[g]": (
+        "sc[:, g] = (sb[:, g + 4] & 15) | ((sb[:, g - 4] >> 6) << 4)",
+        "sc[:, g] = (sb[:, g + 4] & 15) | ((sb[:, g] >> 6) << 4)"),
+    "Q4_K: the min added instead of subtracted": (
+        "values = d * sc[:, :, None] * q - dmin * mn[:, :, None]",
+        "values = d * sc[:, :, None] * q + dmin * mn[:, :, None]"),
+    "Q6_K: scales read as unsigned": (
+        'scale = np.repeat(blocks["scales"].astype(np.float64), 16, axis=1)',
+        'scale = np.repeat(blocks["scales"].view(np.uint8).astype(np.float64), 16, axis=1)'),
+    "Q6_K: high bits of the second and third quarters swapped": (
+        "q[:, base + 32:base + 64] = low_b | ((qh >> 2) & 3) << 4\n"
+        "        q[:, base + 64:base + 96] = high_a | ((qh >> 4) & 3) << 4",
+        "q[:, base + 32:base + 64] = low_b | ((qh >> 4) & 3) << 4\n"
+        "        q[:, base + 64:base + 96] = high_a | ((qh >> 2) & 3) << 4"),
 }
 
 

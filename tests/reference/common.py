@@ -37,6 +37,9 @@ SHAPES = {
     # RoPE base / RMSNorm eps other than Qwen3's, so both must come from the file
     "C": ["--layers", "2", "--hidden", "64", "--ffn", "96", "--heads", "2", "--kv-heads", "2",
           "--head-dim", "48", "--seed", "33", "--rope-theta", "10000", "--eps", "1e-3"],
+    # rows of whole 256-value super-blocks, for the k-quants (Q4_K, Q6_K)
+    "D": ["--layers", "2", "--hidden", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "2",
+          "--head-dim", "64", "--seed", "55"],
     # the embedder: shape A with its own seed
     "E": ["--layers", "2", "--hidden", "64", "--ffn", "128", "--heads", "4", "--kv-heads", "2",
           "--head-dim", "32", "--seed", "44"],
@@ -73,6 +76,11 @@ def model_table():
     table["C-gguf-q8_0-padded"] = (SHAPES["C"] + FORMATS["gguf-q8_0"] + ["--kind", "reranker",
                                                                           "--vocab-rows", "151936"],
                                    "C-gguf-q8_0-padded.gguf", None)
+    # The quantised types llama.cpp users download most (Q4_K_M mixes Q4_K and Q6_K).
+    for dtype in ("q4_0", "q4_k", "q6_k", "q4_k_m"):
+        name = "D-gguf-%s" % dtype
+        table[name] = (SHAPES["D"] + ["--format", "gguf", "--dtype", dtype, "--kind", "reranker"],
+                       file_name(name), None)
     for fmt in ("gguf-f32", "gguf-q8_0", "hf-bf16"):
         name = "E-%s" % fmt
         table[name] = (SHAPES["E"] + FORMATS[fmt] + ["--kind", "embedder"], file_name(name), None)

@@ -8,8 +8,10 @@ top to bottom, no caches, no batching, no fusing, numpy float64 throughout.
 
 Why it is independent of the engine: it shares no code with src/ or tools/.
 It has its own GGUF and safetensors readers, its own dequantisation (F32, F16,
-BF16, Q8_0 widened exactly to float64, so the reference and the engine start
-from the same weight values and differ only in arithmetic), and it works from
+BF16, Q8_0, Q4_0 widened exactly to float64; Q4_K and Q6_K to the f32 value
+ggml's dequantisation produces, since those formulas round once in f32; so
+the reference and the engine start from the same weight values and differ
+only in arithmetic), and it works from
 token ids: prompts are built by the test drivers, never by the engine's
 template code.
 
@@ -49,14 +51,96 @@ class FormatError(Exception):
 # GGML type ids (the `type` field of a GGUF tensor info) and how many values /
 # bytes make a block. Safetensors dtypes map onto the same names.
 
-GGML_F32, GGML_F16, GGML_Q8_0, GGML_BF16 = 0, 1, 8, 30
+GGML_F32, GGML_F16, GGML_Q4_0, GGML_Q8_0, GGML_Q4_K, GGML_Q6_K, GGML_BF16 = 0, 1, 2, 8, 12, 14, 30
 GGML_TYPES = {
     GGML_F32: ("F32", 1, 4),
     GGML_F16: ("F16", 1, 2),
+    GGML_Q4_0: ("Q4_0", 32, 18),  # f16 d, 16 bytes of nibbles: value = d * (q - 8)
     GGML_Q8_0: ("Q8_0", 32, 34),  # f16 scale d, then 32 int8 q: value = d * q
+    GGML_Q4_K: ("Q4_K", 256, 144),  # see widen_q4_k
+    GGML_Q6_K: ("Q6_K", 256, 210),  # see widen_q6_k
     GGML_BF16: ("BF16", 1, 2),
 }
 SAFETENSORS_TYPES = {"F32": ("F32", 1, 4), "F16": ("F16", 1, 2), "BF16": ("BF16", 1, 2)}
+
+
+def nibbles(byte_array):
+    """(low, high) 4-bit halves of uint8 values."""
+    return byte_array & 0x0F, byte_array >> 4
+
+
+def round_f32(x):
+    return np.asarray(x, dtype=np.float64).astype(np.float32).astype(np.float64)
+
+
+def widen_q4_0(raw, n_blocks):
+    """Q4_0 (32 values): f16 d, then qs[16]. Byte j carries value j in its low
+    nibble and value j + 16 in its high nibble; value = d * (nibble - 8)."""
+    block = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
+    blocks = np.frombuffer(raw, dtype=block, count=n_blocks)
+    low, high = nibbles(blocks["qs"])
+    q = np.concatenate([low, high], axis=1).astype(np.float64) - 8.0
+    return (blocks["d"].astype(np.float64)[:, None] * q).reshape(-1)
+
+
+def widen_q4_k(raw, n_blocks):
+    """Q4_K (256 values): f16 d, f16 dmin, scales[12], qs[128]. Eight groups of
+    32 values; group g has a 6-bit scale sc[g] and a 6-bit min m[g]:
+      g < 4:  sc = scales[g] & 63,  m = scales[g + 4] & 63
+      g >= 4: sc = (scales[g + 4] & 15) | (scales[g - 4] >> 6) << 4
+              m  = (scales[g + 4] >> 4) | (scales[g] >> 6) << 4
+    value = d * sc * q - dmin * m, q a nibble of qs: the 32 bytes qs[32p ..
+    32p + 31] hold group 2p in their low nibbles and group 2p + 1 in their
+    high nibbles. ggml evaluates (d * sc) * q - dmin * m in f32: the products
+    are exact (11 x 6 x 4 bits), the difference is rounded once."""
+    block = np.dtype([("d", "<f2"), ("dmin", "<f2"), ("scales", "u1", (12,)), ("qs", "u1", (128,))])
+    blocks = np.frombuffer(raw, dtype=block, count=n_blocks)
+    sb = blocks["scales"].astype(np.int64)
+    sc = np.empty((n_blocks, 8), dtype=np.int64)
+    mn = np.empty((n_blocks, 8), dtype=np.int64)
+    for g in range(8):
+        if g < 4:
+            sc[:, g] = sb[:, g] & 63
+            mn[:, g] = sb[:, g + 4] & 63
+        else:
+            sc[:, g] = (sb[:, g + 4] & 15) | ((sb[:, g - 4] >> 6) << 4)
+            mn[:, g] = (sb[:, g + 4] >> 4) | ((sb[:, g] >> 6) << 4)
+    q = np.empty((n_blocks, 8, 32), dtype=np.int64)
+    for p in range(4):
+        low, high = nibbles(blocks["qs"][:, 32 * p:32 * p + 32].astype(np.int64))
+        q[:, 2 * p] = low
+        q[:, 2 * p + 1] = high
+    d = blocks["d"].astype(np.float64)[:, None, None]
+    dmin = blocks["dmin"].astype(np.float64)[:, None, None]
+    values = d * sc[:, :, None] * q - dmin * mn[:, :, None]
+    return round_f32(values).reshape(-1)
+
+
+def widen_q6_k(raw, n_blocks):
+    """Q6_K (256 values): ql[128], qh[64], int8 scales[16], f16 d. Sixteen
+    groups of 16 values, group j scaled by the signed scales[j]; value =
+    d * scales[j] * (q - 32), q six bits. Each half h (128 values) uses
+    ql[64h .. 64h + 63] and qh[32h .. 32h + 31]; for l in 0..31 the values
+    128h + l, + 32, + 64, + 96 take the low nibble of ql[l], of ql[l + 32],
+    the high nibble of ql[l], of ql[l + 32] (offsets within the half), and
+    bits 0-1, 2-3, 4-5, 6-7 of qh[l] on top. ggml evaluates (d * sc) * q in
+    f32: d * sc is exact (11 x 8 bits), the second product is rounded."""
+    block = np.dtype([("ql", "u1", (128,)), ("qh", "u1", (64,)), ("scales", "i1", (16,)), ("d", "<f2")])
+    blocks = np.frombuffer(raw, dtype=block, count=n_blocks)
+    q = np.empty((n_blocks, 256), dtype=np.int64)
+    for h in range(2):
+        ql = blocks["ql"][:, 64 * h:64 * h + 64].astype(np.int64)
+        qh = blocks["qh"][:, 32 * h:32 * h + 32].astype(np.int64)
+        low_a, high_a = nibbles(ql[:, :32])
+        low_b, high_b = nibbles(ql[:, 32:])
+        base = 128 * h
+        q[:, base + 0:base + 32] = low_a | ((qh >> 0) & 3) << 4
+        q[:, base + 32:base + 64] = low_b | ((qh >> 2) & 3) << 4
+        q[:, base + 64:base + 96] = high_a | ((qh >> 4) & 3) << 4
+        q[:, base + 96:base + 128] = high_b | ((qh >> 6) & 3) << 4
+    scale = np.repeat(blocks["scales"].astype(np.float64), 16, axis=1)  # value i: group i // 16
+    values = blocks["d"].astype(np.float64)[:, None] * scale * (q - 32)
+    return round_f32(values).reshape(-1)
 
 
 def widen(type_name, raw, n_values):
@@ -74,6 +158,12 @@ def widen(type_name, raw, n_values):
         blocks = np.frombuffer(raw, dtype=block, count=n_values // 32)
         d = blocks["d"].astype(np.float64)[:, None]
         return (d * blocks["q"].astype(np.float64)).reshape(-1)
+    if type_name == "Q4_0":
+        return widen_q4_0(raw, n_values // 32)
+    if type_name == "Q4_K":
+        return widen_q4_k(raw, n_values // 256)
+    if type_name == "Q6_K":
+        return widen_q6_k(raw, n_values // 256)
     raise FormatError("weight type %s is not supported by the reference" % type_name)
 
 
