@@ -13,6 +13,13 @@
 
 #include "error.h"
 #include "kernels/q8_0x16.h"
+#include "kernels/q8x16k.h"
+
+static int all_packed(const qr_tensor *const *ws, int n_w) {
+    for (int i = 0; i < n_w; i++)
+        if (!ws[i]->packed) return 0;
+    return 1;
+}
 
 int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, int n_w,
                 const qr_tensor *const *ws, const float *x, int64_t n_rows, float *const *ys, qrank_error *err) {
@@ -36,6 +43,11 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
             acts.q8u = k->quantize_q8u != NULL;
             acts.row_bytes = acts.q8u ? qr_q8u_row_bytes(n_in) : qr_row_bytes(QR_TYPE_Q8_0, n_in);
             gemm = k->gemm_q8_0;
+        } else if (qr_q8x16k_type(w0->type) && k->gemm_kq && k->quantize_q8u && all_packed(ws, n_w)) {
+            acts.type = QR_TYPE_Q8_0; /* int8 activations, as for Q8_0 weights */
+            acts.q8u = 1;
+            acts.row_bytes = qr_q8u_row_bytes(n_in);
+            gemm = k->gemm_kq;
         } else if (w0->type == QR_TYPE_BF16 && k->gemm_bf16) {
             acts.type = QR_TYPE_BF16;
             acts.row_bytes = (size_t)n_in * 2;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "kernels/q8x16k.h"
 #include "mapped_file.h"
 
 #define MAX_JSON_BYTES ((size_t)64 << 20)
@@ -431,15 +432,26 @@ static const char *majority_type(const qrank_model *m) {
     return tt ? tt->name : "?";
 }
 
-/* qrank_model_params.repack: lays the layer matrices out for the kernel
- * table's fast path, once (see kernels.h, pack), and lets the file's pages
- * of each packed matrix go, so resident memory stays about one copy of the
- * weights. Not the default: most of its cost is the kernel zeroing fresh
- * pages (0.3-0.9 s for the 0.6B Q8_0 model here), against 5-10% per call. Skipped, not failed,
- * when the table has no packed layout or the memory is not there: the
- * kernels read the file's layout then. --precision exact still reads the
- * file's copy, which the kernel pages back in from the page cache. */
-static void pack_weights(qrank_model *m) {
+/* Lays the layer matrices out for the kernel table's fast path, once (see
+ * kernels.h, pack), and lets the file's pages of each packed matrix go, so
+ * resident memory stays about one copy of the weights.
+ * - Q8_0 only with qrank_model_params.repack (`all`): its kernel packs a
+ *   chunk at a time anyway, and most of the up-front cost is the kernel
+ *   zeroing fresh pages (0.3-0.9 s for the 0.6B Q8_0 model here), against
+ *   5-10% per call.
+ * - Q4_0, Q4_K and Q6_K whenever the table has gemm_kq and the model's
+ *   precision is fast: their int8 kernel reads nothing else, and without it
+ *   every call widens their weights to f32.
+ * Skipped, not failed, when the table has no packed layout or the memory is
+ * not there: the kernels read the file's layout then. --precision exact
+ * still reads the file's copy, which the kernel pages back in from the page
+ * cache. */
+static int wants_pack(const qrank_model *m, const qr_tensor *t, int all) {
+    if (t->type == QR_TYPE_Q8_0) return all;
+    return qr_q8x16k_type(t->type) && m->kernels.gemm_kq && m->precision == QRANK_PRECISION_FAST;
+}
+
+static void pack_weights(qrank_model *m, int all) {
     const qr_kernels *k = &m->kernels;
     if (!k->pack_size || !k->pack || m->hp.n_layers <= 0) return;
     const int n_jobs = m->hp.n_layers * 7;
@@ -450,7 +462,7 @@ static void pack_weights(qrank_model *m) {
         const qr_layer *ly = &m->layers[l];
         const qr_tensor *ts[7] = {ly->wq, ly->wk, ly->wv, ly->wo, ly->w_gate, ly->w_up, ly->w_down};
         for (int i = 0; i < 7; i++) {
-            const size_t size = k->pack_size(ts[i]);
+            const size_t size = wants_pack(m, ts[i], all) ? k->pack_size(ts[i]) : 0;
             offset[l * 7 + i] = size ? total : SIZE_MAX;
             total += (size + 63) / 64 * 64;
         }
@@ -529,7 +541,7 @@ int qrank_model_load(const char *path, const qrank_model_params *params, qrank_m
         qr_kernels_select(&m->kernels, NULL);
         qrank_model_set_threads(m, p.n_threads);
         m->precision = p.precision;
-        if (p.repack) pack_weights(m);
+        pack_weights(m, p.repack);
     }
     if (rc) {
         qr_error_prefix(err, rc, "loading %s", path);

@@ -14,6 +14,11 @@
  *               quantiser never makes (-128) so that the offset tricks are
  *               exercised.
  *   gemm_f32    every weight type, within 1e-5 of sum |x_i w_i| of generic.
+ *   gemm_kq     (avx512) Q4_0, Q4_K, Q6_K packed as q8x16k with q8u rows,
+ *               within 1e-5 of the block-wise rounding scale of
+ *               qr_gemm_kq_generic; unpacked, bit for bit gemm_f32. The
+ *               q8x16k reading of each block first equals tensor.c's
+ *               dequantisation value for value, and the packer that reading.
  *   gemm_bf16   the same tolerance (vdpbf16ps rounds in its own order).
  *   quantize_q8_0, quantize_q8u, to_bf16 bit-identical, on random data and on the hard
  *               cases: halfway values, zero blocks, f16 overflow and
@@ -28,6 +33,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/q8_0x16.h"
+#include "kernels/q8x16k.h"
 #include "tensor.h"
 
 static int g_failures;
@@ -423,6 +429,182 @@ static void test_pack_layout(const qr_kernels *k) {
     free(wd);
 }
 
+/* ---- Q4_0 / Q4_K / Q6_K as q8x16k ------------------------------------- */
+
+static const struct {
+    qr_type type;
+    int64_t n_in[3];
+} kq_cases[] = {
+    {QR_TYPE_Q4_0, {32, 96, 1056}},
+    {QR_TYPE_Q4_K, {256, 1280, 2304}},
+    {QR_TYPE_Q6_K, {256, 1280, 2304}},
+};
+
+/* The layout's reading of each block (scale * q + negmn, q8x16k.h) against
+ * tensor.c's dequantisation, which the float64 reference holds to ggml's
+ * formats (tests/reference): equal (as floats: a zero's sign may differ),
+ * since both round once. Then
+ * the plain-C packer against that reading, lane by lane, rows past the end
+ * zero. No table involved. */
+static void test_kq_layout(void) {
+    for (size_t c = 0; c < sizeof kq_cases / sizeof kq_cases[0]; c++) {
+        const int64_t n_in = kq_cases[c].n_in[1], n_out = 21; /* two groups, the second short */
+        size_t nbytes;
+        void *wd = make_weights(kq_cases[c].type, n_in, n_out, &nbytes);
+        const qr_tensor w = tensor_of(kq_cases[c].type, n_in, n_out, wd, nbytes);
+        const char *name = qr_type_get(w.type)->name;
+        const int64_t nb = n_in / 32;
+        float *row = xmalloc(sizeof(float) * (size_t)n_in);
+        int bad_values = 0;
+        for (int64_t o = 0; o < n_out; o++) {
+            qr_dequantize_row(&w, o, row);
+            for (int64_t b = 0; b < nb; b++) {
+                int8_t q[32];
+                float scale[32], negmn;
+                qr_q8x16k_block_of(&w, o, b, q, scale, &negmn);
+                for (int i = 0; i < 32; i++) {
+                    const float v = scale[i] * (float)q[i] + negmn;
+                    bad_values += v != row[32 * b + i]; /* == so that +0 (here) meets -0 (d * 0) */
+                }
+            }
+        }
+        CHECK(bad_values == 0, "%s: %d values of the q8x16k reading differ from qr_dequantize_row", name,
+              bad_values);
+        const size_t size = qr_q8x16k_size(&w);
+        CHECK(size == (size_t)(2 * nb) * sizeof(qr_q8x16k), "%s: q8x16k size %zu", name, size);
+        qr_q8x16k *p = xmalloc(size);
+        memset(p, 0x77, size);
+        qr_q8x16k_pack(&w, p);
+        int bad = 0;
+        for (int64_t o = 0; o < 32; o++)
+            for (int64_t b = 0; b < nb; b++) {
+                const qr_q8x16k *blk = &p[(o / 16) * nb + b];
+                const int j = (int)(o % 16);
+                int8_t q[32] = {0};
+                float scale[32] = {0}, negmn = 0.0f;
+                if (o < n_out) qr_q8x16k_block_of(&w, o, b, q, scale, &negmn);
+                int lo = 0, hi = 0;
+                for (int i = 0; i < 32; i++) {
+                    bad += blk->qs[i / 4][j * 4 + i % 4] != q[i];
+                    if (i < 16)
+                        lo += q[i];
+                    else
+                        hi += q[i];
+                }
+                bad += blk->s_lo[j] != scale[0] || blk->s_hi[j] != scale[16] || blk->negmn[j] != negmn;
+                bad += blk->negsum_lo[j] != -lo || blk->negsum_hi[j] != -hi;
+            }
+        CHECK(bad == 0, "%s: %d packed fields differ from the q8x16k definition", name, bad);
+        free(p);
+        free(row);
+        free(wd);
+    }
+    qr_tensor f;
+    memset(&f, 0, sizeof f);
+    f.type = QR_TYPE_Q8_0;
+    f.n_dims = 2;
+    f.ne[0] = 64;
+    f.ne[1] = 4;
+    f.ne[2] = f.ne[3] = 1;
+    CHECK(qr_q8x16k_size(&f) == 0, "q8x16k claims a Q8_0 tensor");
+}
+
+/* The rounding scale of the kq kernel's float steps: per block |d_x| times
+ * the magnitudes it adds, sum (|x_i| + 128) |s_i q_i| and |negmn| sum |x_i|. */
+static double *kq_scale(const shape *s, const qr_tensor *w, const void *q, size_t rb) {
+    double *sc = xmalloc(sizeof(double) * (size_t)(s->n_rows * s->ldy));
+    const int64_t nb = s->n_in / 32;
+    for (int64_t r = 0; r < s->n_rows; r++) {
+        const qr_block_q8_0 *xb = (const qr_block_q8_0 *)((const uint8_t *)q + (size_t)r * rb);
+        for (int64_t o = 0; o < s->ldy; o++) {
+            double t = 0.0;
+            for (int64_t b = 0; o < s->n_out && b < nb; b++) {
+                int8_t wq[32];
+                float scale[32], negmn;
+                qr_q8x16k_block_of(w, o, b, wq, scale, &negmn);
+                double a = 0.0;
+                for (int i = 0; i < 32; i++)
+                    a += (fabs((double)xb[b].qs[i]) + 128.0) * fabs((double)scale[i] * wq[i]) +
+                         fabs((double)negmn * xb[b].qs[i]);
+                t += fabs((double)qr_f16_to_f32(xb[b].d)) * a;
+            }
+            sc[r * s->ldy + o] = t;
+        }
+    }
+    return sc;
+}
+
+/* gemm_kq on packed weights and q8u rows against qr_gemm_kq_generic on the
+ * file's blocks and Q8_0 rows, within 1e-5 of kq_scale; without a packed
+ * copy it must give gemm_f32's answer exactly (it runs the exact path). */
+static void test_gemm_kq(const qr_kernels *k) {
+    if (!k->gemm_kq) return;
+    for (size_t c = 0; c < sizeof kq_cases / sizeof kq_cases[0]; c++) {
+        for (int v = 0; v < 3; v++) {
+            const int64_t n_in = kq_cases[c].n_in[v];
+            size_t nbytes;
+            void *wd = make_weights(kq_cases[c].type, n_in, 75, &nbytes);
+            qr_tensor w = tensor_of(kq_cases[c].type, n_in, 75, wd, nbytes);
+            const char *name = qr_type_get(w.type)->name;
+            const size_t size = k->pack_size ? k->pack_size(&w) : 0;
+            CHECK(size > 0, "%s: a table with gemm_kq does not pack %s", k->name, name);
+            if (!size) {
+                free(wd);
+                continue;
+            }
+            void *packed = aligned_alloc(64, (size + 63) / 64 * 64);
+            if (!packed) exit(2);
+            k->pack(&w, packed);
+            int ns;
+            const shape *sh = shapes(n_in, &ns);
+            for (int i = 0; i < ns; i++) {
+                const shape *s = &sh[i];
+                float *x = xmalloc(sizeof(float) * (size_t)(s->n_rows * s->ldx));
+                for (int64_t j = 0; j < s->n_rows * s->ldx; j++) x[j] = frand(-3.0f, 3.0f);
+                for (int raw = 0; raw < 2; raw++) {
+                    size_t rb;
+                    void *q = make_acts_q8(k, s, x, raw, &rb);
+                    const qr_acts acts = {QR_TYPE_Q8_0, q, rb, 0};
+                    const size_t urb = qr_q8u_row_bytes(n_in) + 6; /* misaligned rows */
+                    uint8_t *qu = xmalloc(urb * (size_t)s->n_rows);
+                    memset(qu, 0x5a, urb * (size_t)s->n_rows);
+                    for (int64_t r = 0; r < s->n_rows; r++)
+                        qr_q8u_from_q8_0((const uint8_t *)q + (size_t)r * rb, qu + (size_t)r * urb, n_in);
+                    const qr_acts acts_u = {QR_TYPE_Q8_0, qu, urb, 1};
+                    w.packed = NULL;
+                    float *ref = fresh_y(s);
+                    qr_gemm_kq_generic(&w, x, &acts, s->n_rows, s->ldx, ref, s->ldy, s->o_begin, s->o_end);
+                    double *sc = kq_scale(s, &w, q, rb);
+                    w.packed = packed;
+                    float *y = fresh_y(s);
+                    k->gemm_kq(&w, x, &acts_u, s->n_rows, s->ldx, y, s->ldy, s->o_begin, s->o_end);
+                    char what[96];
+                    snprintf(what, sizeof what, "%s gemm_kq %s%s", k->name, name, raw ? " raw bytes" : "");
+                    compare(what, s, y, ref, sc, 1e-5);
+                    if (!raw && i == 0) { /* no packed copy: the exact path, bit for bit */
+                        float *want = fresh_y(s), *got = fresh_y(s);
+                        w.packed = NULL;
+                        k->gemm_f32(&w, x, NULL, s->n_rows, s->ldx, want, s->ldy, s->o_begin, s->o_end);
+                        k->gemm_kq(&w, x, &acts_u, s->n_rows, s->ldx, got, s->ldy, s->o_begin, s->o_end);
+                        snprintf(what, sizeof what, "%s gemm_kq %s unpacked", k->name, name);
+                        compare(what, s, got, want, NULL, 0.0);
+                        free(want);
+                        free(got);
+                    }
+                    free(y);
+                    free(sc);
+                    free(ref);
+                    free(qu);
+                    free(q);
+                }
+                free(x);
+            }
+            free(packed);
+            free(wd);
+        }
+    }
+}
+
 /* ---- gemm_bf16 ----------------------------------------------------------- */
 
 static void test_gemm_bf16(const qr_kernels *k) {
@@ -663,6 +845,7 @@ int main(int argc, char **argv) {
     CHECK(qr_kernels_select(&k, "no-such-isa") == -1, "an unknown variant name was accepted");
     CHECK(qr_kernels_select(&k, "generic") == 0 && strcmp(k.name, "generic") == 0, "no generic table");
     test_reference();
+    test_kq_layout();
     printf("%-8s the reference: %s\n", "generic", g_failures ? "FAILED against double precision" : "ok against double precision");
     int ran = 0;
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
@@ -679,6 +862,7 @@ int main(int argc, char **argv) {
         test_pack_layout(&k);
         test_gemm_bf16(&k);
         test_gemm_f32(&k);
+        test_gemm_kq(&k);
         printf("%-8s ran: %s\n", variants[v], g_failures == before ? "ok" : "FAILED");
         ran++;
     }

@@ -36,6 +36,7 @@
 
 #include "isa.h"
 #include "q8_0x16.h"
+#include "q8x16k.h"
 
 /* ---- Q8_0 x Q8_0 ------------------------------------------------------- */
 
@@ -307,6 +308,146 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
     }
 }
 
+/* ---- Q4_0 / Q4_K / Q6_K as q8x16k ------------------------------------- */
+
+/* The q8_0x16 scheme on q8x16k blocks (q8x16k.h): the integer dots are the
+ * same, only the float step differs. With isum = sum((x + 128) q) over a
+ * block and c = 128 (s_lo negsum_lo + s_hi negsum_hi), the block's dot is
+ *   one scale (Q4_0, Q4_K):  s * isum + c                 (+ negmn * sum(x))
+ *   two scales (Q6_K):       s_lo * isum_lo + c + s_hi * isum_hi
+ * where Q6_K's isum_lo is taken after the first four pieces (values 0-15)
+ * and isum_hi restarts for the rest. The min term needs each activation
+ * block's sum, which the q8u layout carries. Three FMAs per eight vpdpbusd
+ * (Q4_K, Q6_K) against two for Q8_0; still about four times the work per
+ * instruction of widening weights to f32. */
+enum {
+    KQ_KC = 16, /* 32-blocks per chunk: two groups of 16 blocks, 24 KB, stay in L1 */
+};
+
+typedef struct {
+    const uint8_t *q, *d, *sum; /* bytes + 128, scales, block sums (q8u) */
+    size_t stride;
+} kq_view;
+
+static inline __attribute__((always_inline)) void kq_tile(const qr_q8x16k *const gp[2], const kq_view *xv, int nb,
+                                                          int MR, int SPLIT, int MIN, int first, float *y,
+                                                          int64_t ldy) {
+    enum { NG = 2 };
+    __m512 acc[Q8_MR][NG];
+    for (int r = 0; r < MR; r++)
+        for (int g = 0; g < NG; g++) acc[r][g] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(y + r * ldy + 16 * g);
+    for (int b = 0; b < nb; b++) {
+        __m512 c[NG];
+        for (int g = 0; g < NG; g++) {
+            const qr_q8x16k *blk = &gp[g][b];
+            const __m512i lo = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)blk->negsum_lo));
+            const __m512i hi = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)blk->negsum_hi));
+            c[g] = _mm512_fmadd_ps(_mm512_loadu_ps(blk->s_lo), _mm512_cvtepi32_ps(_mm512_slli_epi32(lo, 7)),
+                                   _mm512_mul_ps(_mm512_loadu_ps(blk->s_hi),
+                                                 _mm512_cvtepi32_ps(_mm512_slli_epi32(hi, 7))));
+        }
+        __m512i isum[Q8_MR][NG];
+        __m512 part[Q8_MR][NG];
+        for (int r = 0; r < MR; r++)
+            for (int g = 0; g < NG; g++) isum[r][g] = _mm512_setzero_si512();
+        for (int k = 0; k < 8; k++) {
+            __m512i wv[NG];
+            for (int g = 0; g < NG; g++) wv[g] = _mm512_loadu_si512(gp[g][b].qs[k]);
+            for (int r = 0; r < MR; r++) {
+                int32_t x4;
+                memcpy(&x4, xv->q + (size_t)r * xv->stride + 32 * b + 4 * k, 4);
+                const __m512i xb = _mm512_set1_epi32(x4);
+                for (int g = 0; g < NG; g++) isum[r][g] = _mm512_dpbusd_epi32(isum[r][g], xb, wv[g]);
+            }
+            if (SPLIT && k == 3)
+                for (int r = 0; r < MR; r++)
+                    for (int g = 0; g < NG; g++) {
+                        part[r][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][g]), _mm512_loadu_ps(gp[g][b].s_lo), c[g]);
+                        isum[r][g] = _mm512_setzero_si512();
+                    }
+        }
+        for (int r = 0; r < MR; r++) {
+            float d, sx = 0.0f;
+            memcpy(&d, xv->d + (size_t)r * xv->stride + 4 * b, 4);
+            if (MIN) memcpy(&sx, xv->sum + (size_t)r * xv->stride + 4 * b, 4);
+            for (int g = 0; g < NG; g++) {
+                __m512 dot = SPLIT ? _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][g]), _mm512_loadu_ps(gp[g][b].s_hi), part[r][g])
+                                   : _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][g]), _mm512_loadu_ps(gp[g][b].s_lo), c[g]);
+                if (MIN) dot = _mm512_fmadd_ps(_mm512_loadu_ps(gp[g][b].negmn), _mm512_set1_ps(sx), dot);
+                acc[r][g] = _mm512_fmadd_ps(dot, _mm512_set1_ps(d), acc[r][g]);
+            }
+        }
+    }
+    for (int r = 0; r < MR; r++)
+        for (int g = 0; g < NG; g++) _mm512_storeu_ps(y + r * ldy + 16 * g, acc[r][g]);
+}
+
+/* Tile heights: two-scale blocks keep a second set of partial sums live. */
+enum { KQ_MR_SPLIT = 4, KQ_MR = 6 };
+
+static void kq_tile_any(const qr_q8x16k *const gp[2], const kq_view *xv, int nb, int mr, qr_type type, int first,
+                        float *y, int64_t ldy) {
+#define KQ_CASE(MRv, S, M)                                                                                   \
+    case MRv: kq_tile(gp, xv, nb, MRv, S, M, first, y, ldy); break;
+    if (type == QR_TYPE_Q6_K) {
+        switch (mr) {
+            KQ_CASE(1, 1, 0) KQ_CASE(2, 1, 0) KQ_CASE(3, 1, 0) KQ_CASE(4, 1, 0) default: break;
+        }
+    } else if (type == QR_TYPE_Q4_K) {
+        switch (mr) {
+            KQ_CASE(1, 0, 1) KQ_CASE(2, 0, 1) KQ_CASE(3, 0, 1) KQ_CASE(4, 0, 1) KQ_CASE(5, 0, 1) KQ_CASE(6, 0, 1)
+        default: break;
+        }
+    } else {
+        switch (mr) {
+            KQ_CASE(1, 0, 0) KQ_CASE(2, 0, 0) KQ_CASE(3, 0, 0) KQ_CASE(4, 0, 0) KQ_CASE(5, 0, 0) KQ_CASE(6, 0, 0)
+        default: break;
+        }
+    }
+#undef KQ_CASE
+}
+
+void qr_gemm_kq_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,
+                       int64_t ldy, int64_t o_begin, int64_t o_end) {
+    if (!w->packed || !xq || !xq->q8u) { /* nothing to run on: the exact path */
+        qr_gemm_f32_avx512(w, x, xq, n_rows, ldx, y, ldy, o_begin, o_end);
+        return;
+    }
+    const int64_t nb_all = w->ne[0] / 32;
+    const qr_q8x16k *packed = w->packed;
+    const int max_mr = w->type == QR_TYPE_Q6_K ? KQ_MR_SPLIT : KQ_MR;
+    /* partial sums between chunks, as in the Q8_0 kernel */
+    _Alignas(64) float part[Q8_RP][32];
+    const uint8_t *xbase = xq->data;
+    for (int64_t rp0 = 0; rp0 < n_rows; rp0 += Q8_RP) {
+        const int64_t rp = n_rows - rp0 < Q8_RP ? n_rows - rp0 : Q8_RP;
+        const int64_t n_tiles = (rp + max_mr - 1) / max_mr;
+        for (int64_t o0 = o_begin - o_begin % 16; o0 < o_end; o0 += 32) {
+            const int64_t hi = o0 + 32 < o_end ? o0 + 32 : o_end;
+            for (int64_t b0 = 0; b0 < nb_all; b0 += KQ_KC) {
+                const int nb = (int)(nb_all - b0 < KQ_KC ? nb_all - b0 : KQ_KC);
+                /* when only the first group of the pair has outputs here, there may be no
+                 * group after it: the second slot repeats the first, lanes dropped */
+                const qr_q8x16k *g0 = packed + (o0 / 16) * nb_all + b0;
+                const qr_q8x16k *gp[2] = {g0, hi - o0 > 16 ? g0 + nb_all : g0};
+                for (int64_t t = 0; t < n_tiles; t++) {
+                    const int64_t r0 = rp * t / n_tiles, r1 = rp * (t + 1) / n_tiles;
+                    const uint8_t *row = xbase + (size_t)(rp0 + r0) * xq->row_bytes;
+                    const kq_view xv = {row + 32 * b0, row + 32 * nb_all + 4 * b0, row + 36 * nb_all + 4 * b0,
+                                        xq->row_bytes};
+                    kq_tile_any(gp, &xv, nb, (int)(r1 - r0), w->type, b0 == 0, part[r0], 32);
+                }
+            }
+            const __mmask16 m0 = lane_mask(o0, o_begin, hi), m1 = lane_mask(o0 + 16, o_begin, hi);
+            for (int64_t r = 0; r < rp; r++) {
+                float *yr = y + (rp0 + r) * ldy + o0;
+                _mm512_mask_storeu_ps(yr, m0, _mm512_load_ps(part[r]));
+                if (hi - o0 > 16) _mm512_mask_storeu_ps(yr + 16, m1, _mm512_load_ps(part[r] + 16));
+            }
+        }
+    }
+}
+
 /* ---- shared by the row-major (dot-style) f32 and bf16 kernels ---------- */
 
 enum {
@@ -520,13 +661,18 @@ void qr_quantize_q8_0_avx512(const float *x, void *out, int64_t n) {
 
 void qr_quantize_q8u_avx512(const float *x, void *out, int64_t n) {
     const int64_t nb = n / QR_QK8_0;
-    uint8_t *q = out, *d = q + nb * QR_QK8_0;
+    uint8_t *q = out, *d = q + nb * QR_QK8_0, *sums = d + 4 * nb;
     const __m256i offset = _mm256_set1_epi8((char)0x80);
     for (int64_t i = 0; i < nb; i++) {
         int8_t *qi = (int8_t *)q + 32 * i;
         const float f = _cvtsh_ss(quantize_block(x + 32 * i, qi));
         memcpy(d + 4 * i, &f, 4);
-        _mm256_storeu_si256((__m256i *)qi, _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)qi), offset));
+        const __m256i v = _mm256_loadu_si256((const __m256i *)qi);
+        /* sum of the signed bytes: each 16-bit pair sum, widened, added up */
+        const __m512i wide = _mm512_cvtepi8_epi16(v);
+        const float fs = (float)_mm512_reduce_add_epi32(_mm512_madd_epi16(wide, _mm512_set1_epi16(1)));
+        memcpy(sums + 4 * i, &fs, 4);
+        _mm256_storeu_si256((__m256i *)qi, _mm256_xor_si256(v, offset));
     }
 }
 

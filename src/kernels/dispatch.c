@@ -19,6 +19,7 @@
 
 #include "isa.h"
 #include "q8_0x16.h"
+#include "q8x16k.h"
 
 /* XCR0 bits: 1 SSE, 2 AVX (YMM high halves), 5-7 AVX-512 (opmask, ZMM
  * high halves, ZMM16-31). */
@@ -69,6 +70,19 @@ static void fill_avx2(qr_kernels *k, int vnni) {
     k->pack = qr_q8_0x16_pack;
 }
 
+/* The avx512 table packs two layouts: q8_0x16 for Q8_0, q8x16k for the
+ * types gemm_kq reads. */
+static size_t pack_size_avx512(const qr_tensor *w) {
+    return w->type == QR_TYPE_Q8_0 ? qr_q8_0x16_size(w) : qr_q8x16k_size(w);
+}
+
+static void pack_avx512(const qr_tensor *w, void *dst) {
+    if (w->type == QR_TYPE_Q8_0)
+        qr_q8_0x16_pack_avx512(w, dst);
+    else
+        qr_q8x16k_pack(w, dst);
+}
+
 static void fill_avx512(qr_kernels *k) {
     k->name = "avx512";
     k->gemm_f32 = qr_gemm_f32_avx512;
@@ -77,8 +91,9 @@ static void fill_avx512(qr_kernels *k) {
     k->quantize_q8_0 = qr_quantize_q8_0_avx512;
     k->quantize_q8u = qr_quantize_q8u_avx512;
     k->to_bf16 = qr_to_bf16_avx512;
-    k->pack_size = qr_q8_0x16_size;
-    k->pack = qr_q8_0x16_pack_avx512;
+    k->gemm_kq = qr_gemm_kq_avx512;
+    k->pack_size = pack_size_avx512;
+    k->pack = pack_avx512;
 }
 
 int qr_kernels_select(qr_kernels *k, const char *want) {

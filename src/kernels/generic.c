@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "q8x16k.h"
 
 enum { W_TILE = 8 };
 
@@ -52,6 +53,30 @@ void qr_gemm_q8_0_generic(const qr_tensor *w, const float *x, const qr_acts *xq,
                 sum += (float)isum * (qr_f16_to_f32(wb[b].d) * qr_f16_to_f32(xb[b].d));
             }
             y[r * ldy + o] = sum;
+        }
+    }
+}
+
+void qr_gemm_kq_generic(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                        float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+    (void)x;
+    (void)ldx;
+    const int64_t nb = w->ne[0] / 32;
+    for (int64_t o = o_begin; o < o_end; o++) {
+        for (int64_t r = 0; r < n_rows; r++) {
+            const qr_block_q8_0 *xb =
+                (const qr_block_q8_0 *)((const uint8_t *)xq->data + (size_t)r * xq->row_bytes);
+            double sum = 0.0;
+            for (int64_t b = 0; b < nb; b++) {
+                int8_t q[32];
+                float scale[32], negmn;
+                qr_q8x16k_block_of(w, o, b, q, scale, &negmn);
+                double dot = 0.0;
+                for (int i = 0; i < 32; i++)
+                    dot += (double)xb[b].qs[i] * ((double)scale[i] * q[i] + negmn);
+                sum += dot * qr_f16_to_f32(xb[b].d);
+            }
+            y[r * ldy + o] = (float)sum;
         }
     }
 }

@@ -36,6 +36,9 @@ typedef struct qr_kernels {
     /* Fast: NULL when this ISA has nothing faster for that weight type. */
     qr_gemm_fn gemm_q8_0; /* W Q8_0, xq Q8_0 */
     qr_gemm_fn gemm_bf16; /* W BF16, xq BF16 */
+    /* W Q4_0, Q4_K or Q6_K packed as q8x16k (w->packed set, kernels/q8x16k.h),
+     * xq in the q8u layout. Needs quantize_q8u and pack. */
+    qr_gemm_fn gemm_kq;
     /* x (n values, n % 32 == 0) -> Q8_0 blocks. */
     void (*quantize_q8_0)(const float *x, void *out, int64_t n);
     void (*to_bf16)(const float *x, uint16_t *out, int64_t n);
@@ -47,12 +50,16 @@ typedef struct qr_kernels {
     /* Optional, at load time: pack_size(w) is the size of w laid out for this
      * table's fast kernel (0: nothing to gain for this tensor), pack(w, dst)
      * writes it to dst (64-byte aligned); set w->packed = dst afterwards and
-     * this table's gemm_q8_0 reads it instead of re-packing w->data on every
-     * call (worth ~25% at 20 rows, 5-10% at 100-1000). The other kernels,
-     * and every other table, keep reading w->data. NULL in tables without a
-     * packed layout. Today: Q8_0 as q8_0x16 (kernels/q8_0x16.h), the same
-     * layout for the avx2, avxvnni and avx512 tables (avx512 packs with its
-     * own, faster code). model.c uses it when qrank_model_params.repack. */
+     * the fast kernel for w's type reads it. The other kernels, and every
+     * other table, keep reading w->data. NULL in tables without a packed
+     * layout.
+     * - Q8_0 as q8_0x16 (kernels/q8_0x16.h), the same layout for the avx2,
+     *   avxvnni and avx512 tables (avx512 packs with its own, faster code):
+     *   gemm_q8_0 reads it instead of re-packing w->data on every call (worth
+     *   ~25% at 20 rows, 5-10% at 100-1000); model.c packs Q8_0 only when
+     *   qrank_model_params.repack.
+     * - Q4_0, Q4_K, Q6_K as q8x16k (avx512 only): gemm_kq runs on nothing
+     *   else, so model.c always packs these when the table has gemm_kq. */
     size_t (*pack_size)(const qr_tensor *w);
     void (*pack)(const qr_tensor *w, void *dst);
 } qr_kernels;
@@ -64,6 +71,10 @@ void qr_gemm_q8_0_generic(const qr_tensor *w, const float *x, const qr_acts *xq,
                           int64_t ldx, float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
 void qr_gemm_bf16_generic(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows,
                           int64_t ldx, float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
+/* What gemm_kq computes, from w's own blocks and xq as Q8_0 blocks, in
+ * double: the yardstick for the SIMD kernel, not a table entry. */
+void qr_gemm_kq_generic(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                        float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
 void qr_quantize_q8_0_generic(const float *x, void *out, int64_t n);
 void qr_to_bf16_generic(const float *x, uint16_t *out, int64_t n);
 

@@ -40,10 +40,15 @@ void qr_q8_0x16_pack(const qr_tensor *w, void *dst) {
 void qr_q8u_from_q8_0(const void *q8_0, void *out, int64_t n) {
     const qr_block_q8_0 *blk = q8_0;
     const int64_t nb = n / QR_QK8_0;
-    uint8_t *q = out, *d = q + nb * QR_QK8_0;
+    uint8_t *q = out, *d = q + nb * QR_QK8_0, *sums = d + 4 * nb;
     for (int64_t b = 0; b < nb; b++) {
-        for (int j = 0; j < QR_QK8_0; j++) q[b * QR_QK8_0 + j] = (uint8_t)(blk[b].qs[j] + 128);
-        const float f = qr_f16_to_f32(blk[b].d);
+        int sum = 0;
+        for (int j = 0; j < QR_QK8_0; j++) {
+            q[b * QR_QK8_0 + j] = (uint8_t)(blk[b].qs[j] + 128);
+            sum += blk[b].qs[j];
+        }
+        const float f = qr_f16_to_f32(blk[b].d), fs = (float)sum;
         memcpy(d + 4 * b, &f, 4);
+        memcpy(sums + 4 * b, &fs, 4);
     }
 }

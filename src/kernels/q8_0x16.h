@@ -30,9 +30,11 @@ _Static_assert(sizeof(qr_q8_0x16) == 576, "a packed group-block is nine cache li
 /* The q8u activation layout, for the same kernels: a row of n values
  * (n / 32 blocks) is n bytes, each int8 value + 128 as an unsigned byte
  * (vpdpbusd multiplies unsigned by signed bytes), then one float per block,
- * its f16 scale widened. Same values as Q8_0 blocks, in the form the inner
- * loop reads without a copy. */
-static inline size_t qr_q8u_row_bytes(int64_t n) { return (size_t)(n / QR_QK8_0) * (QR_QK8_0 + 4); }
+ * its f16 scale widened, then one float per block, the sum of its 32 int8
+ * values (what a weight format with a per-block offset, Q4_K's min, needs).
+ * Same values as Q8_0 blocks, in the form the inner loop reads without a
+ * copy. */
+static inline size_t qr_q8u_row_bytes(int64_t n) { return (size_t)(n / QR_QK8_0) * (QR_QK8_0 + 8); }
 /* Rewrites a row of Q8_0 blocks (n values) in the q8u layout. */
 void qr_q8u_from_q8_0(const void *q8_0, void *out, int64_t n);
 

@@ -4,11 +4,12 @@
   check_fast.py QRANK MODELS_DIR MODEL_NAME...
 
 Fast precision rounds activations to the weights' type where the CPU has an
-instruction for it: int8 for Q8_0 weights, bf16 for BF16 weights. That moves
-scores, so the bounds are looser than exact precision's 1e-4, set per weight
-type:
-  Q8_0: max |diff| 0.06, mean 0.01, and no two documents swapped whose
-        reference scores differ by more than 0.05;
+instruction for it: int8 for Q8_0 weights (and for Q4_0, Q4_K and Q6_K, whose
+AVX-512 kernel multiplies int8 activations too), bf16 for BF16 weights. That
+moves scores, so the bounds are looser than exact precision's 1e-4, set per
+weight type:
+  Q8_0, Q4_0, Q4_K, Q6_K: max |diff| 0.06, mean 0.01, and no two documents
+        swapped whose reference scores differ by more than 0.05;
   BF16: max |diff| 0.015, mean 0.003.
 Other weight types have no fast path; their fast scores must equal the
 reference within 1e-4 like exact ones.
@@ -23,6 +24,9 @@ import qwen3_ref
 
 BOUNDS = {  # weight type: (max |diff|, mean |diff|, swap margin)
     "Q8_0": (0.06, 0.01, 0.05),
+    "Q4_0": (0.06, 0.01, 0.05),
+    "Q4_K": (0.06, 0.01, 0.05),
+    "Q6_K": (0.06, 0.01, 0.05),
     "BF16": (0.015, 0.003, 0.03),  # the swap margin follows from the max bound here
 }
 

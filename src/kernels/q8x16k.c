@@ -1,0 +1,107 @@
+/* q8x16k.c - packs Q4_0, Q4_K and Q6_K tensors into the q8x16k layout.
+ *
+ * Plain C, run once at load time (in parallel over tensors by model.c).
+ * The decoding follows ggml's dequantize_row_* block by block; where those
+ * compute d * sc * q - dmin * m, this keeps q, d * sc and -dmin * m apart. */
+#include "q8x16k.h"
+
+#include <string.h>
+
+int qr_q8x16k_type(qr_type t) { return t == QR_TYPE_Q4_0 || t == QR_TYPE_Q4_K || t == QR_TYPE_Q6_K; }
+
+size_t qr_q8x16k_size(const qr_tensor *w) {
+    if (!qr_q8x16k_type(w->type) || w->ne[0] <= 0) return 0;
+    const qr_type_traits *tt = qr_type_get(w->type);
+    if (!tt || w->ne[0] % tt->block_size) return 0;
+    const int64_t rows = qr_tensor_rows(w);
+    if (rows <= 0) return 0;
+    const size_t groups = (size_t)((rows + 15) / 16), blocks = (size_t)(w->ne[0] / 32);
+    if (groups > SIZE_MAX / sizeof(qr_q8x16k) / blocks) return 0;
+    return groups * blocks * sizeof(qr_q8x16k);
+}
+
+/* Q4_K's 6-bit scale and min of sub-block j (ggml's get_scale_min_k4). */
+static void q4_k_scale_min(const uint8_t *s, int j, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+void qr_q8x16k_block_of(const qr_tensor *w, int64_t row, int64_t b, int8_t q[32], float scale[32],
+                        float *negmn) {
+    const uint8_t *src = (const uint8_t *)w->data + (size_t)row * qr_row_bytes(w->type, w->ne[0]);
+    *negmn = 0.0f;
+    switch (w->type) {
+    case QR_TYPE_Q4_0: {
+        const qr_block_q4_0 *blk = (const qr_block_q4_0 *)src + b;
+        const float d = qr_f16_to_f32(blk->d);
+        for (int i = 0; i < 16; i++) {
+            q[i] = (int8_t)((blk->qs[i] & 0xF) - 8);
+            q[i + 16] = (int8_t)((blk->qs[i] >> 4) - 8);
+        }
+        for (int i = 0; i < 32; i++) scale[i] = d;
+        break;
+    }
+    case QR_TYPE_Q4_K: { /* 32-block b is sub-block b % 8 of super-block b / 8 */
+        const qr_block_q4_k *blk = (const qr_block_q4_k *)src + b / 8;
+        const int j = (int)(b % 8);
+        int sc, m;
+        q4_k_scale_min(blk->scales, j, &sc, &m);
+        const uint8_t *qs = blk->qs + 32 * (j / 2); /* sub-blocks 2p, 2p+1 share 32 bytes */
+        for (int i = 0; i < 32; i++) q[i] = (int8_t)(j % 2 ? qs[i] >> 4 : qs[i] & 0xF);
+        const float s = qr_f16_to_f32(blk->d) * (float)sc;
+        for (int i = 0; i < 32; i++) scale[i] = s;
+        *negmn = -(qr_f16_to_f32(blk->dmin) * (float)m);
+        break;
+    }
+    case QR_TYPE_Q6_K: { /* 32-block b: super-block b / 8, half (b % 8) / 4, quarter b % 4 */
+        const qr_block_q6_k *blk = (const qr_block_q6_k *)src + b / 8;
+        const int half = (int)(b % 8) / 4, quarter = (int)(b % 4);
+        const uint8_t *ql = blk->ql + 64 * half, *qh = blk->qh + 32 * half;
+        for (int l = 0; l < 32; l++) {
+            const int low = quarter % 2 ? ql[l + 32] : ql[l];
+            const int nib = quarter < 2 ? low & 0xF : low >> 4;
+            q[l] = (int8_t)((nib | ((qh[l] >> (2 * quarter)) & 3) << 4) - 32);
+        }
+        const float d = qr_f16_to_f32(blk->d);
+        const int8_t *sc = blk->scales + 8 * half + 2 * quarter; /* 16-value groups in order */
+        for (int i = 0; i < 32; i++) scale[i] = d * (float)sc[i / 16];
+        break;
+    }
+    default:
+        memset(q, 0, 32);
+        for (int i = 0; i < 32; i++) scale[i] = 0.0f;
+        break;
+    }
+}
+
+void qr_q8x16k_pack(const qr_tensor *w, void *dst) {
+    const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / 32;
+    qr_q8x16k *out = dst;
+    for (int64_t g = 0; g < (rows + 15) / 16; g++) {
+        for (int64_t b = 0; b < nb; b++) {
+            qr_q8x16k *p = &out[g * nb + b];
+            memset(p, 0, sizeof *p);
+            for (int j = 0; j < 16 && g * 16 + j < rows; j++) {
+                int8_t q[32];
+                float scale[32], negmn;
+                qr_q8x16k_block_of(w, g * 16 + j, b, q, scale, &negmn);
+                for (int k = 0; k < 8; k++) memcpy(&p->qs[k][j * 4], &q[k * 4], 4);
+                int lo = 0, hi = 0;
+                for (int i = 0; i < 16; i++) {
+                    lo += q[i];
+                    hi += q[i + 16];
+                }
+                p->s_lo[j] = scale[0];
+                p->s_hi[j] = scale[16];
+                p->negmn[j] = negmn;
+                p->negsum_lo[j] = (int16_t)-lo;
+                p->negsum_hi[j] = (int16_t)-hi;
+            }
+        }
+    }
+}
