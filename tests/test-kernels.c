@@ -470,31 +470,44 @@ static void test_kq_layout(void) {
         }
         CHECK(bad_values == 0, "%s: %d values of the q8x16k reading differ from qr_dequantize_row", name,
               bad_values);
+        const int six = w.type == QR_TYPE_Q6_K;
+        const size_t unit = six ? sizeof(qr_q6x16) : sizeof(qr_q4x16);
         const size_t size = qr_q8x16k_size(&w);
-        CHECK(size == (size_t)(2 * nb) * sizeof(qr_q8x16k), "%s: q8x16k size %zu", name, size);
-        qr_q8x16k *p = xmalloc(size);
+        CHECK(size == (size_t)(2 * nb) * unit, "%s: packed size %zu", name, size);
+        uint8_t *p = xmalloc(size);
         memset(p, 0x77, size);
         qr_q8x16k_pack(&w, p);
         int bad = 0;
         for (int64_t o = 0; o < 32; o++)
             for (int64_t b = 0; b < nb; b++) {
-                const qr_q8x16k *blk = &p[(o / 16) * nb + b];
+                const uint8_t *at = p + (size_t)((o / 16) * nb + b) * unit;
                 const int j = (int)(o % 16);
                 int8_t q[32] = {0};
                 float scale[32] = {0}, negmn = 0.0f;
                 if (o < n_out) qr_q8x16k_block_of(&w, o, b, q, scale, &negmn);
                 int lo = 0, hi = 0;
                 for (int i = 0; i < 32; i++) {
-                    bad += blk->qs[i / 4][j * 4 + i % 4] != q[i];
                     if (i < 16)
                         lo += q[i];
                     else
                         hi += q[i];
                 }
-                bad += blk->s_lo[j] != scale[0] || blk->s_hi[j] != scale[16] || blk->negmn[j] != negmn;
-                bad += blk->negsum_lo[j] != -lo || blk->negsum_hi[j] != -hi;
+                if (six) {
+                    const qr_q6x16 *blk = (const qr_q6x16 *)at;
+                    for (int i = 0; i < 32; i++) bad += blk->qs[i / 4][j * 4 + i % 4] != q[i];
+                    bad += blk->s_lo[j] != scale[0] || blk->s_hi[j] != scale[16] || negmn != 0.0f;
+                    bad += blk->negsum_lo[j] != -lo || blk->negsum_hi[j] != -hi;
+                } else { /* value i < 16: low nibble, byte 4j + i % 4 of piece i / 4; i + 16: high */
+                    const qr_q4x16 *blk = (const qr_q4x16 *)at;
+                    for (int i = 0; i < 16; i++) {
+                        const uint8_t byte = blk->qs[i / 4][j * 4 + i % 4];
+                        bad += (byte & 0xF) != q[i] || (byte >> 4) != q[i + 16];
+                    }
+                    for (int i = 0; i < 32; i++) bad += scale[i] != scale[0];
+                    bad += blk->s[j] != scale[0] || blk->negmn[j] != negmn || blk->negsum[j] != -(lo + hi);
+                }
             }
-        CHECK(bad == 0, "%s: %d packed fields differ from the q8x16k definition", name, bad);
+        CHECK(bad == 0, "%s: %d packed fields differ from the layout's definition", name, bad);
         free(p);
         free(row);
         free(wd);

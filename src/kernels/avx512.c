@@ -308,20 +308,22 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
     }
 }
 
-/* ---- Q4_0 / Q4_K / Q6_K as q8x16k ------------------------------------- */
+/* ---- Q4_0 / Q4_K / Q6_K as q4x16 / q6x16 ------------------------------ */
 
-/* The q8_0x16 scheme on q8x16k blocks (q8x16k.h): the integer dots are the
- * same, only the float step differs. With isum = sum((x + 128) q) over a
- * block and c = 128 (s_lo negsum_lo + s_hi negsum_hi), the block's dot is
- *   one scale (Q4_0, Q4_K):  s * isum + c                 (+ negmn * sum(x))
- *   two scales (Q6_K):       s_lo * isum_lo + c + s_hi * isum_hi
- * where Q6_K's isum_lo is taken after the first four pieces (values 0-15)
- * and isum_hi restarts for the rest. The min term needs each activation
- * block's sum, which the q8u layout carries. Three FMAs per eight vpdpbusd
- * (Q4_K, Q6_K) against two for Q8_0; still about four times the work per
- * instruction of widening weights to f32. */
+/* The q8_0x16 scheme on the k-quant layouts (q8x16k.h): the integer dots
+ * are the same, the float step differs. With isum = sum((x + 128) q) over a
+ * block, c = 128 scale negsum, sx = sum(x) (from the q8u row), the block's
+ * dot is
+ *   q4x16 (Q4_0, Q4_K):  s * isum + c + negmn * sx
+ *   q6x16 (Q6_K):        s_lo * isum_lo + c_lo + s_hi * isum_hi + c_hi
+ * where Q6_K's isum_lo is taken after the four pieces of values 0-15 and
+ * isum_hi restarts for the rest. Three FMAs per eight vpdpbusd against
+ * Q8_0's two; q4x16's nibble unpacking (a mask and a shift per 64 bytes)
+ * runs on the pipes vpdpbusd leaves free. */
 enum {
-    KQ_KC = 16, /* 32-blocks per chunk: two groups of 16 blocks, 24 KB, stay in L1 */
+    KQ_KC = 16, /* 32-blocks per chunk: two groups' weights, 14 / 22 KB, stay in L1 */
+    KQ4_MR = 6,
+    KQ6_MR = 4, /* a second set of partial sums is live */
 };
 
 typedef struct {
@@ -329,52 +331,60 @@ typedef struct {
     size_t stride;
 } kq_view;
 
-static inline __attribute__((always_inline)) void kq_tile(const qr_q8x16k *const gp[2], const kq_view *xv, int nb,
-                                                          int MR, int SPLIT, int MIN, int first, float *y,
-                                                          int64_t ldy) {
+static inline __attribute__((always_inline)) float kq_load_f(const uint8_t *p) {
+    float f;
+    memcpy(&f, p, 4);
+    return f;
+}
+
+static inline __attribute__((always_inline)) int32_t kq_load_x4(const kq_view *xv, int r, int off) {
+    int32_t x4;
+    memcpy(&x4, xv->q + (size_t)r * xv->stride + off, 4);
+    return x4;
+}
+
+static inline __attribute__((always_inline)) void kq4_tile(const qr_q4x16 *const gp[2], const kq_view *xv, int nb,
+                                                           int MR, int first, float *y, int64_t ldy) {
     enum { NG = 2 };
-    __m512 acc[Q8_MR][NG];
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    __m512 acc[KQ4_MR][NG];
     for (int r = 0; r < MR; r++)
         for (int g = 0; g < NG; g++) acc[r][g] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(y + r * ldy + 16 * g);
     for (int b = 0; b < nb; b++) {
-        __m512 c[NG];
-        for (int g = 0; g < NG; g++) {
-            const qr_q8x16k *blk = &gp[g][b];
-            const __m512i lo = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)blk->negsum_lo));
-            const __m512i hi = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)blk->negsum_hi));
-            c[g] = _mm512_fmadd_ps(_mm512_loadu_ps(blk->s_lo), _mm512_cvtepi32_ps(_mm512_slli_epi32(lo, 7)),
-                                   _mm512_mul_ps(_mm512_loadu_ps(blk->s_hi),
-                                                 _mm512_cvtepi32_ps(_mm512_slli_epi32(hi, 7))));
-        }
-        __m512i isum[Q8_MR][NG];
-        __m512 part[Q8_MR][NG];
+        __m512i isum[KQ4_MR][NG];
         for (int r = 0; r < MR; r++)
             for (int g = 0; g < NG; g++) isum[r][g] = _mm512_setzero_si512();
-        for (int k = 0; k < 8; k++) {
-            __m512i wv[NG];
-            for (int g = 0; g < NG; g++) wv[g] = _mm512_loadu_si512(gp[g][b].qs[k]);
-            for (int r = 0; r < MR; r++) {
-                int32_t x4;
-                memcpy(&x4, xv->q + (size_t)r * xv->stride + 32 * b + 4 * k, 4);
-                const __m512i xb = _mm512_set1_epi32(x4);
-                for (int g = 0; g < NG; g++) isum[r][g] = _mm512_dpbusd_epi32(isum[r][g], xb, wv[g]);
+        for (int k = 0; k < 4; k++) {
+            __m512i lo[NG], hi[NG];
+            for (int g = 0; g < NG; g++) {
+                const __m512i v = _mm512_loadu_si512(gp[g][b].qs[k]);
+                lo[g] = _mm512_and_si512(v, low4);
+                hi[g] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
             }
-            if (SPLIT && k == 3)
-                for (int r = 0; r < MR; r++)
-                    for (int g = 0; g < NG; g++) {
-                        part[r][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][g]), _mm512_loadu_ps(gp[g][b].s_lo), c[g]);
-                        isum[r][g] = _mm512_setzero_si512();
-                    }
+            for (int r = 0; r < MR; r++) {
+                const __m512i xa = _mm512_set1_epi32(kq_load_x4(xv, r, 32 * b + 4 * k));
+                const __m512i xb = _mm512_set1_epi32(kq_load_x4(xv, r, 32 * b + 16 + 4 * k));
+                for (int g = 0; g < NG; g++) {
+                    isum[r][g] = _mm512_dpbusd_epi32(isum[r][g], xa, lo[g]);
+                    isum[r][g] = _mm512_dpbusd_epi32(isum[r][g], xb, hi[g]);
+                }
+            }
+        }
+        __m512 sc[NG], c[NG], negmn[NG];
+        for (int g = 0; g < NG; g++) {
+            const qr_q4x16 *blk = &gp[g][b];
+            const __m512i ns = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)blk->negsum));
+            sc[g] = _mm512_loadu_ps(blk->s);
+            c[g] = _mm512_mul_ps(sc[g], _mm512_cvtepi32_ps(_mm512_slli_epi32(ns, 7)));
+            negmn[g] = _mm512_loadu_ps(blk->negmn);
         }
         for (int r = 0; r < MR; r++) {
-            float d, sx = 0.0f;
-            memcpy(&d, xv->d + (size_t)r * xv->stride + 4 * b, 4);
-            if (MIN) memcpy(&sx, xv->sum + (size_t)r * xv->stride + 4 * b, 4);
+            const __m512 dx = _mm512_set1_ps(kq_load_f(xv->d + (size_t)r * xv->stride + 4 * b));
+            const __m512 sx = _mm512_set1_ps(kq_load_f(xv->sum + (size_t)r * xv->stride + 4 * b));
             for (int g = 0; g < NG; g++) {
-                __m512 dot = SPLIT ? _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][g]), _mm512_loadu_ps(gp[g][b].s_hi), part[r][g])
-                                   : _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][g]), _mm512_loadu_ps(gp[g][b].s_lo), c[g]);
-                if (MIN) dot = _mm512_fmadd_ps(_mm512_loadu_ps(gp[g][b].negmn), _mm512_set1_ps(sx), dot);
-                acc[r][g] = _mm512_fmadd_ps(dot, _mm512_set1_ps(d), acc[r][g]);
+                __m512 dot = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][g]), sc[g], c[g]);
+                dot = _mm512_fmadd_ps(negmn[g], sx, dot);
+                acc[r][g] = _mm512_fmadd_ps(dot, dx, acc[r][g]);
             }
         }
     }
@@ -382,40 +392,88 @@ static inline __attribute__((always_inline)) void kq_tile(const qr_q8x16k *const
         for (int g = 0; g < NG; g++) _mm512_storeu_ps(y + r * ldy + 16 * g, acc[r][g]);
 }
 
-/* Tile heights: two-scale blocks keep a second set of partial sums live. */
-enum { KQ_MR_SPLIT = 4, KQ_MR = 6 };
-
-static void kq_tile_any(const qr_q8x16k *const gp[2], const kq_view *xv, int nb, int mr, qr_type type, int first,
-                        float *y, int64_t ldy) {
-#define KQ_CASE(MRv, S, M)                                                                                   \
-    case MRv: kq_tile(gp, xv, nb, MRv, S, M, first, y, ldy); break;
-    if (type == QR_TYPE_Q6_K) {
-        switch (mr) {
-            KQ_CASE(1, 1, 0) KQ_CASE(2, 1, 0) KQ_CASE(3, 1, 0) KQ_CASE(4, 1, 0) default: break;
+static inline __attribute__((always_inline)) void kq6_tile(const qr_q6x16 *const gp[2], const kq_view *xv, int nb,
+                                                           int MR, int first, float *y, int64_t ldy) {
+    enum { NG = 2 };
+    __m512 acc[KQ6_MR][NG];
+    for (int r = 0; r < MR; r++)
+        for (int g = 0; g < NG; g++) acc[r][g] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(y + r * ldy + 16 * g);
+    for (int b = 0; b < nb; b++) {
+        __m512 c[NG];
+        for (int g = 0; g < NG; g++) {
+            const qr_q6x16 *blk = &gp[g][b];
+            const __m512i lo = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)blk->negsum_lo));
+            const __m512i hi = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)blk->negsum_hi));
+            c[g] = _mm512_fmadd_ps(_mm512_loadu_ps(blk->s_lo), _mm512_cvtepi32_ps(_mm512_slli_epi32(lo, 7)),
+                                   _mm512_mul_ps(_mm512_loadu_ps(blk->s_hi),
+                                                 _mm512_cvtepi32_ps(_mm512_slli_epi32(hi, 7))));
         }
-    } else if (type == QR_TYPE_Q4_K) {
-        switch (mr) {
-            KQ_CASE(1, 0, 1) KQ_CASE(2, 0, 1) KQ_CASE(3, 0, 1) KQ_CASE(4, 0, 1) KQ_CASE(5, 0, 1) KQ_CASE(6, 0, 1)
-        default: break;
+        __m512i isum[KQ6_MR][NG];
+        __m512 part[KQ6_MR][NG];
+        for (int r = 0; r < MR; r++)
+            for (int g = 0; g < NG; g++) isum[r][g] = _mm512_setzero_si512();
+        for (int k = 0; k < 8; k++) {
+            __m512i wv[NG];
+            for (int g = 0; g < NG; g++) wv[g] = _mm512_loadu_si512(gp[g][b].qs[k]);
+            for (int r = 0; r < MR; r++) {
+                const __m512i xb = _mm512_set1_epi32(kq_load_x4(xv, r, 32 * b + 4 * k));
+                for (int g = 0; g < NG; g++) isum[r][g] = _mm512_dpbusd_epi32(isum[r][g], xb, wv[g]);
+            }
+            if (k == 3) /* values 0-15 done: their scale now, then start over */
+                for (int r = 0; r < MR; r++)
+                    for (int g = 0; g < NG; g++) {
+                        part[r][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][g]), _mm512_loadu_ps(gp[g][b].s_lo), c[g]);
+                        isum[r][g] = _mm512_setzero_si512();
+                    }
         }
-    } else {
-        switch (mr) {
-            KQ_CASE(1, 0, 0) KQ_CASE(2, 0, 0) KQ_CASE(3, 0, 0) KQ_CASE(4, 0, 0) KQ_CASE(5, 0, 0) KQ_CASE(6, 0, 0)
-        default: break;
+        for (int r = 0; r < MR; r++) {
+            const __m512 dx = _mm512_set1_ps(kq_load_f(xv->d + (size_t)r * xv->stride + 4 * b));
+            for (int g = 0; g < NG; g++) {
+                const __m512 dot =
+                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][g]), _mm512_loadu_ps(gp[g][b].s_hi), part[r][g]);
+                acc[r][g] = _mm512_fmadd_ps(dot, dx, acc[r][g]);
+            }
         }
     }
-#undef KQ_CASE
+    for (int r = 0; r < MR; r++)
+        for (int g = 0; g < NG; g++) _mm512_storeu_ps(y + r * ldy + 16 * g, acc[r][g]);
+}
+
+/* One tile of mr rows on the chunk whose first group-block is `chunk`
+ * (the second group n_blocks further, or the same one when absent). */
+static void kq_tile_any(const qr_tensor *w, const void *chunk, size_t group_stride, int has_second,
+                        const kq_view *xv, int nb, int mr, int first, float *y, int64_t ldy) {
+#define KQ4_CASE(MRv)                                                                                        \
+    case MRv: kq4_tile(g4, xv, nb, MRv, first, y, ldy); break;
+#define KQ6_CASE(MRv)                                                                                        \
+    case MRv: kq6_tile(g6, xv, nb, MRv, first, y, ldy); break;
+    if (w->type == QR_TYPE_Q6_K) {
+        const qr_q6x16 *g0 = chunk;
+        const qr_q6x16 *const g6[2] = {g0, has_second ? g0 + group_stride : g0};
+        switch (mr) {
+            KQ6_CASE(1) KQ6_CASE(2) KQ6_CASE(3) KQ6_CASE(4) default: break;
+        }
+    } else {
+        const qr_q4x16 *g0 = chunk;
+        const qr_q4x16 *const g4[2] = {g0, has_second ? g0 + group_stride : g0};
+        switch (mr) {
+            KQ4_CASE(1) KQ4_CASE(2) KQ4_CASE(3) KQ4_CASE(4) KQ4_CASE(5) KQ4_CASE(6) default: break;
+        }
+    }
+#undef KQ4_CASE
+#undef KQ6_CASE
 }
 
 void qr_gemm_kq_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,
                        int64_t ldy, int64_t o_begin, int64_t o_end) {
-    if (!w->packed || !xq || !xq->q8u) { /* nothing to run on: the exact path */
+    if (!w->packed || !xq || !xq->q8u || !qr_q8x16k_type(w->type)) { /* nothing to run on: the exact path */
         qr_gemm_f32_avx512(w, x, xq, n_rows, ldx, y, ldy, o_begin, o_end);
         return;
     }
     const int64_t nb_all = w->ne[0] / 32;
-    const qr_q8x16k *packed = w->packed;
-    const int max_mr = w->type == QR_TYPE_Q6_K ? KQ_MR_SPLIT : KQ_MR;
+    const int six = w->type == QR_TYPE_Q6_K;
+    const size_t unit = six ? sizeof(qr_q6x16) : sizeof(qr_q4x16);
+    const int max_mr = six ? KQ6_MR : KQ4_MR;
     /* partial sums between chunks, as in the Q8_0 kernel */
     _Alignas(64) float part[Q8_RP][32];
     const uint8_t *xbase = xq->data;
@@ -428,14 +486,14 @@ void qr_gemm_kq_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, in
                 const int nb = (int)(nb_all - b0 < KQ_KC ? nb_all - b0 : KQ_KC);
                 /* when only the first group of the pair has outputs here, there may be no
                  * group after it: the second slot repeats the first, lanes dropped */
-                const qr_q8x16k *g0 = packed + (o0 / 16) * nb_all + b0;
-                const qr_q8x16k *gp[2] = {g0, hi - o0 > 16 ? g0 + nb_all : g0};
+                const void *chunk = (const uint8_t *)w->packed + (size_t)((o0 / 16) * nb_all + b0) * unit;
                 for (int64_t t = 0; t < n_tiles; t++) {
                     const int64_t r0 = rp * t / n_tiles, r1 = rp * (t + 1) / n_tiles;
                     const uint8_t *row = xbase + (size_t)(rp0 + r0) * xq->row_bytes;
                     const kq_view xv = {row + 32 * b0, row + 32 * nb_all + 4 * b0, row + 36 * nb_all + 4 * b0,
                                         xq->row_bytes};
-                    kq_tile_any(gp, &xv, nb, (int)(r1 - r0), w->type, b0 == 0, part[r0], 32);
+                    kq_tile_any(w, chunk, (size_t)nb_all, hi - o0 > 16, &xv, nb, (int)(r1 - r0), b0 == 0, part[r0],
+                                32);
                 }
             }
             const __mmask16 m0 = lane_mask(o0, o_begin, hi), m1 = lane_mask(o0 + 16, o_begin, hi);

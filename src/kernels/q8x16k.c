@@ -1,4 +1,4 @@
-/* q8x16k.c - packs Q4_0, Q4_K and Q6_K tensors into the q8x16k layout.
+/* q8x16k.c - packs Q4_0, Q4_K and Q6_K tensors into the q4x16 / q6x16 layouts.
  *
  * Plain C, run once at load time (in parallel over tensors by model.c).
  * The decoding follows ggml's dequantize_row_* block by block; where those
@@ -16,8 +16,9 @@ size_t qr_q8x16k_size(const qr_tensor *w) {
     const int64_t rows = qr_tensor_rows(w);
     if (rows <= 0) return 0;
     const size_t groups = (size_t)((rows + 15) / 16), blocks = (size_t)(w->ne[0] / 32);
-    if (groups > SIZE_MAX / sizeof(qr_q8x16k) / blocks) return 0;
-    return groups * blocks * sizeof(qr_q8x16k);
+    const size_t unit = w->type == QR_TYPE_Q6_K ? sizeof(qr_q6x16) : sizeof(qr_q4x16);
+    if (groups > SIZE_MAX / unit / blocks) return 0;
+    return groups * blocks * unit;
 }
 
 /* Q4_K's 6-bit scale and min of sub-block j (ggml's get_scale_min_k4). */
@@ -39,11 +40,12 @@ void qr_q8x16k_block_of(const qr_tensor *w, int64_t row, int64_t b, int8_t q[32]
     case QR_TYPE_Q4_0: {
         const qr_block_q4_0 *blk = (const qr_block_q4_0 *)src + b;
         const float d = qr_f16_to_f32(blk->d);
-        for (int i = 0; i < 16; i++) {
-            q[i] = (int8_t)((blk->qs[i] & 0xF) - 8);
-            q[i + 16] = (int8_t)((blk->qs[i] >> 4) - 8);
+        for (int i = 0; i < 16; i++) { /* the nibbles as they are: -8 d is the offset */
+            q[i] = (int8_t)(blk->qs[i] & 0xF);
+            q[i + 16] = (int8_t)(blk->qs[i] >> 4);
         }
         for (int i = 0; i < 32; i++) scale[i] = d;
+        *negmn = -8.0f * d;
         break;
     }
     case QR_TYPE_Q4_K: { /* 32-block b is sub-block b % 8 of super-block b / 8 */
@@ -79,12 +81,34 @@ void qr_q8x16k_block_of(const qr_tensor *w, int64_t row, int64_t b, int8_t q[32]
     }
 }
 
-void qr_q8x16k_pack(const qr_tensor *w, void *dst) {
+static void pack_q4(const qr_tensor *w, qr_q4x16 *out) {
     const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / 32;
-    qr_q8x16k *out = dst;
     for (int64_t g = 0; g < (rows + 15) / 16; g++) {
         for (int64_t b = 0; b < nb; b++) {
-            qr_q8x16k *p = &out[g * nb + b];
+            qr_q4x16 *p = &out[g * nb + b];
+            memset(p, 0, sizeof *p);
+            for (int j = 0; j < 16 && g * 16 + j < rows; j++) {
+                int8_t q[32];
+                float scale[32], negmn;
+                qr_q8x16k_block_of(w, g * 16 + j, b, q, scale, &negmn);
+                int sum = 0;
+                for (int k = 0; k < 4; k++)
+                    for (int i = 0; i < 4; i++)
+                        p->qs[k][4 * j + i] = (uint8_t)(q[4 * k + i] | q[16 + 4 * k + i] << 4);
+                for (int i = 0; i < 32; i++) sum += q[i];
+                p->s[j] = scale[0];
+                p->negmn[j] = negmn;
+                p->negsum[j] = (int16_t)-sum;
+            }
+        }
+    }
+}
+
+static void pack_q6(const qr_tensor *w, qr_q6x16 *out) {
+    const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / 32;
+    for (int64_t g = 0; g < (rows + 15) / 16; g++) {
+        for (int64_t b = 0; b < nb; b++) {
+            qr_q6x16 *p = &out[g * nb + b];
             memset(p, 0, sizeof *p);
             for (int j = 0; j < 16 && g * 16 + j < rows; j++) {
                 int8_t q[32];
@@ -98,10 +122,16 @@ void qr_q8x16k_pack(const qr_tensor *w, void *dst) {
                 }
                 p->s_lo[j] = scale[0];
                 p->s_hi[j] = scale[16];
-                p->negmn[j] = negmn;
                 p->negsum_lo[j] = (int16_t)-lo;
                 p->negsum_hi[j] = (int16_t)-hi;
             }
         }
     }
+}
+
+void qr_q8x16k_pack(const qr_tensor *w, void *dst) {
+    if (w->type == QR_TYPE_Q6_K)
+        pack_q6(w, dst);
+    else
+        pack_q4(w, dst);
 }
