@@ -28,6 +28,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/q8_0x16.h"
+#include "kernels/q8x16k.h"
 #include "tensor.h"
 
 static double now_s(void) {
@@ -167,7 +168,20 @@ static void make_weights(weights *wt, qr_type type, int64_t n_in, int64_t n_out,
     for (int64_t o = 0; o < n_out; o++) {
         for (int64_t i = 0; i < n_in; i++) tmp[i] = frand(seed) * 0.05f;
         uint8_t *dst = (uint8_t *)wt->data + (size_t)o * row;
-        if (type == QR_TYPE_Q8_0)
+        if (type == QR_TYPE_Q4_K || type == QR_TYPE_Q6_K) {
+            /* random bits are as good as real weights for timing; only the
+             * f16 scales are kept small and finite */
+            for (size_t i = 0; i < row; i++) dst[i] = (uint8_t)(frand(seed) * 127.0f);
+            for (int64_t b = 0; b < n_in / QR_QK_K; b++) {
+                const uint16_t d = qr_f32_to_f16(0.001f + 0.0005f * frand(seed));
+                if (type == QR_TYPE_Q4_K) {
+                    ((qr_block_q4_k *)dst)[b].d = d;
+                    ((qr_block_q4_k *)dst)[b].dmin = d;
+                } else {
+                    ((qr_block_q6_k *)dst)[b].d = d;
+                }
+            }
+        } else if (type == QR_TYPE_Q8_0)
             qr_quantize_q8_0_generic(tmp, dst, n_in);
         else if (type == QR_TYPE_BF16)
             qr_to_bf16_generic(tmp, (uint16_t *)dst, n_in);
@@ -199,10 +213,13 @@ static const path paths[] = {
     {"q8_0 avxvnni packed", "avxvnni", QR_TYPE_Q8_0, 1, KIND_INT8},
     {"q8_0 avx2 packed", "avx2", QR_TYPE_Q8_0, 1, KIND_INT8},
     {"q8_0 generic", "generic", QR_TYPE_Q8_0, 0, KIND_INT8},
+    {"q4_k avx512 packed", "avx512", QR_TYPE_Q4_K, 1, KIND_INT8},
+    {"q6_k avx512 packed", "avx512", QR_TYPE_Q6_K, 1, KIND_INT8},
     {"bf16 avx512", "avx512", QR_TYPE_BF16, 0, KIND_BF16},
     {"bf16 avx2", "avx2", QR_TYPE_BF16, 0, KIND_BF16},
     {"f32 avx512 (F32 w)", "avx512", QR_TYPE_F32, 0, KIND_FP32},
     {"f32 avx512 (Q8_0 w)", "avx512", QR_TYPE_Q8_0, 0, KIND_FP32},
+    {"f32 avx512 (Q4_K w)", "avx512", QR_TYPE_Q4_K, 0, KIND_FP32},
     {"f32 avx2 (F32 w)", "avx2", QR_TYPE_F32, 0, KIND_FP32},
 };
 
@@ -226,7 +243,10 @@ static void run_gemm(qr_gemm_fn gemm, const qr_tensor *w, const float *x, const 
  * two least disturbed moments. */
 static double bench_path(const qr_kernels *k, const path *p, weights *mats, const float *x, int64_t n_rows,
                          int threads, double seconds, double (*peak_loop)(long), double *peak) {
-    qr_gemm_fn gemm = p->kind == KIND_FP32 ? k->gemm_f32 : p->kind == KIND_BF16 ? k->gemm_bf16 : k->gemm_q8_0;
+    qr_gemm_fn gemm = p->kind == KIND_FP32   ? k->gemm_f32
+                      : p->kind == KIND_BF16 ? k->gemm_bf16
+                      : qr_q8x16k_type(p->wtype) ? k->gemm_kq
+                                                 : k->gemm_q8_0;
     const int64_t max_in = 3072, max_out = 3072;
     /* activations as matmul.c prepares them, once, untimed */
     void *acts_q8[N_MATS] = {0}, *acts_bf[N_MATS] = {0};
@@ -337,12 +357,13 @@ int main(int argc, char **argv) {
     printf("  fp32  %-34s %8.1f   %8.1f\n\n", has512 ? "vfmadd231ps zmm" : "vfmadd231ps ymm", peak[KIND_FP32][0],
            peak[KIND_FP32][1]);
 
-    /* weights: [Q8_0, BF16, F32][matrix]; Q8_0 also packed once, as a
-     * loader would with the table's pack() */
-    weights mats[3][N_MATS];
+    /* weights: [Q8_0, BF16, F32, Q4_K, Q6_K][matrix]; the quantised ones
+     * also packed once, as a loader would with the table's pack() */
+    enum { N_TYPES = 5 };
+    weights mats[N_TYPES][N_MATS];
     uint64_t seed = 42;
-    const qr_type types[3] = {QR_TYPE_Q8_0, QR_TYPE_BF16, QR_TYPE_F32};
-    for (int ti = 0; ti < 3; ti++)
+    const qr_type types[N_TYPES] = {QR_TYPE_Q8_0, QR_TYPE_BF16, QR_TYPE_F32, QR_TYPE_Q4_K, QR_TYPE_Q6_K};
+    for (int ti = 0; ti < N_TYPES; ti++)
         for (int m = 0; m < N_MATS; m++) {
             weights *wt = &mats[ti][m];
             make_weights(wt, types[ti], layer[m].n_in, layer[m].n_out, &seed);
@@ -373,7 +394,10 @@ int main(int argc, char **argv) {
             continue;
         }
         if (p->packed && !k.pack_size) continue;
-        weights *ms = mats[p->wtype == QR_TYPE_Q8_0 ? 0 : p->wtype == QR_TYPE_BF16 ? 1 : 2];
+        int ti = 0;
+        while (ti < N_TYPES - 1 && types[ti] != p->wtype) ti++;
+        weights *ms = mats[ti];
+        if (p->kind == KIND_INT8 && qr_q8x16k_type(p->wtype) && !k.gemm_kq) continue;
         for (int c = 0; c < n_counts; c++) {
             /* the reference is plain C: one row count shows the gap */
             if (strcmp(p->table, "generic") == 0 && c > 0) break;
@@ -391,7 +415,7 @@ int main(int argc, char **argv) {
     printf("\nbest peaks seen (GOP/s): int8 %.1f / %.1f, bf16 %.1f / %.1f, fp32 %.1f / %.1f (1 / %d threads)\n",
            peak[KIND_INT8][0], peak[KIND_INT8][1], peak[KIND_BF16][0], peak[KIND_BF16][1], peak[KIND_FP32][0],
            peak[KIND_FP32][1], max_threads);
-    for (int ti = 0; ti < 3; ti++)
+    for (int ti = 0; ti < N_TYPES; ti++)
         for (int m = 0; m < N_MATS; m++) {
             free(mats[ti][m].data);
             free(mats[ti][m].packed);

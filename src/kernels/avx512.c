@@ -354,6 +354,7 @@ static inline __attribute__((always_inline)) void kq4_tile(const qr_q4x16 *const
         __m512i isum[KQ4_MR][NG];
         for (int r = 0; r < MR; r++)
             for (int g = 0; g < NG; g++) isum[r][g] = _mm512_setzero_si512();
+#pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             __m512i lo[NG], hi[NG];
             for (int g = 0; g < NG; g++) {
@@ -412,6 +413,9 @@ static inline __attribute__((always_inline)) void kq6_tile(const qr_q6x16 *const
         __m512 part[KQ6_MR][NG];
         for (int r = 0; r < MR; r++)
             for (int g = 0; g < NG; g++) isum[r][g] = _mm512_setzero_si512();
+        /* unrolled by hand-holding: GCC keeps a loop with a k == 3 test in it
+         * otherwise, and copies every accumulator each trip */
+#pragma GCC unroll 8
         for (int k = 0; k < 8; k++) {
             __m512i wv[NG];
             for (int g = 0; g < NG; g++) wv[g] = _mm512_loadu_si512(gp[g][b].qs[k]);

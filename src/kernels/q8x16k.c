@@ -32,11 +32,12 @@ static void q4_k_scale_min(const uint8_t *s, int j, int *sc, int *m) {
     }
 }
 
-void qr_q8x16k_block_of(const qr_tensor *w, int64_t row, int64_t b, int8_t q[32], float scale[32],
-                        float *negmn) {
-    const uint8_t *src = (const uint8_t *)w->data + (size_t)row * qr_row_bytes(w->type, w->ne[0]);
-    *negmn = 0.0f;
-    switch (w->type) {
+/* Row bytes `src`, 32-value block b: q, the scales of values 0-15 and
+ * 16-31, and the offset (q8x16k.h). Inlined into the packers, which run it
+ * for every weight of the model at load time. */
+static inline void decode(const uint8_t *src, qr_type type, int64_t b, int8_t q[32], float *s_lo, float *s_hi,
+                          float *negmn) {
+    switch (type) {
     case QR_TYPE_Q4_0: {
         const qr_block_q4_0 *blk = (const qr_block_q4_0 *)src + b;
         const float d = qr_f16_to_f32(blk->d);
@@ -44,9 +45,9 @@ void qr_q8x16k_block_of(const qr_tensor *w, int64_t row, int64_t b, int8_t q[32]
             q[i] = (int8_t)(blk->qs[i] & 0xF);
             q[i + 16] = (int8_t)(blk->qs[i] >> 4);
         }
-        for (int i = 0; i < 32; i++) scale[i] = d;
+        *s_lo = *s_hi = d;
         *negmn = -8.0f * d;
-        break;
+        return;
     }
     case QR_TYPE_Q4_K: { /* 32-block b is sub-block b % 8 of super-block b / 8 */
         const qr_block_q4_k *blk = (const qr_block_q4_k *)src + b / 8;
@@ -54,49 +55,60 @@ void qr_q8x16k_block_of(const qr_tensor *w, int64_t row, int64_t b, int8_t q[32]
         int sc, m;
         q4_k_scale_min(blk->scales, j, &sc, &m);
         const uint8_t *qs = blk->qs + 32 * (j / 2); /* sub-blocks 2p, 2p+1 share 32 bytes */
-        for (int i = 0; i < 32; i++) q[i] = (int8_t)(j % 2 ? qs[i] >> 4 : qs[i] & 0xF);
-        const float s = qr_f16_to_f32(blk->d) * (float)sc;
-        for (int i = 0; i < 32; i++) scale[i] = s;
+        const int shift = 4 * (j % 2);
+        for (int i = 0; i < 32; i++) q[i] = (int8_t)((qs[i] >> shift) & 0xF);
+        *s_lo = *s_hi = qr_f16_to_f32(blk->d) * (float)sc;
         *negmn = -(qr_f16_to_f32(blk->dmin) * (float)m);
-        break;
+        return;
     }
     case QR_TYPE_Q6_K: { /* 32-block b: super-block b / 8, half (b % 8) / 4, quarter b % 4 */
         const qr_block_q6_k *blk = (const qr_block_q6_k *)src + b / 8;
         const int half = (int)(b % 8) / 4, quarter = (int)(b % 4);
-        const uint8_t *ql = blk->ql + 64 * half, *qh = blk->qh + 32 * half;
-        for (int l = 0; l < 32; l++) {
-            const int low = quarter % 2 ? ql[l + 32] : ql[l];
-            const int nib = quarter < 2 ? low & 0xF : low >> 4;
-            q[l] = (int8_t)((nib | ((qh[l] >> (2 * quarter)) & 3) << 4) - 32);
-        }
+        const uint8_t *ql = blk->ql + 64 * half + 32 * (quarter % 2), *qh = blk->qh + 32 * half;
+        const int lshift = 4 * (quarter / 2), hshift = 2 * quarter;
+        for (int l = 0; l < 32; l++)
+            q[l] = (int8_t)((((ql[l] >> lshift) & 0xF) | ((qh[l] >> hshift) & 3) << 4) - 32);
         const float d = qr_f16_to_f32(blk->d);
         const int8_t *sc = blk->scales + 8 * half + 2 * quarter; /* 16-value groups in order */
-        for (int i = 0; i < 32; i++) scale[i] = d * (float)sc[i / 16];
-        break;
+        *s_lo = d * (float)sc[0];
+        *s_hi = d * (float)sc[1];
+        *negmn = 0.0f;
+        return;
     }
     default:
         memset(q, 0, 32);
-        for (int i = 0; i < 32; i++) scale[i] = 0.0f;
-        break;
+        *s_lo = *s_hi = *negmn = 0.0f;
+        return;
     }
+}
+
+void qr_q8x16k_block_of(const qr_tensor *w, int64_t row, int64_t b, int8_t q[32], float scale[32],
+                        float *negmn) {
+    const uint8_t *src = (const uint8_t *)w->data + (size_t)row * qr_row_bytes(w->type, w->ne[0]);
+    float s_lo, s_hi;
+    decode(src, w->type, b, q, &s_lo, &s_hi, negmn);
+    for (int i = 0; i < 32; i++) scale[i] = i < 16 ? s_lo : s_hi;
 }
 
 static void pack_q4(const qr_tensor *w, qr_q4x16 *out) {
     const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / 32;
+    const size_t row_bytes = qr_row_bytes(w->type, w->ne[0]);
     for (int64_t g = 0; g < (rows + 15) / 16; g++) {
+        const int n = rows - g * 16 < 16 ? (int)(rows - g * 16) : 16;
+        const uint8_t *src = (const uint8_t *)w->data + (size_t)(g * 16) * row_bytes;
         for (int64_t b = 0; b < nb; b++) {
             qr_q4x16 *p = &out[g * nb + b];
             memset(p, 0, sizeof *p);
-            for (int j = 0; j < 16 && g * 16 + j < rows; j++) {
+            for (int j = 0; j < n; j++) {
                 int8_t q[32];
-                float scale[32], negmn;
-                qr_q8x16k_block_of(w, g * 16 + j, b, q, scale, &negmn);
+                float s_lo, s_hi, negmn;
+                decode(src + (size_t)j * row_bytes, w->type, b, q, &s_lo, &s_hi, &negmn);
                 int sum = 0;
                 for (int k = 0; k < 4; k++)
                     for (int i = 0; i < 4; i++)
                         p->qs[k][4 * j + i] = (uint8_t)(q[4 * k + i] | q[16 + 4 * k + i] << 4);
                 for (int i = 0; i < 32; i++) sum += q[i];
-                p->s[j] = scale[0];
+                p->s[j] = s_lo;
                 p->negmn[j] = negmn;
                 p->negsum[j] = (int16_t)-sum;
             }
@@ -106,22 +118,25 @@ static void pack_q4(const qr_tensor *w, qr_q4x16 *out) {
 
 static void pack_q6(const qr_tensor *w, qr_q6x16 *out) {
     const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / 32;
+    const size_t row_bytes = qr_row_bytes(w->type, w->ne[0]);
     for (int64_t g = 0; g < (rows + 15) / 16; g++) {
+        const int n = rows - g * 16 < 16 ? (int)(rows - g * 16) : 16;
+        const uint8_t *src = (const uint8_t *)w->data + (size_t)(g * 16) * row_bytes;
         for (int64_t b = 0; b < nb; b++) {
             qr_q6x16 *p = &out[g * nb + b];
             memset(p, 0, sizeof *p);
-            for (int j = 0; j < 16 && g * 16 + j < rows; j++) {
+            for (int j = 0; j < n; j++) {
                 int8_t q[32];
-                float scale[32], negmn;
-                qr_q8x16k_block_of(w, g * 16 + j, b, q, scale, &negmn);
+                float s_lo, s_hi, negmn;
+                decode(src + (size_t)j * row_bytes, w->type, b, q, &s_lo, &s_hi, &negmn);
                 for (int k = 0; k < 8; k++) memcpy(&p->qs[k][j * 4], &q[k * 4], 4);
                 int lo = 0, hi = 0;
                 for (int i = 0; i < 16; i++) {
                     lo += q[i];
                     hi += q[i + 16];
                 }
-                p->s_lo[j] = scale[0];
-                p->s_hi[j] = scale[16];
+                p->s_lo[j] = s_lo;
+                p->s_hi[j] = s_hi;
                 p->negsum_lo[j] = (int16_t)-lo;
                 p->negsum_hi[j] = (int16_t)-hi;
             }
