@@ -275,6 +275,28 @@ static void *make_acts_q8(const qr_kernels *k, const shape *s, const float *x, i
     return q;
 }
 
+/* w laid out by the table's pack (64-byte aligned, as kernels.h asks), or
+ * NULL when the table has no layout for it. */
+static void *packed_copy(const qr_kernels *k, const qr_tensor *w) {
+    const size_t size = k->pack_size(w);
+    if (!size) return NULL;
+    void *packed = aligned_alloc(64, (size + 63) / 64 * 64);
+    if (!packed) exit(2);
+    k->pack(w, packed);
+    return packed;
+}
+
+/* The same rows in the q8u layout, for tables that read it; its rows padded
+ * too, by a count that misaligns the scales. */
+static uint8_t *make_acts_q8u(const shape *s, const void *q, size_t rb, size_t *row_bytes) {
+    *row_bytes = qr_q8u_row_bytes(s->n_in) + 6;
+    uint8_t *qu = xmalloc(*row_bytes * (size_t)s->n_rows);
+    memset(qu, 0x5a, *row_bytes * (size_t)s->n_rows);
+    for (int64_t r = 0; r < s->n_rows; r++)
+        qr_q8u_from_q8_0((const uint8_t *)q + (size_t)r * rb, qu + (size_t)r * *row_bytes, s->n_in);
+    return qu;
+}
+
 /* The rounding scale of a Q8_0 x Q8_0 dot: per block |d_w d_x| times
  * (sum |x_i w_i| + 128 |sum w_i|), the largest magnitude a kernel's float
  * steps see when it folds the +128 offset in after the integer dot. */
@@ -312,13 +334,8 @@ static void test_gemm_q8_0(const qr_kernels *k) {
         qr_tensor w = tensor_of(QR_TYPE_Q8_0, n_in, 75, wd, nbytes);
         void *packed = NULL;
         if (k->pack_size && k->pack) {
-            const size_t size = k->pack_size(&w);
-            CHECK(size > 0, "%s: no packed size for a Q8_0 matrix", k->name);
-            if (size > 0) {
-                packed = aligned_alloc(64, (size + 63) / 64 * 64); /* as kernels.h asks */
-                if (!packed) exit(2);
-                k->pack(&w, packed);
-            }
+            packed = packed_copy(k, &w);
+            CHECK(packed != NULL, "%s: no packed size for a Q8_0 matrix", k->name);
         }
         int ns;
         const shape *sh = shapes(n_in, &ns);
@@ -337,16 +354,8 @@ static void test_gemm_q8_0(const qr_kernels *k) {
                 float *ref = fresh_y(s);
                 w.packed = NULL;
                 qr_gemm_q8_0_generic(&w, x, &acts, s->n_rows, s->ldx, ref, s->ldy, s->o_begin, s->o_end);
-                /* the same rows in the q8u layout, for tables that read it;
-                 * its rows padded too, by a count that misaligns the scales */
-                uint8_t *qu = NULL;
-                const size_t urb = qr_q8u_row_bytes(n_in) + 6;
-                if (k->quantize_q8u) {
-                    qu = xmalloc(urb * (size_t)s->n_rows);
-                    memset(qu, 0x5a, urb * (size_t)s->n_rows);
-                    for (int64_t r = 0; r < s->n_rows; r++)
-                        qr_q8u_from_q8_0((const uint8_t *)q + (size_t)r * rb, qu + (size_t)r * urb, n_in);
-                }
+                size_t urb = 0;
+                uint8_t *qu = k->quantize_q8u ? make_acts_q8u(s, q, rb, &urb) : NULL;
                 const qr_acts acts_u = {QR_TYPE_Q8_0, qu, urb, 1};
                 for (int form = 0; form < (packed ? 2 : 1) * (qu ? 2 : 1); form++) {
                     const int use_packed = packed ? form % 2 : 0, use_u = qu ? form / (packed ? 2 : 1) : 0;
@@ -559,15 +568,12 @@ static void test_gemm_kq(const qr_kernels *k) {
             void *wd = make_weights(kq_cases[c].type, n_in, 75, &nbytes);
             qr_tensor w = tensor_of(kq_cases[c].type, n_in, 75, wd, nbytes);
             const char *name = qr_type_get(w.type)->name;
-            const size_t size = k->pack_size ? k->pack_size(&w) : 0;
-            CHECK(size > 0, "%s: a table with gemm_kq does not pack %s", k->name, name);
-            if (!size) {
+            void *packed = k->pack_size ? packed_copy(k, &w) : NULL;
+            CHECK(packed != NULL, "%s: a table with gemm_kq does not pack %s", k->name, name);
+            if (!packed) {
                 free(wd);
                 continue;
             }
-            void *packed = aligned_alloc(64, (size + 63) / 64 * 64);
-            if (!packed) exit(2);
-            k->pack(&w, packed);
             int ns;
             const shape *sh = shapes(n_in, &ns);
             for (int i = 0; i < ns; i++) {
@@ -578,11 +584,8 @@ static void test_gemm_kq(const qr_kernels *k) {
                     size_t rb;
                     void *q = make_acts_q8(k, s, x, raw, &rb);
                     const qr_acts acts = {QR_TYPE_Q8_0, q, rb, 0};
-                    const size_t urb = qr_q8u_row_bytes(n_in) + 6; /* misaligned rows */
-                    uint8_t *qu = xmalloc(urb * (size_t)s->n_rows);
-                    memset(qu, 0x5a, urb * (size_t)s->n_rows);
-                    for (int64_t r = 0; r < s->n_rows; r++)
-                        qr_q8u_from_q8_0((const uint8_t *)q + (size_t)r * rb, qu + (size_t)r * urb, n_in);
+                    size_t urb;
+                    uint8_t *qu = make_acts_q8u(s, q, rb, &urb);
                     const qr_acts acts_u = {QR_TYPE_Q8_0, qu, urb, 1};
                     w.packed = NULL;
                     float *ref = fresh_y(s);

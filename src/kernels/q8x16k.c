@@ -90,63 +90,54 @@ void qr_q8x16k_block_of(const qr_tensor *w, int64_t row, int64_t b, int8_t q[32]
     for (int i = 0; i < 32; i++) scale[i] = i < 16 ? s_lo : s_hi;
 }
 
-static void pack_q4(const qr_tensor *w, qr_q4x16 *out) {
-    const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / 32;
-    const size_t row_bytes = qr_row_bytes(w->type, w->ne[0]);
-    for (int64_t g = 0; g < (rows + 15) / 16; g++) {
-        const int n = rows - g * 16 < 16 ? (int)(rows - g * 16) : 16;
-        const uint8_t *src = (const uint8_t *)w->data + (size_t)(g * 16) * row_bytes;
-        for (int64_t b = 0; b < nb; b++) {
-            qr_q4x16 *p = &out[g * nb + b];
-            memset(p, 0, sizeof *p);
-            for (int j = 0; j < n; j++) {
-                int8_t q[32];
-                float s_lo, s_hi, negmn;
-                decode(src + (size_t)j * row_bytes, w->type, b, q, &s_lo, &s_hi, &negmn);
-                int sum = 0;
-                for (int k = 0; k < 4; k++)
-                    for (int i = 0; i < 4; i++)
-                        p->qs[k][4 * j + i] = (uint8_t)(q[4 * k + i] | q[16 + 4 * k + i] << 4);
-                for (int i = 0; i < 32; i++) sum += q[i];
-                p->s[j] = s_lo;
-                p->negmn[j] = negmn;
-                p->negsum[j] = (int16_t)-sum;
-            }
-        }
-    }
+/* Lane j of one packed block from the reading of its row's 32 values. */
+typedef void (*put_fn)(void *block, int j, const int8_t q[32], float s_lo, float s_hi, float negmn);
+
+static void put_q4(void *block, int j, const int8_t q[32], float s_lo, float s_hi, float negmn) {
+    (void)s_hi; /* equal to s_lo for Q4_0 and Q4_K */
+    qr_q4x16 *p = block;
+    int sum = 0;
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < 4; i++) p->qs[k][4 * j + i] = (uint8_t)(q[4 * k + i] | q[16 + 4 * k + i] << 4);
+    for (int i = 0; i < 32; i++) sum += q[i];
+    p->s[j] = s_lo;
+    p->negmn[j] = negmn;
+    p->negsum[j] = (int16_t)-sum;
 }
 
-static void pack_q6(const qr_tensor *w, qr_q6x16 *out) {
-    const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / 32;
-    const size_t row_bytes = qr_row_bytes(w->type, w->ne[0]);
-    for (int64_t g = 0; g < (rows + 15) / 16; g++) {
-        const int n = rows - g * 16 < 16 ? (int)(rows - g * 16) : 16;
-        const uint8_t *src = (const uint8_t *)w->data + (size_t)(g * 16) * row_bytes;
-        for (int64_t b = 0; b < nb; b++) {
-            qr_q6x16 *p = &out[g * nb + b];
-            memset(p, 0, sizeof *p);
-            for (int j = 0; j < n; j++) {
-                int8_t q[32];
-                float s_lo, s_hi, negmn;
-                decode(src + (size_t)j * row_bytes, w->type, b, q, &s_lo, &s_hi, &negmn);
-                for (int k = 0; k < 8; k++) memcpy(&p->qs[k][j * 4], &q[k * 4], 4);
-                int lo = 0, hi = 0;
-                for (int i = 0; i < 16; i++) {
-                    lo += q[i];
-                    hi += q[i + 16];
-                }
-                p->s_lo[j] = s_lo;
-                p->s_hi[j] = s_hi;
-                p->negsum_lo[j] = (int16_t)-lo;
-                p->negsum_hi[j] = (int16_t)-hi;
-            }
-        }
+static void put_q6(void *block, int j, const int8_t q[32], float s_lo, float s_hi, float negmn) {
+    (void)negmn; /* zero for Q6_K */
+    qr_q6x16 *p = block;
+    for (int k = 0; k < 8; k++) memcpy(&p->qs[k][j * 4], &q[k * 4], 4);
+    int lo = 0, hi = 0;
+    for (int i = 0; i < 16; i++) {
+        lo += q[i];
+        hi += q[i + 16];
     }
+    p->s_lo[j] = s_lo;
+    p->s_hi[j] = s_hi;
+    p->negsum_lo[j] = (int16_t)-lo;
+    p->negsum_hi[j] = (int16_t)-hi;
 }
 
 void qr_q8x16k_pack(const qr_tensor *w, void *dst) {
-    if (w->type == QR_TYPE_Q6_K)
-        pack_q6(w, dst);
-    else
-        pack_q4(w, dst);
+    const int six = w->type == QR_TYPE_Q6_K;
+    const size_t unit = six ? sizeof(qr_q6x16) : sizeof(qr_q4x16);
+    const put_fn put = six ? put_q6 : put_q4;
+    const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / 32;
+    const size_t row_bytes = qr_row_bytes(w->type, w->ne[0]);
+    for (int64_t g = 0; g < (rows + 15) / 16; g++) {
+        const int n = rows - g * 16 < 16 ? (int)(rows - g * 16) : 16;
+        const uint8_t *src = (const uint8_t *)w->data + (size_t)(g * 16) * row_bytes;
+        for (int64_t b = 0; b < nb; b++) {
+            void *block = (uint8_t *)dst + (size_t)(g * nb + b) * unit;
+            memset(block, 0, unit); /* rows past the last stay zero */
+            for (int j = 0; j < n; j++) {
+                int8_t q[32];
+                float s_lo, s_hi, negmn;
+                decode(src + (size_t)j * row_bytes, w->type, b, q, &s_lo, &s_hi, &negmn);
+                put(block, j, q, s_lo, s_hi, negmn);
+            }
+        }
+    }
 }
