@@ -215,12 +215,16 @@ static const path paths[] = {
     {"q8_0 generic", "generic", QR_TYPE_Q8_0, 0, KIND_INT8},
     {"q4_k avx512 packed", "avx512", QR_TYPE_Q4_K, 1, KIND_INT8},
     {"q6_k avx512 packed", "avx512", QR_TYPE_Q6_K, 1, KIND_INT8},
+    {"q4_k avxvnni packed", "avxvnni", QR_TYPE_Q4_K, 1, KIND_INT8},
+    {"q4_k avx2 packed", "avx2", QR_TYPE_Q4_K, 1, KIND_INT8},
+    {"q6_k avx2 packed", "avx2", QR_TYPE_Q6_K, 1, KIND_INT8},
     {"bf16 avx512", "avx512", QR_TYPE_BF16, 0, KIND_BF16},
     {"bf16 avx2", "avx2", QR_TYPE_BF16, 0, KIND_BF16},
     {"f32 avx512 (F32 w)", "avx512", QR_TYPE_F32, 0, KIND_FP32},
     {"f32 avx512 (Q8_0 w)", "avx512", QR_TYPE_Q8_0, 0, KIND_FP32},
     {"f32 avx512 (Q4_K w)", "avx512", QR_TYPE_Q4_K, 0, KIND_FP32},
     {"f32 avx2 (F32 w)", "avx2", QR_TYPE_F32, 0, KIND_FP32},
+    {"f32 avx2 (Q4_K w)", "avx2", QR_TYPE_Q4_K, 0, KIND_FP32},
 };
 
 /* One call's worth of work split like matmul.c: slices of 16 outputs. */
@@ -256,16 +260,25 @@ static double bench_path(const qr_kernels *k, const path *p, weights *mats, cons
         const int64_t n_in = layer[m].n_in;
         acts[m] = (qr_acts){QR_TYPE_F32, NULL, 0, 0};
         if (p->kind == KIND_INT8) {
-            const int u = k->quantize_q8u != NULL;
+            /* q8u rows where the table reads them, and always for the
+             * k-quant kernels (matmul.c converts Q8_0 blocks for tables
+             * without quantize_q8u) */
+            const int u = k->quantize_q8u != NULL || qr_q8x16k_type(p->wtype);
             const size_t rb = u ? qr_q8u_row_bytes(n_in) : qr_row_bytes(QR_TYPE_Q8_0, n_in);
             acts_q8[m] = malloc(rb * (size_t)n_rows);
+            uint8_t *blocks = malloc(qr_row_bytes(QR_TYPE_Q8_0, n_in));
             for (int64_t r = 0; r < n_rows; r++) {
                 uint8_t *dst = (uint8_t *)acts_q8[m] + rb * (size_t)r;
-                if (u)
+                if (u && k->quantize_q8u) {
                     k->quantize_q8u(x + r * max_in, dst, n_in);
-                else
+                } else if (u) {
+                    k->quantize_q8_0(x + r * max_in, blocks, n_in);
+                    qr_q8u_from_q8_0(blocks, dst, n_in);
+                } else {
                     k->quantize_q8_0(x + r * max_in, dst, n_in);
+                }
             }
+            free(blocks);
             acts[m] = (qr_acts){QR_TYPE_Q8_0, acts_q8[m], rb, u};
         } else if (p->kind == KIND_BF16) {
             const size_t rb = (size_t)n_in * 2;

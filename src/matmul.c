@@ -43,7 +43,7 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
             acts.q8u = k->quantize_q8u != NULL;
             acts.row_bytes = acts.q8u ? qr_q8u_row_bytes(n_in) : qr_row_bytes(QR_TYPE_Q8_0, n_in);
             gemm = k->gemm_q8_0;
-        } else if (qr_q8x16k_type(w0->type) && k->gemm_kq && k->quantize_q8u && all_packed(ws, n_w)) {
+        } else if (qr_q8x16k_type(w0->type) && k->gemm_kq && all_packed(ws, n_w)) {
             acts.type = QR_TYPE_Q8_0; /* int8 activations, as for Q8_0 weights */
             acts.q8u = 1;
             acts.row_bytes = qr_q8u_row_bytes(n_in);
@@ -55,11 +55,24 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
         }
         if (acts.type != QR_TYPE_F32) {
             scratch = malloc(acts.row_bytes * (size_t)n_rows);
-            if (!scratch) return qr_error(err, QRANK_E_NO_MEMORY, "out of memory for activations");
+            /* a table without quantize_q8u (avx2) gets q8u rows for gemm_kq
+             * through its Q8_0 blocks, one row at a time per thread */
+            const size_t blocks_bytes = qr_row_bytes(QR_TYPE_Q8_0, n_in);
+            const int via_blocks = acts.q8u && !k->quantize_q8u;
+            void *blocks = via_blocks ? malloc(blocks_bytes * (size_t)(n_threads > 0 ? n_threads : 1)) : NULL;
+            if (!scratch || (via_blocks && !blocks)) {
+                free(scratch);
+                free(blocks);
+                return qr_error(err, QRANK_E_NO_MEMORY, "out of memory for activations");
+            }
 #pragma omp parallel for num_threads(n_threads) schedule(static)
             for (int64_t r = 0; r < n_rows; r++) {
                 void *dst = (char *)scratch + (size_t)r * acts.row_bytes;
-                if (acts.q8u)
+                if (via_blocks) {
+                    void *tmp = (char *)blocks + blocks_bytes * (size_t)omp_get_thread_num();
+                    k->quantize_q8_0(x + r * n_in, tmp, n_in);
+                    qr_q8u_from_q8_0(tmp, dst, n_in);
+                } else if (acts.q8u)
                     k->quantize_q8u(x + r * n_in, dst, n_in);
                 else if (acts.type == QR_TYPE_Q8_0)
                     k->quantize_q8_0(x + r * n_in, dst, n_in);
@@ -67,6 +80,7 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
                     k->to_bf16(x + r * n_in, dst, n_in);
             }
             acts.data = scratch;
+            free(blocks);
         }
     }
     /* Slices of 16 output columns keep SIMD kernels on whole tiles; the

@@ -23,6 +23,7 @@
 
 #include "isa.h"
 #include "q8_0x16.h"
+#include "q8x16k.h"
 
 static inline float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -428,6 +429,172 @@ void qr_gemm_q8_0_avxvnni(const qr_tensor *w, const float *x, const qr_acts *xq,
     (void)x;
     (void)ldx;
     gemm_q8(w, xq, 1, n_rows, y, ldy, o_begin, o_end);
+}
+
+/* ---- Q4_0 / Q4_K / Q6_K as q4x16 / q6x16 ------------------------------ */
+
+/* avx512.c's k-quant scheme at half width (one YMM per 8 of a group's 16
+ * outputs), on activations in the q8u layout (x + 128, block scales, block
+ * sums), which matmul.c builds for these tables. Without AVX-VNNI the
+ * four-byte dots are vpmaddubsw + vpmaddwd: exact here, since a pair of
+ * products stays within int16 (255 * 15 * 2 for nibbles, 255 * 32 * 2 for
+ * Q6_K's -32..31). Partial sums live in memory, as in gemm_q8: sixteen YMM
+ * registers hold the integer dots and weights only. */
+enum { KQ_KC = 16, KQ4_MR = 3, KQ6_MR = 2 };
+
+typedef struct {
+    const uint8_t *q, *d, *sum; /* q8u: bytes + 128, scales, block sums */
+    size_t stride;
+} kq_view;
+
+static inline __attribute__((always_inline)) __m256i dot4(__m256i acc, __m256i x, __m256i w, int VNNI) {
+    if (VNNI) return _mm256_dpbusd_avx_epi32(acc, x, w);
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), _mm256_set1_epi16(1)));
+}
+
+static inline __attribute__((always_inline)) __m256i kq_x4(const kq_view *xv, int r, int off) {
+    int32_t x4;
+    memcpy(&x4, xv->q + (size_t)r * xv->stride + off, 4);
+    return _mm256_set1_epi32(x4);
+}
+
+static inline __attribute__((always_inline)) float kq_f(const uint8_t *base, const kq_view *xv, int r, int b) {
+    float f;
+    memcpy(&f, base + (size_t)r * xv->stride + 4 * b, 4);
+    return f;
+}
+
+static inline __attribute__((always_inline)) void kq4_tile(const qr_q4x16 *gp, const kq_view *xv, int nb, int MR,
+                                                           int VNNI, float acc[][16]) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    for (int b = 0; b < nb; b++) {
+        __m256i isum[KQ4_MR][2];
+        for (int r = 0; r < MR; r++) isum[r][0] = isum[r][1] = _mm256_setzero_si256();
+        for (int k = 0; k < 4; k++) {
+            __m256i lo[2], hi[2];
+            for (int h = 0; h < 2; h++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(gp[b].qs[k] + 32 * h));
+                lo[h] = _mm256_and_si256(v, low4);
+                hi[h] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+            }
+            for (int r = 0; r < MR; r++) {
+                const __m256i xa = kq_x4(xv, r, 32 * b + 4 * k), xb = kq_x4(xv, r, 32 * b + 16 + 4 * k);
+                for (int h = 0; h < 2; h++) isum[r][h] = dot4(dot4(isum[r][h], xa, lo[h], VNNI), xb, hi[h], VNNI);
+            }
+        }
+        for (int h = 0; h < 2; h++) {
+            const __m256 sc = _mm256_loadu_ps(gp[b].s + 8 * h), negmn = _mm256_loadu_ps(gp[b].negmn + 8 * h);
+            const __m256i ns = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(gp[b].negsum + 8 * h)));
+            const __m256 c = _mm256_mul_ps(sc, _mm256_cvtepi32_ps(_mm256_slli_epi32(ns, 7)));
+            for (int r = 0; r < MR; r++) {
+                __m256 dot = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r][h]), sc, c);
+                dot = _mm256_fmadd_ps(negmn, _mm256_set1_ps(kq_f(xv->sum, xv, r, b)), dot);
+                const __m256 a = _mm256_load_ps(acc[r] + 8 * h);
+                _mm256_store_ps(acc[r] + 8 * h, _mm256_fmadd_ps(dot, _mm256_set1_ps(kq_f(xv->d, xv, r, b)), a));
+            }
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void kq6_tile(const qr_q6x16 *gp, const kq_view *xv, int nb, int MR,
+                                                           int VNNI, float acc[][16]) {
+    for (int b = 0; b < nb; b++) {
+        __m256 c[2];
+        for (int h = 0; h < 2; h++) {
+            const __m256i lo = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(gp[b].negsum_lo + 8 * h)));
+            const __m256i hi = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(gp[b].negsum_hi + 8 * h)));
+            c[h] = _mm256_fmadd_ps(_mm256_loadu_ps(gp[b].s_lo + 8 * h), _mm256_cvtepi32_ps(_mm256_slli_epi32(lo, 7)),
+                                   _mm256_mul_ps(_mm256_loadu_ps(gp[b].s_hi + 8 * h),
+                                                 _mm256_cvtepi32_ps(_mm256_slli_epi32(hi, 7))));
+        }
+        __m256i isum[KQ6_MR][2];
+        __m256 part[KQ6_MR][2];
+        for (int r = 0; r < MR; r++) isum[r][0] = isum[r][1] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
+            __m256i wv[2];
+            for (int h = 0; h < 2; h++) wv[h] = _mm256_loadu_si256((const __m256i *)(gp[b].qs[k] + 32 * h));
+            for (int r = 0; r < MR; r++) {
+                const __m256i xb = kq_x4(xv, r, 32 * b + 4 * k);
+                for (int h = 0; h < 2; h++) isum[r][h] = dot4(isum[r][h], xb, wv[h], VNNI);
+            }
+            if (k == 3) /* values 0-15 done: their scale now, then start over */
+                for (int r = 0; r < MR; r++)
+                    for (int h = 0; h < 2; h++) {
+                        part[r][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r][h]),
+                                                     _mm256_loadu_ps(gp[b].s_lo + 8 * h), c[h]);
+                        isum[r][h] = _mm256_setzero_si256();
+                    }
+        }
+        for (int r = 0; r < MR; r++)
+            for (int h = 0; h < 2; h++) {
+                const __m256 dot =
+                    _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r][h]), _mm256_loadu_ps(gp[b].s_hi + 8 * h), part[r][h]);
+                const __m256 a = _mm256_load_ps(acc[r] + 8 * h);
+                _mm256_store_ps(acc[r] + 8 * h, _mm256_fmadd_ps(dot, _mm256_set1_ps(kq_f(xv->d, xv, r, b)), a));
+            }
+    }
+}
+
+static inline __attribute__((always_inline)) void gemm_kq(const qr_tensor *w, const float *x, const qr_acts *xq,
+                                                          int VNNI, int64_t n_rows, int64_t ldx, float *y,
+                                                          int64_t ldy, int64_t o_begin, int64_t o_end) {
+    if (!w->packed || !xq || !xq->q8u || !qr_q8x16k_type(w->type)) { /* nothing to run on: the exact path */
+        gemm_dot(w, x, xq, 0, n_rows, ldx, y, ldy, o_begin, o_end);
+        return;
+    }
+    const int64_t nb_all = w->ne[0] / 32;
+    const int six = w->type == QR_TYPE_Q6_K;
+    const size_t unit = six ? sizeof(qr_q6x16) : sizeof(qr_q4x16);
+    const int mr_max = six ? KQ6_MR : KQ4_MR;
+    _Alignas(32) float part[Q8_RP][16];
+    for (int64_t rp0 = 0; rp0 < n_rows; rp0 += Q8_RP) {
+        const int64_t rp = n_rows - rp0 < Q8_RP ? n_rows - rp0 : Q8_RP;
+        const int64_t n_tiles = (rp + mr_max - 1) / mr_max;
+        for (int64_t o0 = o_begin - o_begin % 16; o0 < o_end; o0 += 16) {
+            const int64_t hi = o0 + 16 < o_end ? o0 + 16 : o_end;
+            memset(part, 0, sizeof(float) * 16 * (size_t)rp);
+            for (int64_t b0 = 0; b0 < nb_all; b0 += KQ_KC) {
+                const int nb = (int)(nb_all - b0 < KQ_KC ? nb_all - b0 : KQ_KC);
+                const void *chunk = (const uint8_t *)w->packed + (size_t)((o0 / 16) * nb_all + b0) * unit;
+                for (int64_t t = 0; t < n_tiles; t++) {
+                    const int64_t r0 = rp * t / n_tiles, r1 = rp * (t + 1) / n_tiles;
+                    const uint8_t *row = (const uint8_t *)xq->data + (size_t)(rp0 + r0) * xq->row_bytes;
+                    const kq_view xv = {row + 32 * b0, row + 32 * nb_all + 4 * b0, row + 36 * nb_all + 4 * b0,
+                                        xq->row_bytes};
+                    const int mr = (int)(r1 - r0);
+                    if (six) {
+                        if (mr == 1)
+                            kq6_tile(chunk, &xv, nb, 1, VNNI, part + r0);
+                        else
+                            kq6_tile(chunk, &xv, nb, 2, VNNI, part + r0);
+                    } else {
+                        switch (mr) {
+                        case 1: kq4_tile(chunk, &xv, nb, 1, VNNI, part + r0); break;
+                        case 2: kq4_tile(chunk, &xv, nb, 2, VNNI, part + r0); break;
+                        default: kq4_tile(chunk, &xv, nb, 3, VNNI, part + r0); break;
+                        }
+                    }
+                }
+            }
+            const __m256i m0 = mask8(o0, o_begin, hi), m1 = mask8(o0 + 8, o_begin, hi);
+            for (int64_t r = 0; r < rp; r++) {
+                float *yr = y + (rp0 + r) * ldy + o0;
+                _mm256_maskstore_ps(yr, m0, _mm256_load_ps(part[r]));
+                _mm256_maskstore_ps(yr + 8, m1, _mm256_load_ps(part[r] + 8));
+            }
+        }
+    }
+}
+
+void qr_gemm_kq_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,
+                     int64_t ldy, int64_t o_begin, int64_t o_end) {
+    gemm_kq(w, x, xq, 0, n_rows, ldx, y, ldy, o_begin, o_end);
+}
+
+void qr_gemm_kq_avxvnni(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                        float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+    gemm_kq(w, x, xq, 1, n_rows, ldx, y, ldy, o_begin, o_end);
 }
 
 /* ---- activation conversions -------------------------------------------- */

@@ -59,21 +59,17 @@ static void fill_generic(qr_kernels *k) {
     k->to_bf16 = qr_to_bf16_generic;
 }
 
-static void fill_avx2(qr_kernels *k, int vnni) {
-    k->name = vnni ? "avxvnni" : "avx2";
-    k->gemm_f32 = qr_gemm_f32_avx2;
-    k->gemm_q8_0 = vnni ? qr_gemm_q8_0_avxvnni : qr_gemm_q8_0_avx2;
-    k->gemm_bf16 = qr_gemm_bf16_avx2;
-    k->quantize_q8_0 = qr_quantize_q8_0_avx2;
-    k->to_bf16 = qr_to_bf16_avx2;
-    k->pack_size = qr_q8_0x16_size;
-    k->pack = qr_q8_0x16_pack;
+/* The SIMD tables pack two layouts: q8_0x16 for Q8_0, q8x16k for the
+ * types gemm_kq reads. */
+static size_t pack_size_simd(const qr_tensor *w) {
+    return w->type == QR_TYPE_Q8_0 ? qr_q8_0x16_size(w) : qr_q8x16k_size(w);
 }
 
-/* The avx512 table packs two layouts: q8_0x16 for Q8_0, q8x16k for the
- * types gemm_kq reads. */
-static size_t pack_size_avx512(const qr_tensor *w) {
-    return w->type == QR_TYPE_Q8_0 ? qr_q8_0x16_size(w) : qr_q8x16k_size(w);
+static void pack_avx2(const qr_tensor *w, void *dst) {
+    if (w->type == QR_TYPE_Q8_0)
+        qr_q8_0x16_pack(w, dst);
+    else
+        qr_q8x16k_pack(w, dst);
 }
 
 static void pack_avx512(const qr_tensor *w, void *dst) {
@@ -81,6 +77,18 @@ static void pack_avx512(const qr_tensor *w, void *dst) {
         qr_q8_0x16_pack_avx512(w, dst);
     else
         qr_q8x16k_pack(w, dst);
+}
+
+static void fill_avx2(qr_kernels *k, int vnni) {
+    k->name = vnni ? "avxvnni" : "avx2";
+    k->gemm_f32 = qr_gemm_f32_avx2;
+    k->gemm_q8_0 = vnni ? qr_gemm_q8_0_avxvnni : qr_gemm_q8_0_avx2;
+    k->gemm_bf16 = qr_gemm_bf16_avx2;
+    k->quantize_q8_0 = qr_quantize_q8_0_avx2;
+    k->to_bf16 = qr_to_bf16_avx2;
+    k->gemm_kq = vnni ? qr_gemm_kq_avxvnni : qr_gemm_kq_avx2;
+    k->pack_size = pack_size_simd;
+    k->pack = pack_avx2;
 }
 
 static void fill_avx512(qr_kernels *k) {
@@ -92,7 +100,7 @@ static void fill_avx512(qr_kernels *k) {
     k->quantize_q8u = qr_quantize_q8u_avx512;
     k->to_bf16 = qr_to_bf16_avx512;
     k->gemm_kq = qr_gemm_kq_avx512;
-    k->pack_size = pack_size_avx512;
+    k->pack_size = pack_size_simd;
     k->pack = pack_avx512;
 }
 
