@@ -14,7 +14,7 @@
  *               quantiser never makes (-128) so that the offset tricks are
  *               exercised.
  *   gemm_f32    every weight type, within 1e-5 of sum |x_i w_i| of generic.
- *   gemm_kq     (avx512) Q4_0, Q4_K, Q6_K packed as q8x16k with q8u rows,
+ *   gemm_kq     Q4_0, Q4_K, Q6_K packed as q8x16k with q8u rows,
  *               within 1e-5 of the block-wise rounding scale of
  *               qr_gemm_kq_generic; unpacked, bit for bit gemm_f32. The
  *               q8x16k reading of each block first equals tensor.c's

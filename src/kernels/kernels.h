@@ -58,8 +58,9 @@ typedef struct qr_kernels {
      *   gemm_q8_0 reads it instead of re-packing w->data on every call (worth
      *   ~25% at 20 rows, 5-10% at 100-1000); model.c packs Q8_0 only when
      *   qrank_model_params.repack.
-     * - Q4_0, Q4_K, Q6_K as q8x16k (avx512 only): gemm_kq runs on nothing
-     *   else, so model.c always packs these when the table has gemm_kq. */
+     * - Q4_0, Q4_K, Q6_K as q8x16k (the avx2, avxvnni and avx512 tables):
+     *   gemm_kq runs on nothing else, so model.c always packs these when the
+     *   table has gemm_kq. */
     size_t (*pack_size)(const qr_tensor *w);
     void (*pack)(const qr_tensor *w, void *dst);
 } qr_kernels;

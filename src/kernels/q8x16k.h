@@ -26,7 +26,7 @@
  *   1.375 bytes a weight.
  * A whole tensor is group-major like q8_0x16: block (group g, block b) at
  * g * n_blocks + b; rows past the last are zero. Built once at load time
- * (plain C, q8x16k.c), read by the AVX-512 kernel only. */
+ * (plain C, q8x16k.c), read by the gemm_kq kernels (avx512.c, avx2.c). */
 #ifndef QRANK_KERNELS_Q8X16K_H
 #define QRANK_KERNELS_Q8X16K_H
 

@@ -5,7 +5,7 @@
 
 Fast precision rounds activations to the weights' type where the CPU has an
 instruction for it: int8 for Q8_0 weights (and for Q4_0, Q4_K and Q6_K, whose
-AVX-512 kernel multiplies int8 activations too), bf16 for BF16 weights. That
+SIMD kernels multiply int8 activations too), bf16 for BF16 weights. That
 moves scores, so the bounds are looser than exact precision's 1e-4, set per
 weight type:
   Q8_0, Q4_0, Q4_K, Q6_K: max |diff| 0.06, mean 0.01, and no two documents
