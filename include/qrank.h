@@ -107,6 +107,8 @@ typedef struct qrank_model_info {
     int has_cls_output;   /* 1: a [2, hidden] yes/no head; 0: tied embedding rows */
     size_t n_tensors;
     size_t weight_bytes;  /* bytes of tensor data in the file(s) */
+    const char *kernels;  /* the matrix kernels this CPU runs: "avx512", "avxvnni", "avx2", "generic" */
+    size_t packed_bytes;  /* weights laid out again at load time for those kernels (0: none) */
 } qrank_model_info;
 
 void qrank_model_get_info(const qrank_model *model, qrank_model_info *info);

@@ -599,6 +599,8 @@ void qrank_model_get_info(const qrank_model *m, qrank_model_info *info) {
     info->has_cls_output = m->has_cls_output;
     info->n_tensors = m->n_all_tensors;
     info->weight_bytes = m->weight_bytes;
+    info->kernels = m->kernels.name;
+    info->packed_bytes = m->packed ? m->packed_bytes : 0;
 }
 
 int qrank_model_get_tensor(const qrank_model *m, size_t i, qrank_tensor_info *info) {

@@ -219,6 +219,13 @@ static void test_repack(const char *path) {
     CHECK(packed->packed || !packed->kernels.pack_size, "repack asked for, kernel table %s has a layout, nothing packed",
           packed->kernels.name);
     if (!packed->packed) printf("repack: the %s kernel table has no packed layout; only the plain path ran\n", packed->kernels.name);
+    qrank_model_info pi, ui;
+    qrank_model_get_info(packed, &pi);
+    qrank_model_get_info(plain, &ui);
+    CHECK(pi.kernels && strcmp(pi.kernels, packed->kernels.name) == 0, "info names kernels %s", pi.kernels);
+    CHECK(pi.packed_bytes == (packed->packed ? packed->packed_bytes : 0) && ui.packed_bytes == 0,
+          "info's packed bytes: %zu repacked, %zu plain (Q8_0 packs only when asked)", pi.packed_bytes,
+          ui.packed_bytes);
     const size_t n = sizeof DOCS / sizeof DOCS[0];
     for (int exact = 0; exact < 2; exact++) {
         qrank_rerank_params rp = qrank_rerank_default_params();

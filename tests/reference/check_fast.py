@@ -57,6 +57,15 @@ def main(argv):
                     if want[i] - want[j] > swap_margin and got[i] < got[j]:
                         swaps += 1
         good &= swaps == 0
+        if wtype in ("Q4_0", "Q4_K", "Q6_K"):
+            # these only reach an int8 kernel laid out at load time: say which ran
+            info = engine.run(["info", "-m", path])
+            line = next((l for l in info.splitlines() if l.startswith("kernels:")), "")
+            laid_out = "laid out" in line
+            if "generic" not in line and not laid_out:
+                print("%-22s %-5s a SIMD kernel table but nothing laid out for it: %s  FAIL" % (name, wtype, line))
+                good = False
+            print("%-22s %-5s %s" % (name, wtype, line.strip()))
         print("%-22s %-5s fast: n=%d max|diff| %.3e (<= %g)  mean|diff| %.3e (<= %g)  "
               "swaps beyond %.3f: %d  %s" % (name, wtype, len(want), diff.max(), max_tol, diff.mean(),
                                              mean_tol, swap_margin, swaps, "ok" if good else "FAIL"))
