@@ -91,9 +91,7 @@ void qr_q8x16k_block_of(const qr_tensor *w, int64_t row, int64_t b, int8_t q[32]
 }
 
 /* Lane j of one packed block from the reading of its row's 32 values. */
-typedef void (*put_fn)(void *block, int j, const int8_t q[32], float s_lo, float s_hi, float negmn);
-
-static void put_q4(void *block, int j, const int8_t q[32], float s_lo, float s_hi, float negmn) {
+static inline void put_q4(void *block, int j, const int8_t q[32], float s_lo, float s_hi, float negmn) {
     (void)s_hi; /* equal to s_lo for Q4_0 and Q4_K */
     qr_q4x16 *p = block;
     int sum = 0;
@@ -105,7 +103,7 @@ static void put_q4(void *block, int j, const int8_t q[32], float s_lo, float s_h
     p->negsum[j] = (int16_t)-sum;
 }
 
-static void put_q6(void *block, int j, const int8_t q[32], float s_lo, float s_hi, float negmn) {
+static inline void put_q6(void *block, int j, const int8_t q[32], float s_lo, float s_hi, float negmn) {
     (void)negmn; /* zero for Q6_K */
     qr_q6x16 *p = block;
     for (int k = 0; k < 8; k++) memcpy(&p->qs[k][j * 4], &q[k * 4], 4);
@@ -120,12 +118,14 @@ static void put_q6(void *block, int j, const int8_t q[32], float s_lo, float s_h
     p->negsum_hi[j] = (int16_t)-hi;
 }
 
-void qr_q8x16k_pack(const qr_tensor *w, void *dst) {
-    const int six = w->type == QR_TYPE_Q6_K;
+/* The whole tensor for one type, a constant at each call below, so that
+ * decode and put are specialised and inlined: this runs for every weight of
+ * the model at load time. */
+static inline __attribute__((always_inline)) void pack_as(const qr_tensor *w, void *dst, qr_type type) {
+    const int six = type == QR_TYPE_Q6_K;
     const size_t unit = six ? sizeof(qr_q6x16) : sizeof(qr_q4x16);
-    const put_fn put = six ? put_q6 : put_q4;
     const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / 32;
-    const size_t row_bytes = qr_row_bytes(w->type, w->ne[0]);
+    const size_t row_bytes = qr_row_bytes(type, w->ne[0]);
     for (int64_t g = 0; g < (rows + 15) / 16; g++) {
         const int n = rows - g * 16 < 16 ? (int)(rows - g * 16) : 16;
         const uint8_t *src = (const uint8_t *)w->data + (size_t)(g * 16) * row_bytes;
@@ -135,9 +135,21 @@ void qr_q8x16k_pack(const qr_tensor *w, void *dst) {
             for (int j = 0; j < n; j++) {
                 int8_t q[32];
                 float s_lo, s_hi, negmn;
-                decode(src + (size_t)j * row_bytes, w->type, b, q, &s_lo, &s_hi, &negmn);
-                put(block, j, q, s_lo, s_hi, negmn);
+                decode(src + (size_t)j * row_bytes, type, b, q, &s_lo, &s_hi, &negmn);
+                if (six)
+                    put_q6(block, j, q, s_lo, s_hi, negmn);
+                else
+                    put_q4(block, j, q, s_lo, s_hi, negmn);
             }
         }
+    }
+}
+
+void qr_q8x16k_pack(const qr_tensor *w, void *dst) {
+    switch (w->type) {
+    case QR_TYPE_Q4_0: pack_as(w, dst, QR_TYPE_Q4_0); break;
+    case QR_TYPE_Q4_K: pack_as(w, dst, QR_TYPE_Q4_K); break;
+    case QR_TYPE_Q6_K: pack_as(w, dst, QR_TYPE_Q6_K); break;
+    default: break;
     }
 }
