@@ -544,10 +544,9 @@ static inline __attribute__((always_inline)) void gemm_kq(const qr_tensor *w, co
         return;
     }
     const int64_t nb_all = w->ne[0] / 32;
-    const int six = w->type == QR_TYPE_Q6_K;
-    const size_t unit = six ? sizeof(qr_q6x16) : sizeof(qr_q4x16);
-    const int mr_max = six ? KQ6_MR : KQ4_MR;
-    _Alignas(32) float part[Q8_RP][16];
+    const int six = w->type == QR_TYPE_Q6_K, mr_max = six ? KQ6_MR : KQ4_MR;
+    const size_t unit = qr_q8x16k_unit(w->type);
+    _Alignas(32) float part[Q8_RP][16]; /* partial sums between chunks, as in gemm_q8 */
     for (int64_t rp0 = 0; rp0 < n_rows; rp0 += Q8_RP) {
         const int64_t rp = n_rows - rp0 < Q8_RP ? n_rows - rp0 : Q8_RP;
         const int64_t n_tiles = (rp + mr_max - 1) / mr_max;

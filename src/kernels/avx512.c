@@ -475,9 +475,8 @@ void qr_gemm_kq_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, in
         return;
     }
     const int64_t nb_all = w->ne[0] / 32;
-    const int six = w->type == QR_TYPE_Q6_K;
-    const size_t unit = six ? sizeof(qr_q6x16) : sizeof(qr_q4x16);
-    const int max_mr = six ? KQ6_MR : KQ4_MR;
+    const int max_mr = w->type == QR_TYPE_Q6_K ? KQ6_MR : KQ4_MR;
+    const size_t unit = qr_q8x16k_unit(w->type);
     /* partial sums between chunks, as in the Q8_0 kernel */
     _Alignas(64) float part[Q8_RP][32];
     const uint8_t *xbase = xq->data;

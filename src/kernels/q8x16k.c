@@ -16,7 +16,7 @@ size_t qr_q8x16k_size(const qr_tensor *w) {
     const int64_t rows = qr_tensor_rows(w);
     if (rows <= 0) return 0;
     const size_t groups = (size_t)((rows + 15) / 16), blocks = (size_t)(w->ne[0] / 32);
-    const size_t unit = w->type == QR_TYPE_Q6_K ? sizeof(qr_q6x16) : sizeof(qr_q4x16);
+    const size_t unit = qr_q8x16k_unit(w->type);
     if (groups > SIZE_MAX / unit / blocks) return 0;
     return groups * blocks * unit;
 }
@@ -123,7 +123,7 @@ static inline void put_q6(void *block, int j, const int8_t q[32], float s_lo, fl
  * the model at load time. */
 static inline __attribute__((always_inline)) void pack_as(const qr_tensor *w, void *dst, qr_type type) {
     const int six = type == QR_TYPE_Q6_K;
-    const size_t unit = six ? sizeof(qr_q6x16) : sizeof(qr_q4x16);
+    const size_t unit = qr_q8x16k_unit(type);
     const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / 32;
     const size_t row_bytes = qr_row_bytes(type, w->ne[0]);
     for (int64_t g = 0; g < (rows + 15) / 16; g++) {

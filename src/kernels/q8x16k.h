@@ -51,6 +51,8 @@ _Static_assert(sizeof(qr_q6x16) == 704, "a packed 6-bit block is eleven cache li
 
 /* Whether t's type has one of these layouts (Q4_0, Q4_K, Q6_K). */
 int qr_q8x16k_type(qr_type t);
+/* Bytes of one packed 16-row x 32-value block of type t. */
+static inline size_t qr_q8x16k_unit(qr_type t) { return t == QR_TYPE_Q6_K ? sizeof(qr_q6x16) : sizeof(qr_q4x16); }
 /* Bytes of w packed, or 0 when w is not one of those types or not a matrix. */
 size_t qr_q8x16k_size(const qr_tensor *w);
 /* Packs all of w into dst (qr_q8x16k_size bytes, 64-byte aligned). */
