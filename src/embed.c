@@ -128,6 +128,11 @@ int qrank_embed(qrank_model *m, const char *const *texts, size_t n_texts, const 
         const float *h = hidden + i * (size_t)H;
         double ss = 0.0;
         for (int d = 0; d < dims; d++) ss += (double)h[d] * h[d];
+        if (!isfinite(ss)) {
+            rc = qr_error(err, QRANK_E_FORMAT, "the model computed a non-finite embedding: its weights are "
+                                               "probably corrupt");
+            break;
+        }
         const double inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
         for (int d = 0; d < dims; d++) out[i * (size_t)dims + d] = (float)(h[d] * inv);
     }

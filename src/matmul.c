@@ -9,11 +9,25 @@
 #include "matmul.h"
 
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 #include "kernels/q8_0x16.h"
 #include "kernels/q8x16k.h"
+
+/* 1 when x[0..n) holds an infinity or a NaN: the exponent bits all set.
+ * On bits so that the loop vectorises (no float compare order to keep). */
+static int has_nonfinite(const float *x, int64_t n) {
+    uint32_t any = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, 4);
+        any |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return any != 0;
+}
 
 static int all_packed(const qr_tensor *const *ws, int n_w) {
     for (int i = 0; i < n_w; i++)
@@ -65,9 +79,15 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
                 free(blocks);
                 return qr_error(err, QRANK_E_NO_MEMORY, "out of memory for activations");
             }
-#pragma omp parallel for num_threads(n_threads) schedule(static)
+            /* Rounding to int8 or bf16 would turn a NaN or an infinity (corrupt
+             * weights upstream) into ordinary numbers, and the score would
+             * come out finite and wrong: stop here instead. The exact path
+             * carries them through to the score, which rerank.c checks. */
+            int bad = 0;
+#pragma omp parallel for num_threads(n_threads) schedule(static) reduction(| : bad)
             for (int64_t r = 0; r < n_rows; r++) {
                 void *dst = (char *)scratch + (size_t)r * acts.row_bytes;
+                bad |= has_nonfinite(x + r * n_in, n_in);
                 if (via_blocks) {
                     void *tmp = (char *)blocks + blocks_bytes * (size_t)omp_get_thread_num();
                     k->quantize_q8_0(x + r * n_in, tmp, n_in);
@@ -81,6 +101,11 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
             }
             acts.data = scratch;
             free(blocks);
+            if (bad) {
+                free(scratch);
+                return qr_error(err, QRANK_E_FORMAT, "the model computed a non-finite value: its weights are "
+                                                     "probably corrupt");
+            }
         }
     }
     /* Slices of 16 output columns keep SIMD kernels on whole tiles; the

@@ -242,6 +242,11 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
                 doc_job *jb = &jobs[i];
                 const float *hl = hidden + (i - b0) * (size_t)H;
                 const double logit = dot_f64(m->head_yes, hl, H) - dot_f64(m->head_no, hl, H);
+                if (!isfinite(logit)) {
+                    rc = qr_error(err, QRANK_E_FORMAT, "the model computed a non-finite score: its weights are "
+                                                       "probably corrupt");
+                    break;
+                }
                 qrank_rerank_request *rq = &reqs[jb->request];
                 rq->scores[jb->index] = (float)(1.0 / (1.0 + exp(-logit)));
                 if (rq->logits) rq->logits[jb->index] = (float)logit;

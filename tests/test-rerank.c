@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "forward.h"
+#include "gguf.h"
 #include "model.h"
 #include "qrank.h"
 
@@ -241,6 +242,61 @@ out:
     qrank_model_free(packed);
 }
 
+/* A NaN among the weights (a corrupt file that loads) must end in an
+ * error in both precisions, never in a score: rounding activations to int8
+ * would otherwise turn it into a finite, wrong one. */
+static void test_nonfinite(const char *path, const char *build_dir) {
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL, "cannot open %s", path);
+    if (!f) return;
+    fseek(f, 0, SEEK_END);
+    const long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)size);
+    const int read_ok = buf && fread(buf, 1, (size_t)size, f) == (size_t)size;
+    fclose(f);
+    CHECK(read_ok, "cannot read %s", path);
+    qr_gguf *g = NULL;
+    qrank_error err;
+    if (!read_ok || qr_gguf_open_memory(buf, (size_t)size, &g, &err)) {
+        CHECK(0, "%s: %s", path, read_ok ? err.message : "unread");
+        free(buf);
+        return;
+    }
+    const qr_tensor *t = qr_gguf_tensor(g, "blk.1.ffn_up.weight");
+    CHECK(t && t->type == QR_TYPE_Q8_0, "no Q8_0 blk.1.ffn_up.weight");
+    const size_t at = t ? (size_t)((const uint8_t *)t->data - buf) : 0;
+    qr_gguf_close(g);
+    if (!t) {
+        free(buf);
+        return;
+    }
+    buf[at] = 0x00; /* the first block's f16 scale: 0x7e00, a NaN */
+    buf[at + 1] = 0x7e;
+    char bad[4096];
+    snprintf(bad, sizeof bad, "%s/models/engine-q8_0-nan.gguf", build_dir);
+    f = fopen(bad, "wb");
+    const int wrote = f && fwrite(buf, 1, (size_t)size, f) == (size_t)size;
+    if (f) fclose(f);
+    free(buf);
+    CHECK(wrote, "cannot write %s", bad);
+    qrank_model *m = NULL;
+    qrank_model_params mp = qrank_model_default_params();
+    CHECK(qrank_model_load(bad, &mp, &m, &err) == QRANK_OK, "a NaN scale should load: %s", err.message);
+    if (!m) return;
+    for (int exact = 0; exact < 2; exact++) {
+        qrank_rerank_params rp = qrank_rerank_default_params();
+        rp.precision = exact ? QRANK_PRECISION_EXACT : QRANK_PRECISION_FAST;
+        float sc[2] = {0.25f, 0.25f};
+        const char *docs[2] = {"烟花 tonight", "a post about the weather"};
+        const int rc = qrank_rerank(m, "烟花 fireworks", docs, 2, &rp, sc, NULL, NULL, &err);
+        CHECK(rc == QRANK_E_FORMAT && strstr(err.message, "non-finite"), "%s: NaN weights gave rc %d (%s), scores %g %g",
+              exact ? "exact" : "fast", rc, rc ? err.message : "", sc[0], sc[1]);
+    }
+    qrank_model_free(m);
+    remove(bad);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test-rerank SOURCE_DIR BUILD_DIR\n");
@@ -264,6 +320,7 @@ int main(int argc, char **argv) {
     qrank_model_free(m);
     snprintf(path, sizeof path, "%s/models/engine-q8_0.gguf", argv[2]);
     test_repack(path);
+    test_nonfinite(path, argv[2]);
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
