@@ -192,6 +192,13 @@ static double *abs_scale(const shape *s, const qr_tensor *w, const float *x) {
     return sc;
 }
 
+/* The activation rows of a shape (ldx apart, padding included), uniform in [lo, hi). */
+static float *random_x(const shape *s, float lo, float hi) {
+    float *x = xmalloc(sizeof(float) * (size_t)(s->n_rows * s->ldx));
+    for (int64_t j = 0; j < s->n_rows * s->ldx; j++) x[j] = frand(lo, hi);
+    return x;
+}
+
 static const shape *shapes(int64_t n_in, int *count) {
     static shape list[64];
     static const int64_t rows[] = {1, 3, 17, 33, 130}; /* 130: past a 128-row panel */
@@ -232,8 +239,7 @@ static void test_gemm_f32(const qr_kernels *k) {
             const shape *sh = shapes(n_in, &ns);
             for (int i = 0; i < ns; i++) {
                 const shape *s = &sh[i];
-                float *x = xmalloc(sizeof(float) * (size_t)(s->n_rows * s->ldx));
-                for (int64_t j = 0; j < s->n_rows * s->ldx; j++) x[j] = frand(-1.0f, 1.0f);
+                float *x = random_x(s, -1.0f, 1.0f);
                 float *ref = fresh_y(s), *y = fresh_y(s);
                 qr_gemm_f32_generic(&w, x, &none, s->n_rows, s->ldx, ref, s->ldy, s->o_begin, s->o_end);
                 k->gemm_f32(&w, x, &none, s->n_rows, s->ldx, y, s->ldy, s->o_begin, s->o_end);
@@ -341,8 +347,7 @@ static void test_gemm_q8_0(const qr_kernels *k) {
         const shape *sh = shapes(n_in, &ns);
         for (int i = 0; i < ns; i++) {
             const shape *s = &sh[i];
-            float *x = xmalloc(sizeof(float) * (size_t)(s->n_rows * s->ldx));
-            for (int64_t j = 0; j < s->n_rows * s->ldx; j++) x[j] = frand(-3.0f, 3.0f);
+            float *x = random_x(s, -3.0f, 3.0f);
             for (int raw = 0; raw < 2; raw++) {
                 size_t rb;
                 void *q = make_acts_q8(k, s, x, raw, &rb);
@@ -578,8 +583,7 @@ static void test_gemm_kq(const qr_kernels *k) {
             const shape *sh = shapes(n_in, &ns);
             for (int i = 0; i < ns; i++) {
                 const shape *s = &sh[i];
-                float *x = xmalloc(sizeof(float) * (size_t)(s->n_rows * s->ldx));
-                for (int64_t j = 0; j < s->n_rows * s->ldx; j++) x[j] = frand(-3.0f, 3.0f);
+                float *x = random_x(s, -3.0f, 3.0f);
                 for (int raw = 0; raw < 2; raw++) {
                     size_t rb;
                     void *q = make_acts_q8(k, s, x, raw, &rb);
@@ -634,8 +638,7 @@ static void test_gemm_bf16(const qr_kernels *k) {
         const shape *sh = shapes(n_in, &ns);
         for (int i = 0; i < ns; i++) {
             const shape *s = &sh[i];
-            float *x = xmalloc(sizeof(float) * (size_t)(s->n_rows * s->ldx));
-            for (int64_t j = 0; j < s->n_rows * s->ldx; j++) x[j] = frand(-1.0f, 1.0f);
+            float *x = random_x(s, -1.0f, 1.0f);
             const size_t rb = (size_t)n_in * 2 + 10;
             uint8_t *xb = xmalloc(rb * (size_t)s->n_rows);
             /* the scale of the error uses the rounded activations */
@@ -784,8 +787,7 @@ static void test_to_bf16(const qr_kernels *k) {
  * dots times the block scales). */
 static void test_reference(void) {
     const shape s = {17, 1056, 40, 1056, 40, 0, 40};
-    float *x = xmalloc(sizeof(float) * (size_t)(s.n_rows * s.ldx));
-    for (int64_t j = 0; j < s.n_rows * s.ldx; j++) x[j] = frand(-1.0f, 1.0f);
+    float *x = random_x(&s, -1.0f, 1.0f);
     float *wr = xmalloc(sizeof(float) * (size_t)s.n_in);
     static const qr_type types[] = {QR_TYPE_F16, QR_TYPE_Q8_0, QR_TYPE_BF16};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
