@@ -480,7 +480,7 @@ static void pack_weights(qrank_model *m, int all) {
         qr_layer *ly = &m->layers[j / 7];
         const qr_tensor **slot[7] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->w_gate, &ly->w_up, &ly->w_down};
         const qr_tensor *t = *slot[j % 7];
-        k->pack(t, (char *)buf + offset[j]);
+        k->pack(t, (char *)buf + offset[j], 0, (qr_tensor_rows(t) + 15) / 16);
         ly->own[j % 7] = *t;
         ly->own[j % 7].packed = (char *)buf + offset[j];
         *slot[j % 7] = &ly->own[j % 7];

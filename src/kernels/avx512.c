@@ -140,9 +140,9 @@ static void q8_pack_chunk(const qr_tensor *w, int64_t o0, int64_t o1, int64_t b0
 
 /* The whole tensor at load time (kernels.h, pack): the layout of
  * qr_q8_0x16_pack, about five times faster. Rows past the last are zero. */
-void qr_q8_0x16_pack_avx512(const qr_tensor *w, void *dst) {
+void qr_q8_0x16_pack_avx512(const qr_tensor *w, void *dst, int64_t g0, int64_t g1) {
     const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / QR_QK8_0;
-    for (int64_t g = 0; g < (rows + 15) / 16; g++) q8_pack_group(w, 16 * g, rows, -1, 0, nb, (qr_q8_0x16 *)dst + g * nb);
+    for (int64_t g = g0; g < g1; g++) q8_pack_group(w, 16 * g, rows, -1, 0, nb, (qr_q8_0x16 *)dst + g * nb);
 }
 
 /* Where a tile finds its activation rows: row r's block b is the 32 bytes

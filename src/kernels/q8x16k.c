@@ -121,12 +121,13 @@ static inline void put_q6(void *block, int j, const int8_t q[32], float s_lo, fl
 /* The whole tensor for one type, a constant at each call below, so that
  * decode and put are specialised and inlined: this runs for every weight of
  * the model at load time. */
-static inline __attribute__((always_inline)) void pack_as(const qr_tensor *w, void *dst, qr_type type) {
+static inline __attribute__((always_inline)) void pack_as(const qr_tensor *w, void *dst, int64_t g0, int64_t g1,
+                                                          qr_type type) {
     const int six = type == QR_TYPE_Q6_K;
     const size_t unit = qr_q8x16k_unit(type);
     const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / 32;
     const size_t row_bytes = qr_row_bytes(type, w->ne[0]);
-    for (int64_t g = 0; g < (rows + 15) / 16; g++) {
+    for (int64_t g = g0; g < g1; g++) {
         const int n = rows - g * 16 < 16 ? (int)(rows - g * 16) : 16;
         const uint8_t *src = (const uint8_t *)w->data + (size_t)(g * 16) * row_bytes;
         for (int64_t b = 0; b < nb; b++) {
@@ -145,11 +146,11 @@ static inline __attribute__((always_inline)) void pack_as(const qr_tensor *w, vo
     }
 }
 
-void qr_q8x16k_pack(const qr_tensor *w, void *dst) {
+void qr_q8x16k_pack(const qr_tensor *w, void *dst, int64_t g0, int64_t g1) {
     switch (w->type) {
-    case QR_TYPE_Q4_0: pack_as(w, dst, QR_TYPE_Q4_0); break;
-    case QR_TYPE_Q4_K: pack_as(w, dst, QR_TYPE_Q4_K); break;
-    case QR_TYPE_Q6_K: pack_as(w, dst, QR_TYPE_Q6_K); break;
+    case QR_TYPE_Q4_0: pack_as(w, dst, g0, g1, QR_TYPE_Q4_0); break;
+    case QR_TYPE_Q4_K: pack_as(w, dst, g0, g1, QR_TYPE_Q4_K); break;
+    case QR_TYPE_Q6_K: pack_as(w, dst, g0, g1, QR_TYPE_Q6_K); break;
     default: break;
     }
 }

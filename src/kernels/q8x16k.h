@@ -56,7 +56,9 @@ static inline size_t qr_q8x16k_unit(qr_type t) { return t == QR_TYPE_Q6_K ? size
 /* Bytes of w packed, or 0 when w is not one of those types or not a matrix. */
 size_t qr_q8x16k_size(const qr_tensor *w);
 /* Packs all of w into dst (qr_q8x16k_size bytes, 64-byte aligned). */
-void qr_q8x16k_pack(const qr_tensor *w, void *dst);
+/* Groups of 16 rows [g0, g1) of w, each at its place in dst (the whole
+ * tensor's layout). */
+void qr_q8x16k_pack(const qr_tensor *w, void *dst, int64_t g0, int64_t g1);
 /* Row `row`, 32-value block b, read as above: value i = scale[i] * q[i] + negmn. */
 void qr_q8x16k_block_of(const qr_tensor *w, int64_t row, int64_t b, int8_t q[32], float scale[32], float *negmn);
 
