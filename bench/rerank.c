@@ -1,7 +1,7 @@
 /* rerank.c - end-to-end speed of qrank on the workloads of the speed issue.
  *
  *   bench-rerank [--model-dir DIR] [--types q8_0,bf16,q4_k_m] [--workloads posts-20,...]
- *                [--repeats 5] [--threads N] [--repack] [--peak-gops INT8,BF16]
+ *                [--repeats 5] [--threads N] [--pack never|first-use|load] [--peak-gops INT8,BF16]
  *
  * For each weight type it makes the 0.6B-shape synthetic reranker if it is
  * missing (tools/make_model.py), then for each workload forks a child that
@@ -17,9 +17,11 @@
  * computed token; the share of the machine's int8 and bf16 peaks uses the
  * peaks measured by bench-kernels in the same run (passed with --peak-gops,
  * or measured here by running bench-kernels, built beside this program).
- * Workloads: posts-20, posts-100, posts-1000 (one query, short posts of 20-80
- * characters, Chinese and English), long-8k (one 8K-token document),
- * embed-1000 (1000 posts through qrank_embed). */
+ * Workloads: posts-1, posts-20, posts-100, posts-1000 (one query, short posts
+ * of 20-80 characters, Chinese and English), long-8k (one 8K-token document),
+ * embed-1000 (1000 posts through qrank_embed). --pack is when the weights are
+ * laid out for the kernels (qrank_model_params.repack: -1, 0 the default, 1);
+ * --repack is --pack load. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,7 +184,8 @@ static void run_workload(const char *model_path, const char *workload, int repea
     const char *query = "杭州亚运会闭幕式烟花秀";
     size_t n = 0;
     int embed = 0;
-    if (strcmp(workload, "posts-20") == 0) n = 20;
+    if (strcmp(workload, "posts-1") == 0) n = 1;
+    else if (strcmp(workload, "posts-20") == 0) n = 20;
     else if (strcmp(workload, "posts-100") == 0) n = 100;
     else if (strcmp(workload, "posts-1000") == 0) n = 1000;
     else if (strcmp(workload, "long-8k") == 0) n = 1;
@@ -291,10 +294,18 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--repack")) repack = 1;
+        else if (!strcmp(argv[i], "--pack") && i + 1 < argc) {
+            const char *v = argv[++i];
+            repack = !strcmp(v, "never") ? -1 : !strcmp(v, "load") ? 1 : !strcmp(v, "first-use") ? 0 : 2;
+            if (repack == 2) {
+                fprintf(stderr, "bench-rerank: --pack takes never, first-use or load\n");
+                return 2;
+            }
+        }
         else if (!strcmp(argv[i], "--peak-gops") && i + 1 < argc) sscanf(argv[++i], "%lf,%lf", &peak_int8, &peak_bf16);
         else {
             fprintf(stderr, "usage: bench-rerank [--model-dir DIR] [--types q8_0,bf16] [--workloads LIST] "
-                            "[--repeats N] [--threads N] [--repack] [--peak-gops INT8,BF16]\n");
+                            "[--repeats N] [--threads N] [--pack never|first-use|load] [--peak-gops INT8,BF16]\n");
             return 2;
         }
     }

@@ -40,9 +40,12 @@ int cmd_info(int argc, char **argv) {
     printf("vocabulary:      %d tokens, %d embedding rows\n", in.vocab_size, in.embedding_rows);
     printf("rerank head:     %s\n", in.has_cls_output ? "cls.output (yes, no)" : "tied embedding rows of yes, no");
     printf("weights:         %s, %zu tensors, %.1f MB\n", in.weight_type, in.n_tensors, in.weight_bytes / 1e6);
-    if (in.packed_bytes)
+    if (in.layout_bytes && in.packed_bytes == in.layout_bytes)
         printf("kernels:         %s, %.1f MB of matrices laid out for them at load\n", in.kernels,
                in.packed_bytes / 1e6);
+    else if (in.layout_bytes)
+        printf("kernels:         %s, %.1f MB of matrices to be laid out for them by the first fast call\n",
+               in.kernels, in.layout_bytes / 1e6);
     else
         printf("kernels:         %s\n", in.kernels);
     /* a histogram of tensor types */

@@ -22,8 +22,10 @@
  *         fprintf(stderr, "%s\n", err.message);
  *     qrank_model_free(m);
  *
- * Threads: a model is immutable after loading; calls that run it may come from
- * several threads, but each call uses `n_threads` compute threads of its own,
+ * Threads: calls that run a model may come from several threads (the one
+ * thing a call changes in a model, the packed copy of its weights that a
+ * first fast call may make, is made once, under a lock), but each call uses
+ * `n_threads` compute threads of its own,
  * so a server should funnel work through one scheduler (qrank_rerank_batch)
  * rather than call concurrently.
  */
@@ -70,11 +72,16 @@ typedef struct qrank_model qrank_model;
 typedef struct qrank_model_params {
     int n_threads;             /* compute threads; 0 = all cores */
     qrank_precision precision; /* default precision of calls on this model */
-    /* 1: copy the matrices once, at load, into the layout the CPU's fast
-     * kernel reads (Q8_0 today), and let the file's pages go. Later calls
-     * run 5-10% faster (more on small batches); loading takes about 0.3 s
-     * more per GB of weights, and resident memory stays one copy. For
-     * long-lived processes (qrank serve --repack). Default 0. */
+    /* When to copy the matrices into the layout the CPU's fast kernel
+     * reads, letting the file's pages go so that resident memory stays one
+     * copy (about 0.3 s per GB of weights, most of it fresh pages):
+     *  0 (default): Q4_0/Q4_K/Q6_K, whose int8 kernel reads nothing else,
+     *    by the first fast call; Q8_0 never (its kernel packs on the fly,
+     *    5-10% slower per call, ~20% on small batches, and a one-batch
+     *    process would not win the copy back);
+     *  1: all of them at load, for long-lived processes (qrank serve
+     *    --repack);
+     * -1: none. Q4_0/Q4_K/Q6_K then run on the f32 kernel. */
     int repack;
 } qrank_model_params;
 
@@ -108,7 +115,8 @@ typedef struct qrank_model_info {
     size_t n_tensors;
     size_t weight_bytes;  /* bytes of tensor data in the file(s) */
     const char *kernels;  /* the matrix kernels this CPU runs: "avx512", "avxvnni", "avx2", "generic" */
-    size_t packed_bytes;  /* weights laid out again at load time for those kernels (0: none) */
+    size_t packed_bytes;  /* weights laid out again for those kernels so far */
+    size_t layout_bytes;  /* ... once every matrix that gets a layout has been used (0: none) */
 } qrank_model_info;
 
 void qrank_model_get_info(const qrank_model *model, qrank_model_info *info);

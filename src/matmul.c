@@ -16,6 +16,7 @@
 #include "error.h"
 #include "kernels/q8_0x16.h"
 #include "kernels/q8x16k.h"
+#include "packing.h"
 
 /* 1 when x[0..n) holds an infinity or a NaN: the exponent bits all set.
  * On bits so that the loop vectorises (no float compare order to keep). */
@@ -36,8 +37,15 @@ static int all_packed(const qr_tensor *const *ws, int n_w) {
 }
 
 int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, int n_w,
-                const qr_tensor *const *ws, const float *x, int64_t n_rows, float *const *ys, qrank_error *err) {
+                const qr_tensor *const *ws_in, const float *x, int64_t n_rows, float *const *ys, qrank_error *err) {
     if (n_rows <= 0 || n_w <= 0) return QRANK_OK;
+    enum { MAX_W = 4 };
+    if (n_w > MAX_W) return qr_error(err, QRANK_E_INVALID_ARGUMENT, "qr_matmul_n takes at most %d matrices", MAX_W);
+    /* the model's packed copies, made now if this is the call to make them */
+    qr_tensor with_packed[MAX_W];
+    const qr_tensor *ws[MAX_W];
+    for (int i = 0; i < n_w; i++)
+        ws[i] = precision == QRANK_PRECISION_FAST ? qr_pack_use(k, n_threads, ws_in[i], &with_packed[i]) : ws_in[i];
     const int64_t n_in = ws[0]->ne[0];
     for (int i = 1; i < n_w; i++)
         if (ws[i]->ne[0] != n_in || ws[i]->type != ws[0]->type) { /* nothing to share: one at a time */
@@ -111,11 +119,6 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
     /* Slices of 16 output columns keep SIMD kernels on whole tiles; the
      * matrices' slices are numbered one after another and each thread takes
      * a contiguous run of them. */
-    enum { MAX_W = 4 };
-    if (n_w > MAX_W) {
-        free(scratch);
-        return qr_error(err, QRANK_E_INVALID_ARGUMENT, "qr_matmul_n takes at most %d matrices", MAX_W);
-    }
     int64_t first_slice[MAX_W + 1];
     first_slice[0] = 0;
     for (int i = 0; i < n_w; i++) first_slice[i + 1] = first_slice[i] + (ws[i]->ne[1] + 15) / 16;

@@ -432,39 +432,52 @@ static const char *majority_type(const qrank_model *m) {
     return tt ? tt->name : "?";
 }
 
-/* Lays the layer matrices out for the kernel table's fast path, once (see
- * kernels.h, pack), and lets the file's pages of each packed matrix go, so
- * resident memory stays about one copy of the weights.
- * - Q8_0 only with qrank_model_params.repack (`all`): its kernel packs a
- *   chunk at a time anyway, and most of the up-front cost is the kernel
- *   zeroing fresh pages (0.3-0.9 s for the 0.6B Q8_0 model here), against
- *   5-10% per call.
- * - Q4_0, Q4_K and Q6_K whenever the table has gemm_kq and the model's
- *   precision is fast: their int8 kernel reads nothing else, and without it
- *   every call widens their weights to f32.
- * Skipped, not failed, when the table has no packed layout or the memory is
- * not there: the kernels read the file's layout then. --precision exact
- * still reads the file's copy, which the kernel pages back in from the page
- * cache. */
-static int wants_pack(const qrank_model *m, const qr_tensor *t, int all) {
-    if (t->type == QR_TYPE_Q8_0) return all;
-    return qr_q8x16k_type(t->type) && m->kernels.gemm_kq && m->precision == QRANK_PRECISION_FAST;
+/* The model's file pages of a matrix that now has its packed copy. */
+static void drop_pages(void *ctx, const void *p, size_t n) {
+    const qrank_model *m = ctx;
+    if (m->gguf) qr_gguf_drop_pages(m->gguf, p, n);
+    if (m->st) qr_safetensors_drop_pages(m->st, p, n);
 }
 
-static void pack_weights(qrank_model *m, int all) {
+/* Which layer matrices get a packed copy for the kernel table's fast path
+ * (kernels.h, pack) and when (qrank_model_params.repack):
+ * - Q4_0, Q4_K, Q6_K: their int8 kernel reads nothing else; without a copy
+ *   every fast call widens their weights to f32. Made at load (repack 1)
+ *   or by the first fast call (0).
+ * - Q8_0: its kernel packs a chunk at a time on the fly; the copy spares
+ *   that on every later call (5-10%, ~25% on small batches) but costs more
+ *   than one call spends on it, so only at load (repack 1), for
+ *   long-lived processes.
+ * repack < 0: no copies. */
+static int wants_pack(const qrank_model *m, const qr_tensor *t, int repack) {
+    if (repack < 0) return 0;
+    if (t->type == QR_TYPE_Q8_0) return repack > 0 && m->kernels.gemm_q8_0 != NULL;
+    return qr_q8x16k_type(t->type) && m->kernels.gemm_kq;
+}
+
+/* Reserves one mapping for every packed copy and points the matrices at
+ * their slots; with repack > 0 makes the copies now. Reserving costs no
+ * memory: pages arrive as the copies are made. Skipped, not failed, when
+ * the table has no packed layout or the address space is not there: the
+ * kernels read the file's layout then. --precision exact reads the file's
+ * copy, which the kernel pages back in from the page cache once a packed
+ * copy has let it go. */
+static void plan_packing(qrank_model *m, int repack) {
     const qr_kernels *k = &m->kernels;
     if (!k->pack_size || !k->pack || m->hp.n_layers <= 0) return;
     const int n_jobs = m->hp.n_layers * 7;
     size_t *offset = malloc(sizeof(size_t) * (size_t)n_jobs);
     if (!offset) return;
     size_t total = 0;
+    int n_slots = 0;
     for (int l = 0; l < m->hp.n_layers; l++) {
         const qr_layer *ly = &m->layers[l];
         const qr_tensor *ts[7] = {ly->wq, ly->wk, ly->wv, ly->wo, ly->w_gate, ly->w_up, ly->w_down};
         for (int i = 0; i < 7; i++) {
-            const size_t size = wants_pack(m, ts[i], all) ? k->pack_size(ts[i]) : 0;
+            const size_t size = wants_pack(m, ts[i], repack) ? k->pack_size(ts[i]) : 0;
             offset[l * 7 + i] = size ? total : SIZE_MAX;
             total += (size + 63) / 64 * 64;
+            n_slots += size > 0;
         }
     }
     void *buf = total ? mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;
@@ -472,25 +485,32 @@ static void pack_weights(qrank_model *m, int all) {
         free(offset);
         return;
     }
+    if (qr_pack_pool_init(&m->pack_pool, n_slots)) {
+        munmap(buf, total);
+        free(offset);
+        return;
+    }
     /* the kernels stream these: 2 MB pages spare most TLB misses and faults */
     madvise(buf, total, MADV_HUGEPAGE);
-#pragma omp parallel for num_threads(m->n_threads) schedule(dynamic)
-    for (int j = 0; j < n_jobs; j++) {
+    m->packed = buf;
+    m->packed_bytes = total;
+    m->pack_pool.drop_pages = drop_pages;
+    m->pack_pool.drop_ctx = m;
+    for (int j = 0, n = 0; j < n_jobs; j++) {
         if (offset[j] == SIZE_MAX) continue;
         qr_layer *ly = &m->layers[j / 7];
         const qr_tensor **slot[7] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->w_gate, &ly->w_up, &ly->w_down};
-        const qr_tensor *t = *slot[j % 7];
-        k->pack(t, (char *)buf + offset[j], 0, (qr_tensor_rows(t) + 15) / 16);
-        ly->own[j % 7] = *t;
-        ly->own[j % 7].packed = (char *)buf + offset[j];
+        qr_pack_slot *s = &m->pack_pool.slots[n++];
+        *s = (qr_pack_slot){&m->pack_pool, *slot[j % 7], (char *)buf + offset[j], k->pack_size(*slot[j % 7])};
+        ly->own[j % 7] = **slot[j % 7];
+        ly->own[j % 7].slot = s;
         *slot[j % 7] = &ly->own[j % 7];
-        if (m->gguf) qr_gguf_drop_pages(m->gguf, t->data, t->nbytes);
-        if (m->st) qr_safetensors_drop_pages(m->st, t->data, t->nbytes);
     }
-    mprotect(buf, total, PROT_READ);
-    m->packed = buf;
-    m->packed_bytes = total;
     free(offset);
+    if (repack > 0) {
+        qr_pack_pool_fill(&m->pack_pool, k, m->n_threads);
+        mprotect(buf, total, PROT_READ); /* nothing writes to it again */
+    }
 }
 
 static int collect_tensors(qrank_model *m, qrank_error *err) {
@@ -541,7 +561,7 @@ int qrank_model_load(const char *path, const qrank_model_params *params, qrank_m
         qr_kernels_select(&m->kernels, NULL);
         qrank_model_set_threads(m, p.n_threads);
         m->precision = p.precision;
-        pack_weights(m, p.repack);
+        plan_packing(m, p.repack);
     }
     if (rc) {
         qr_error_prefix(err, rc, "loading %s", path);
@@ -570,7 +590,10 @@ void qrank_model_free(qrank_model *m) {
     free(m->rerank_prefix);
     free(m->rerank_suffix);
     free(m->all_tensors);
-    if (m->packed) munmap(m->packed, m->packed_bytes);
+    if (m->packed) {
+        qr_pack_pool_destroy(&m->pack_pool);
+        munmap(m->packed, m->packed_bytes);
+    }
     qr_tokenizer_free(m->tok);
     if (m->gguf) qr_gguf_close(m->gguf);
     if (m->st) qr_safetensors_close(m->st);
@@ -600,7 +623,8 @@ void qrank_model_get_info(const qrank_model *m, qrank_model_info *info) {
     info->n_tensors = m->n_all_tensors;
     info->weight_bytes = m->weight_bytes;
     info->kernels = m->kernels.name;
-    info->packed_bytes = m->packed ? m->packed_bytes : 0;
+    info->packed_bytes = m->packed ? atomic_load(&m->pack_pool.packed_bytes) : 0;
+    info->layout_bytes = m->packed ? m->packed_bytes : 0;
 }
 
 int qrank_model_get_tensor(const qrank_model *m, size_t i, qrank_tensor_info *info) {

@@ -10,6 +10,7 @@
 
 #include "gguf.h"
 #include "kernels/kernels.h"
+#include "packing.h"
 #include "qrank.h"
 #include "safetensors.h"
 #include "tensor.h"
@@ -24,8 +25,8 @@ typedef struct qr_hparams {
 typedef struct qr_layer {
     const qr_tensor *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down;
     float *attn_norm, *q_norm, *k_norm, *ffn_norm; /* widened to f32 */
-    /* The seven matrices as the model's own copies, where they carry a
-     * packed layout (model.c, pack_weights); wq.. then point here. */
+    /* The seven matrices as the model's own copies, where they get a
+     * packed layout (model.c, plan_packing); wq.. then point here. */
     qr_tensor own[7];
 } qr_layer;
 
@@ -56,8 +57,10 @@ struct qrank_model {
     size_t n_rerank_suffix;
 
     qr_kernels kernels;
-    void *packed;        /* every packed matrix, one mapping (NULL: none) */
+    /* every packed matrix, one mapping reserved at load (NULL: none) */
+    void *packed;
     size_t packed_bytes;
+    qr_pack_pool pack_pool;
     int n_threads;
     qrank_precision precision;
 

@@ -69,10 +69,14 @@ typedef struct qr_tensor {
     int64_t ne[4]; /* unused dimensions are 1 */
     const void *data;
     size_t nbytes;
-    /* Optional copy of data in the layout of the model's kernel table, made
-     * once at load time by qr_kernels.pack (kernels/kernels.h); NULL when
-     * there is none. data stays valid and authoritative either way. */
+    /* Optional copy of data in the layout of the model's kernel table
+     * (qr_kernels.pack, kernels/kernels.h), set only once the whole copy is
+     * there; NULL when there is none. data stays valid and authoritative
+     * either way. */
     const void *packed;
+    /* Where a model's matrix gets that copy on first use (packing.h); NULL
+     * for every other tensor. */
+    struct qr_pack_slot *slot;
 } qr_tensor;
 
 static inline int64_t qr_tensor_rows(const qr_tensor *t) { return t->ne[1] * t->ne[2] * t->ne[3]; }

@@ -8,10 +8,12 @@
  *    (which is what the official code does);
  *  - packing documents together changes nothing;
  *  - truncation keeps the prompt at max_length;
- *  - repacked weights (qrank_model_params.repack) give the very same scores,
- *    fast and exact, as the file's layout;
+ *  - weights laid out for the kernels (qrank_model_params.repack) never, on
+ *    first use or at load give the very same scores, fast and exact, and
+ *    are laid out when they should be;
  *  - user text never produces special tokens. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,37 +211,113 @@ static void test_rank_order(void) {
           order[3], order[4]);
 }
 
-static void test_repack(const char *path) {
-    qrank_model *plain = NULL, *packed = NULL;
+static void info_of(const qrank_model *m, qrank_model_info *in) { qrank_model_get_info(m, in); }
+
+/* The packed copies (packing.h) made never, by default and at load give
+ * the very same scores, fast and exact, and are made when they should be:
+ * by default Q8_0 never, Q4_K/Q6_K (kquant) on the first fast call. Their
+ * int8 kernel runs on the copy only: with repack -1 their fast scores come
+ * from the f32 kernel and are not compared. */
+static void test_repack(const char *path, int kquant) {
+    qrank_model *never = NULL, *lazy = NULL, *eager = NULL;
     qrank_error err;
     qrank_model_params mp = qrank_model_default_params();
-    CHECK(qrank_model_load(path, &mp, &plain, &err) == QRANK_OK, "%s", err.message);
+    mp.repack = -1;
+    CHECK(qrank_model_load(path, &mp, &never, &err) == QRANK_OK, "%s", err.message);
+    mp.repack = 0;
+    CHECK(qrank_model_load(path, &mp, &lazy, &err) == QRANK_OK, "%s", err.message);
     mp.repack = 1;
-    CHECK(qrank_model_load(path, &mp, &packed, &err) == QRANK_OK, "%s", err.message);
-    if (!plain || !packed) goto out;
-    CHECK(packed->packed || !packed->kernels.pack_size, "repack asked for, kernel table %s has a layout, nothing packed",
-          packed->kernels.name);
-    if (!packed->packed) printf("repack: the %s kernel table has no packed layout; only the plain path ran\n", packed->kernels.name);
-    qrank_model_info pi, ui;
-    qrank_model_get_info(packed, &pi);
-    qrank_model_get_info(plain, &ui);
-    CHECK(pi.kernels && strcmp(pi.kernels, packed->kernels.name) == 0, "info names kernels %s", pi.kernels);
-    CHECK(pi.packed_bytes == (packed->packed ? packed->packed_bytes : 0) && ui.packed_bytes == 0,
-          "info's packed bytes: %zu repacked, %zu plain (Q8_0 packs only when asked)", pi.packed_bytes,
-          ui.packed_bytes);
+    CHECK(qrank_model_load(path, &mp, &eager, &err) == QRANK_OK, "%s", err.message);
+    if (!never || !lazy || !eager) goto out;
+    const int has_layout = eager->kernels.pack_size != NULL && (!kquant || eager->kernels.gemm_kq);
+    if (!has_layout)
+        printf("repack (%s): the %s kernel table has no packed layout; only the plain path ran\n", path,
+               eager->kernels.name);
+    qrank_model_info ni, li, ei;
+    info_of(never, &ni);
+    info_of(lazy, &li);
+    info_of(eager, &ei);
+    CHECK(ei.kernels && strcmp(ei.kernels, eager->kernels.name) == 0, "info names kernels %s", ei.kernels);
+    CHECK((ei.layout_bytes > 0) == has_layout && ei.packed_bytes == ei.layout_bytes, "at load: %zu of %zu bytes",
+          ei.packed_bytes, ei.layout_bytes);
+    CHECK(li.layout_bytes == (kquant ? ei.layout_bytes : 0) && li.packed_bytes == 0,
+          "by default, loaded: %zu of %zu bytes", li.packed_bytes, li.layout_bytes);
+    CHECK(ni.layout_bytes == 0 && ni.packed_bytes == 0, "never: %zu of %zu bytes", ni.packed_bytes, ni.layout_bytes);
     const size_t n = sizeof DOCS / sizeof DOCS[0];
-    for (int exact = 0; exact < 2; exact++) {
+    for (int exact = 1; exact >= 0; exact--) {
         qrank_rerank_params rp = qrank_rerank_default_params();
         rp.precision = exact ? QRANK_PRECISION_EXACT : QRANK_PRECISION_FAST;
         float a[sizeof DOCS / sizeof DOCS[0]], b[sizeof DOCS / sizeof DOCS[0]];
-        CHECK(qrank_rerank(plain, "烟花 fireworks", DOCS, n, &rp, a, NULL, NULL, &err) == QRANK_OK, "%s", err.message);
-        CHECK(qrank_rerank(packed, "烟花 fireworks", DOCS, n, &rp, b, NULL, NULL, &err) == QRANK_OK, "%s", err.message);
-        CHECK(memcmp(a, b, sizeof a) == 0, "%s scores differ between the file's layout and repacked weights",
-              exact ? "exact" : "fast");
+        CHECK(qrank_rerank(eager, "烟花 fireworks", DOCS, n, &rp, a, NULL, NULL, &err) == QRANK_OK, "%s", err.message);
+        if (exact || !kquant) {
+            CHECK(qrank_rerank(never, "烟花 fireworks", DOCS, n, &rp, b, NULL, NULL, &err) == QRANK_OK, "%s",
+                  err.message);
+            CHECK(memcmp(a, b, sizeof a) == 0, "%s scores differ between no copy and a copy made at load",
+                  exact ? "exact" : "fast");
+        }
+        for (int call = 0; call < 2; call++) {
+            CHECK(qrank_rerank(lazy, "烟花 fireworks", DOCS, n, &rp, b, NULL, NULL, &err) == QRANK_OK, "%s",
+                  err.message);
+            CHECK(memcmp(a, b, sizeof a) == 0, "%s call %d: scores differ between copies made by default and at "
+                  "load", exact ? "exact" : "fast", call);
+            info_of(lazy, &li);
+            const size_t want = exact ? 0 : li.layout_bytes;
+            CHECK(li.packed_bytes == want, "%s call %d: %zu bytes laid out by default, expected %zu",
+                  exact ? "exact" : "fast", call, li.packed_bytes, want);
+        }
     }
 out:
-    qrank_model_free(plain);
-    qrank_model_free(packed);
+    qrank_model_free(never);
+    qrank_model_free(lazy);
+    qrank_model_free(eager);
+}
+
+typedef struct {
+    qrank_model *m;
+    float scores[sizeof DOCS / sizeof DOCS[0]];
+    int rc;
+} concurrent_call;
+
+static void *rerank_thread(void *arg) {
+    concurrent_call *c = arg;
+    qrank_rerank_params rp = qrank_rerank_default_params();
+    rp.precision = QRANK_PRECISION_FAST;
+    qrank_error err;
+    c->rc = qrank_rerank(c->m, "烟花 fireworks", DOCS, sizeof DOCS / sizeof DOCS[0], &rp, c->scores, NULL, NULL, &err);
+    return NULL;
+}
+
+/* Calls that arrive together at a model whose copies nobody has made yet:
+ * one makes them, once, and every call scores as with copies made at load. */
+static void test_concurrent_first_calls(const char *path) {
+    qrank_model *lazy = NULL, *eager = NULL;
+    qrank_error err;
+    qrank_model_params mp = qrank_model_default_params();
+    mp.n_threads = 1;
+    CHECK(qrank_model_load(path, &mp, &lazy, &err) == QRANK_OK, "%s", err.message);
+    mp.repack = 1;
+    CHECK(qrank_model_load(path, &mp, &eager, &err) == QRANK_OK, "%s", err.message);
+    if (!lazy || !eager) goto out;
+    concurrent_call want = {eager, {0}, 0}, calls[4];
+    rerank_thread(&want);
+    CHECK(want.rc == QRANK_OK, "rerank at load: %d", want.rc);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        calls[i] = (concurrent_call){lazy, {0}, -1};
+        CHECK(pthread_create(&th[i], NULL, rerank_thread, &calls[i]) == 0, "pthread_create");
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(calls[i].rc == QRANK_OK && memcmp(calls[i].scores, want.scores, sizeof want.scores) == 0,
+              "concurrent first call %d: rc %d, scores differ from copies made at load", i, calls[i].rc);
+    }
+    qrank_model_info li;
+    qrank_model_get_info(lazy, &li);
+    CHECK(li.packed_bytes == li.layout_bytes, "concurrent first calls laid out %zu bytes of %zu", li.packed_bytes,
+          li.layout_bytes);
+out:
+    qrank_model_free(lazy);
+    qrank_model_free(eager);
 }
 
 /* A NaN among the weights (a corrupt file that loads) must end in an
@@ -319,8 +397,11 @@ int main(int argc, char **argv) {
     test_rank_order();
     qrank_model_free(m);
     snprintf(path, sizeof path, "%s/models/engine-q8_0.gguf", argv[2]);
-    test_repack(path);
+    test_repack(path, 0);
     test_nonfinite(path, argv[2]);
+    snprintf(path, sizeof path, "%s/models/engine-q4_k_m.gguf", argv[2]);
+    test_repack(path, 1);
+    test_concurrent_first_calls(path);
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

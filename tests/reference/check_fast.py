@@ -58,7 +58,8 @@ def main(argv):
                         swaps += 1
         good &= swaps == 0
         if wtype in ("Q4_0", "Q4_K", "Q6_K"):
-            # these only reach an int8 kernel laid out at load time: say which ran
+            # these only reach an int8 kernel on a copy laid out for it (by the
+            # first fast call, as the rerank above ran): say which ran
             info = engine.run(["info", "-m", path])
             line = next((l for l in info.splitlines() if l.startswith("kernels:")), "")
             laid_out = "laid out" in line
