@@ -387,7 +387,7 @@ int main(int argc, char **argv) {
                     fprintf(stderr, "out of memory\n");
                     return 1;
                 }
-                best_k.pack(&wt->w, wt->packed, 0, (qr_tensor_rows(&wt->w) + 15) / 16);
+                best_k.pack(&wt->w, wt->packed);
             }
         }
     const int64_t rows[3] = {20, 100, 1000};

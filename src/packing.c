@@ -33,7 +33,7 @@ void qr_pack_pool_fill(qr_pack_pool *p, const qr_kernels *k, int n_threads) {
         for (int i = 0; i < p->n_slots; i++) {
             const qr_pack_slot *s = &p->slots[i];
             const qr_tensor *w = s->tensor;
-            k->pack(w, s->dst, 0, (qr_tensor_rows(w) + 15) / 16);
+            k->pack(w, s->dst);
             if (p->drop_pages) p->drop_pages(p->drop_ctx, w->data, w->nbytes);
             atomic_fetch_add(&p->packed_bytes, s->size);
         }

@@ -282,17 +282,13 @@ static void *make_acts_q8(const qr_kernels *k, const shape *s, const float *x, i
 }
 
 /* w laid out by the table's pack (64-byte aligned, as kernels.h asks), or
- * NULL when the table has no layout for it. Packed in two calls, the later
- * groups first, as threads share a tensor (packing.c): each group must land
- * at its place whatever else is packed. */
+ * NULL when the table has no layout for it. */
 static void *packed_copy(const qr_kernels *k, const qr_tensor *w) {
     const size_t size = k->pack_size(w);
     if (!size) return NULL;
     void *packed = aligned_alloc(64, (size + 63) / 64 * 64);
     if (!packed) exit(2);
-    const int64_t groups = (qr_tensor_rows(w) + 15) / 16;
-    k->pack(w, packed, groups / 2, groups);
-    k->pack(w, packed, 0, groups / 2);
+    k->pack(w, packed);
     return packed;
 }
 
@@ -402,7 +398,7 @@ static void test_pack_layout(const qr_kernels *k) {
     const size_t size = k->pack_size(&w);
     CHECK(size == 2 * 2 * 576, "%s: packed size %zu", k->name, size);
     uint8_t *p = xmalloc(size);
-    k->pack(&w, p, 0, 2);
+    k->pack(&w, p);
     const size_t row = qr_row_bytes(QR_TYPE_Q8_0, n_in);
     int bad = 0;
     for (int64_t o = 0; o < 32; o++)
@@ -423,8 +419,7 @@ static void test_pack_layout(const qr_kernels *k) {
             bad += negsum != -sum || d != want_d;
         }
     CHECK(bad == 0, "%s: %d packed values differ from the q8_0x16 definition", k->name, bad);
-    /* a bigger tensor, a short last group, packed in three calls out of
-     * order: byte for byte the plain-C packer in one */
+    /* a bigger tensor, a short last group: byte for byte the plain-C packer */
     {
         size_t nb2;
         void *wd2 = make_weights(QR_TYPE_Q8_0, 1056, 75, &nb2);
@@ -433,10 +428,8 @@ static void test_pack_layout(const qr_kernels *k) {
         uint8_t *a = xmalloc(s2), *b = xmalloc(s2);
         memset(a, 0x11, s2);
         memset(b, 0x22, s2);
-        k->pack(&w2, a, 3, 5);
-        k->pack(&w2, a, 1, 3);
-        k->pack(&w2, a, 0, 1);
-        qr_q8_0x16_pack(&w2, b, 0, 5);
+        k->pack(&w2, a);
+        qr_q8_0x16_pack(&w2, b);
         CHECK(s2 == qr_q8_0x16_size(&w2) && memcmp(a, b, s2) == 0, "%s: pack differs from qr_q8_0x16_pack",
               k->name);
         free(a);
@@ -497,8 +490,7 @@ static void test_kq_layout(void) {
         CHECK(size == (size_t)(2 * nb) * unit, "%s: packed size %zu", name, size);
         uint8_t *p = xmalloc(size);
         memset(p, 0x77, size);
-        qr_q8x16k_pack(&w, p, 1, 2); /* each group at its place, in any order */
-        qr_q8x16k_pack(&w, p, 0, 1);
+        qr_q8x16k_pack(&w, p);
         int bad = 0;
         for (int64_t o = 0; o < 32; o++)
             for (int64_t b = 0; b < nb; b++) {

@@ -8,7 +8,7 @@
  * vectorise one into vpdpbusd).
  *
  * The layouts follow avx512.c at half the width. gemm_q8_0 reads weights as
- * q8_0x16 groups (packed at load time, or a chunk at a time here), one YMM
+ * q8_0x16 groups (packed once per model, or a chunk at a time here), one YMM
  * per 8 outputs, so a lane holds one output's exact block dot and the block
  * scale is applied as generic.c does, unfused: results are bit-identical.
  * With AVX-VNNI that is vpdpbusd on activations offset by +128, corrected by

@@ -7,7 +7,7 @@
  * gemm_q8_0 is the one that matters: the int8 dot product must run at the
  * speed of vpdpbusd even though Q8_0 has a scale per 32 values. So each lane
  * of a ZMM register owns one output, not a stretch of the input: weights are
- * read as q8_0x16 groups (q8_0x16.h; packed once at load time, or here a
+ * read as q8_0x16 groups (q8_0x16.h; packed once per model, or here a
  * chunk at a time), four activation bytes are broadcast, and after 8
  * vpdpbusd a lane holds the integer dot of one 32-block. vpdpbusd wants
  * unsigned x signed bytes, so activations come offset by +128: matmul.c
@@ -138,11 +138,11 @@ static void q8_pack_chunk(const qr_tensor *w, int64_t o0, int64_t o1, int64_t b0
     for (int g = 0; g < (o1 - o0 > 16 ? 2 : 1); g++) q8_pack_group(w, o0 + 16 * g, o1, o0, b0, nb, dst + g * Q8_KC);
 }
 
-/* The whole tensor at load time (kernels.h, pack): the layout of
+/* The whole tensor, once per model (kernels.h, pack): the layout of
  * qr_q8_0x16_pack, about five times faster. Rows past the last are zero. */
-void qr_q8_0x16_pack_avx512(const qr_tensor *w, void *dst, int64_t g0, int64_t g1) {
+void qr_q8_0x16_pack_avx512(const qr_tensor *w, void *dst) {
     const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / QR_QK8_0;
-    for (int64_t g = g0; g < g1; g++) q8_pack_group(w, 16 * g, rows, -1, 0, nb, (qr_q8_0x16 *)dst + g * nb);
+    for (int64_t g = 0; g < (rows + 15) / 16; g++) q8_pack_group(w, 16 * g, rows, -1, 0, nb, (qr_q8_0x16 *)dst + g * nb);
 }
 
 /* Where a tile finds its activation rows: row r's block b is the 32 bytes

@@ -65,18 +65,18 @@ static size_t pack_size_simd(const qr_tensor *w) {
     return w->type == QR_TYPE_Q8_0 ? qr_q8_0x16_size(w) : qr_q8x16k_size(w);
 }
 
-static void pack_avx2(const qr_tensor *w, void *dst, int64_t g0, int64_t g1) {
+static void pack_avx2(const qr_tensor *w, void *dst) {
     if (w->type == QR_TYPE_Q8_0)
-        qr_q8_0x16_pack(w, dst, g0, g1);
+        qr_q8_0x16_pack(w, dst);
     else
-        qr_q8x16k_pack(w, dst, g0, g1);
+        qr_q8x16k_pack(w, dst);
 }
 
-static void pack_avx512(const qr_tensor *w, void *dst, int64_t g0, int64_t g1) {
+static void pack_avx512(const qr_tensor *w, void *dst) {
     if (w->type == QR_TYPE_Q8_0)
-        qr_q8_0x16_pack_avx512(w, dst, g0, g1);
+        qr_q8_0x16_pack_avx512(w, dst);
     else
-        qr_q8x16k_pack(w, dst, g0, g1);
+        qr_q8x16k_pack(w, dst);
 }
 
 static void fill_avx2(qr_kernels *k, int vnni) {

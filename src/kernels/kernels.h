@@ -47,14 +47,12 @@ typedef struct qr_kernels {
      * in place instead of copying every row tile; it still takes Q8_0 blocks
      * too. NULL in tables whose gemm_q8_0 reads Q8_0 blocks only. */
     void (*quantize_q8u)(const float *x, void *out, int64_t n);
-    /* Optional, once per model (packing.c): pack_size(w) is the size of w
-     * laid out for this table's fast kernel (0: nothing to gain for this
-     * tensor); pack(w, dst, g0, g1) writes the groups of 16 rows [g0, g1) to
-     * their places in dst (64-byte aligned, pack_size bytes), so that threads
-     * can share a tensor. Once every group is there, a w->packed = dst makes
-     * the fast kernel for w's type read it. The other kernels, and every
-     * other table, keep reading w->data. NULL in tables without a packed
-     * layout.
+    /* Optional, once per model (packing.c; model.c says which and when):
+     * pack_size(w) is the size of w laid out for this table's fast kernel (0:
+     * nothing to gain for this tensor), pack(w, dst) writes it to dst
+     * (64-byte aligned); a w->packed = dst afterwards makes the fast kernel
+     * for w's type read it. The other kernels, and every other table, keep
+     * reading w->data. NULL in tables without a packed layout.
      * - Q8_0 as q8_0x16 (kernels/q8_0x16.h), the same layout for the avx2,
      *   avxvnni and avx512 tables (avx512 packs with its own, faster code):
      *   gemm_q8_0 reads it instead of re-packing w->data on every call (worth
@@ -62,7 +60,7 @@ typedef struct qr_kernels {
      * - Q4_0, Q4_K, Q6_K as q8x16k (the avx2, avxvnni and avx512 tables):
      *   gemm_kq runs on nothing else. */
     size_t (*pack_size)(const qr_tensor *w);
-    void (*pack)(const qr_tensor *w, void *dst, int64_t g0, int64_t g1);
+    void (*pack)(const qr_tensor *w, void *dst);
 } qr_kernels;
 
 /* The reference implementations. */

@@ -1,4 +1,4 @@
-/* q8_0x16.c - packs a whole Q8_0 tensor into the q8_0x16 layout at load time.
+/* q8_0x16.c - packs a whole Q8_0 tensor into the q8_0x16 layout, once per model.
  *
  * Plain C on purpose: it runs once per model, it is the readable statement
  * of the layout that the SIMD kernels' own on-the-fly packers must match, and
@@ -16,11 +16,11 @@ size_t qr_q8_0x16_size(const qr_tensor *w) {
     return groups * blocks * sizeof(qr_q8_0x16);
 }
 
-void qr_q8_0x16_pack(const qr_tensor *w, void *dst, int64_t g0, int64_t g1) {
+void qr_q8_0x16_pack(const qr_tensor *w, void *dst) {
     const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / QR_QK8_0;
     const size_t row_bytes = qr_row_bytes(QR_TYPE_Q8_0, w->ne[0]);
     qr_q8_0x16 *out = dst;
-    for (int64_t g = g0; g < g1; g++) {
+    for (int64_t g = 0; g < (rows + 15) / 16; g++) {
         for (int64_t b = 0; b < nb; b++) {
             qr_q8_0x16 *p = &out[g * nb + b];
             memset(p, 0, sizeof *p);

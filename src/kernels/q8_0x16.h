@@ -9,11 +9,10 @@
  * after eight of them every lane holds its row's exact block dot. The AVX-512
  * kernels read a group as one ZMM per piece, the AVX2 ones as two YMM halves.
  *
- * A whole tensor packed this way (qr_kernels.pack, once per model: see
- * packing.c) is group-major: block (group g, block b) is at index
- * g * n_blocks + b, and rows past the tensor's last row are zero. Kernels
- * also build the same blocks on the fly, a chunk at a time, for tensors that
- * were not packed. */
+ * A whole tensor packed this way (qr_kernels.pack, once per model) is
+ * group-major: block (group g, block b) is at index g * n_blocks + b, and
+ * rows past the tensor's last row are zero. Kernels also build the same
+ * blocks on the fly, a chunk at a time, for tensors that were not packed. */
 #ifndef QRANK_KERNELS_Q8_0X16_H
 #define QRANK_KERNELS_Q8_0X16_H
 
@@ -42,7 +41,6 @@ void qr_q8u_from_q8_0(const void *q8_0, void *out, int64_t n);
 /* Bytes of w packed, or 0 when w is not a Q8_0 matrix. */
 size_t qr_q8_0x16_size(const qr_tensor *w);
 /* Packs all of w into dst (qr_q8_0x16_size bytes, 64-byte aligned). */
-/* Groups [g0, g1) of w, each at its place in dst (the whole tensor's layout). */
-void qr_q8_0x16_pack(const qr_tensor *w, void *dst, int64_t g0, int64_t g1);
+void qr_q8_0x16_pack(const qr_tensor *w, void *dst);
 
 #endif

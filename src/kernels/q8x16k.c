@@ -1,6 +1,6 @@
 /* q8x16k.c - packs Q4_0, Q4_K and Q6_K tensors into the q4x16 / q6x16 layouts.
  *
- * Plain C, run once at load time (in parallel over tensors by model.c).
+ * Plain C, run once per model (in parallel over tensors by packing.c).
  * The decoding follows ggml's dequantize_row_* block by block; where those
  * compute d * sc * q - dmin * m, this keeps q, d * sc and -dmin * m apart. */
 #include "q8x16k.h"
@@ -34,7 +34,7 @@ static void q4_k_scale_min(const uint8_t *s, int j, int *sc, int *m) {
 
 /* Row bytes `src`, 32-value block b: q, the scales of values 0-15 and
  * 16-31, and the offset (q8x16k.h). Inlined into the packers, which run it
- * for every weight of the model at load time. */
+ * for every weight of the model. */
 static inline void decode(const uint8_t *src, qr_type type, int64_t b, int8_t q[32], float *s_lo, float *s_hi,
                           float *negmn) {
     switch (type) {
@@ -120,14 +120,13 @@ static inline void put_q6(void *block, int j, const int8_t q[32], float s_lo, fl
 
 /* The whole tensor for one type, a constant at each call below, so that
  * decode and put are specialised and inlined: this runs for every weight of
- * the model at load time. */
-static inline __attribute__((always_inline)) void pack_as(const qr_tensor *w, void *dst, int64_t g0, int64_t g1,
-                                                          qr_type type) {
+ * the model. */
+static inline __attribute__((always_inline)) void pack_as(const qr_tensor *w, void *dst, qr_type type) {
     const int six = type == QR_TYPE_Q6_K;
     const size_t unit = qr_q8x16k_unit(type);
     const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / 32;
     const size_t row_bytes = qr_row_bytes(type, w->ne[0]);
-    for (int64_t g = g0; g < g1; g++) {
+    for (int64_t g = 0; g < (rows + 15) / 16; g++) {
         const int n = rows - g * 16 < 16 ? (int)(rows - g * 16) : 16;
         const uint8_t *src = (const uint8_t *)w->data + (size_t)(g * 16) * row_bytes;
         for (int64_t b = 0; b < nb; b++) {
@@ -146,11 +145,11 @@ static inline __attribute__((always_inline)) void pack_as(const qr_tensor *w, vo
     }
 }
 
-void qr_q8x16k_pack(const qr_tensor *w, void *dst, int64_t g0, int64_t g1) {
+void qr_q8x16k_pack(const qr_tensor *w, void *dst) {
     switch (w->type) {
-    case QR_TYPE_Q4_0: pack_as(w, dst, g0, g1, QR_TYPE_Q4_0); break;
-    case QR_TYPE_Q4_K: pack_as(w, dst, g0, g1, QR_TYPE_Q4_K); break;
-    case QR_TYPE_Q6_K: pack_as(w, dst, g0, g1, QR_TYPE_Q6_K); break;
+    case QR_TYPE_Q4_0: pack_as(w, dst, QR_TYPE_Q4_0); break;
+    case QR_TYPE_Q4_K: pack_as(w, dst, QR_TYPE_Q4_K); break;
+    case QR_TYPE_Q6_K: pack_as(w, dst, QR_TYPE_Q6_K); break;
     default: break;
     }
 }

@@ -25,7 +25,7 @@
  * - qr_q6x16 (Q6_K): int8 pieces as q8_0x16, a scale per half. 704 bytes,
  *   1.375 bytes a weight.
  * A whole tensor is group-major like q8_0x16: block (group g, block b) at
- * g * n_blocks + b; rows past the last are zero. Built once at load time
+ * g * n_blocks + b; rows past the last are zero. Built once per model
  * (plain C, q8x16k.c), read by the gemm_kq kernels (avx512.c, avx2.c). */
 #ifndef QRANK_KERNELS_Q8X16K_H
 #define QRANK_KERNELS_Q8X16K_H
@@ -56,9 +56,7 @@ static inline size_t qr_q8x16k_unit(qr_type t) { return t == QR_TYPE_Q6_K ? size
 /* Bytes of w packed, or 0 when w is not one of those types or not a matrix. */
 size_t qr_q8x16k_size(const qr_tensor *w);
 /* Packs all of w into dst (qr_q8x16k_size bytes, 64-byte aligned). */
-/* Groups of 16 rows [g0, g1) of w, each at its place in dst (the whole
- * tensor's layout). */
-void qr_q8x16k_pack(const qr_tensor *w, void *dst, int64_t g0, int64_t g1);
+void qr_q8x16k_pack(const qr_tensor *w, void *dst);
 /* Row `row`, 32-value block b, read as above: value i = scale[i] * q[i] + negmn. */
 void qr_q8x16k_block_of(const qr_tensor *w, int64_t row, int64_t b, int8_t q[32], float scale[32], float *negmn);
 
