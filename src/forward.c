@@ -116,10 +116,13 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             return qr_error(err, QRANK_E_INVALID_ARGUMENT, "token id %d is out of range", tokens[r]);
 
     int rc = QRANK_OK;
+    if (capture) memset(capture, 0, sizeof *capture); /* freed at done: on any error */
     const int64_t CH = T < ROW_CHUNK ? T : ROW_CHUNK;
     float *h = malloc(sizeof(float) * (size_t)(T * H));
-    float *kall = malloc(sizeof(float) * (size_t)(T * kv_dim));
-    float *vall = malloc(sizeof(float) * (size_t)(T * kv_dim));
+    /* a captured prefix keeps every layer's keys and values: computed in
+     * place there, not copied after */
+    float *kall = capture ? NULL : malloc(sizeof(float) * (size_t)(T * kv_dim));
+    float *vall = capture ? NULL : malloc(sizeof(float) * (size_t)(T * kv_dim));
     int64_t *row_seq = malloc(sizeof(int64_t) * (size_t)T);
     int64_t *row_pos = malloc(sizeof(int64_t) * (size_t)T);
     int64_t *all_rows = malloc(sizeof(int64_t) * (size_t)T);
@@ -133,13 +136,12 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     float *rope_cs = malloc(sizeof(float) * (size_t)(T * hd));
     /* per-thread scratch, allocated here: see attention.c on worker threads */
     float *norm_tmp = malloc(sizeof(float) * (size_t)hd * (size_t)(nt > 0 ? nt : 1));
-    if (!h || !kall || !vall || !row_seq || !row_pos || !all_rows || !last_rows || !xn || !qb || !att ||
+    if (!h || (!capture && (!kall || !vall)) || !row_seq || !row_pos || !all_rows || !last_rows || !xn || !qb || !att ||
         !ob || !gate || !up || !rope_cs || !norm_tmp) {
         rc = qr_error(err, QRANK_E_NO_MEMORY, "out of memory for a batch of %lld tokens", (long long)T);
         goto done;
     }
     if (capture) {
-        memset(capture, 0, sizeof *capture);
         capture->n_layers = hp->n_layers;
         capture->kv_dim = kv_dim;
         capture->n_tokens = T;
@@ -168,6 +170,10 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     for (int l = 0; l < hp->n_layers && !rc; l++) {
         const qr_layer *ly = &m->layers[l];
         const int last = l == hp->n_layers - 1;
+        if (capture) {
+            kall = capture->k + (size_t)l * (size_t)(T * kv_dim);
+            vall = capture->v + (size_t)l * (size_t)(T * kv_dim);
+        }
 
         /* keys and values of every row */
         for (int64_t c0 = 0; c0 < T && !rc; c0 += CH) {
@@ -180,10 +186,6 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             if (!rc) norm_rope_rows(m, kall + c0 * kv_dim, n, hp->n_kv_heads, ly->k_norm, rope_cs, all_rows + c0, norm_tmp, nt);
         }
         if (rc) break;
-        if (capture) {
-            memcpy(capture->k + (size_t)l * (size_t)(T * kv_dim), kall, sizeof(float) * (size_t)(T * kv_dim));
-            memcpy(capture->v + (size_t)l * (size_t)(T * kv_dim), vall, sizeof(float) * (size_t)(T * kv_dim));
-        }
 
         /* queries, attention and MLP for the rows that matter */
         const int64_t *rows = all_rows;
@@ -234,8 +236,10 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
 done:
     if (rc && capture) qr_kv_prefix_free(capture);
     free(h);
-    free(kall);
-    free(vall);
+    if (!capture) {
+        free(kall);
+        free(vall);
+    }
     free(row_seq);
     free(row_pos);
     free(all_rows);
