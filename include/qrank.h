@@ -95,6 +95,12 @@ void qrank_model_free(qrank_model *model);
 /* Changes the compute threads used by later calls (0 = all cores). */
 void qrank_model_set_threads(qrank_model *model, int n_threads);
 
+/* Makes now, on the model's threads, the copies of the weights that the
+ * first fast call would otherwise make (qrank_model_params.repack 0:
+ * Q4_0/Q4_K/Q6_K matrices), as a server does before it reports ready.
+ * Nothing to do for other models, or when the copies exist. */
+void qrank_model_pack(qrank_model *model);
+
 typedef struct qrank_model_info {
     qrank_model_kind kind;
     const char *name;        /* general.name, or the directory's name */

@@ -124,6 +124,8 @@ static int load_one(const char *path, qrank_model_kind want, int n_threads, int 
         snprintf(message, size, "cannot load %s: %s", path, err.message);
         return 0;
     }
+    /* while /health says loading, not in the first request */
+    qrank_model_pack(*out);
     qrank_model_get_info(*out, info);
     if (info->kind != want) {
         snprintf(message, size, "%s is a%s model; %s", path,

@@ -513,6 +513,10 @@ static void plan_packing(qrank_model *m, int repack) {
     }
 }
 
+void qrank_model_pack(qrank_model *m) {
+    if (m->packed) qr_pack_pool_fill(&m->pack_pool, &m->kernels, m->n_threads);
+}
+
 static int collect_tensors(qrank_model *m, qrank_error *err) {
     size_t n = m->gguf ? qr_gguf_n_tensors(m->gguf) : qr_safetensors_n_tensors(m->st);
     m->all_tensors = calloc(n ? n : 1, sizeof *m->all_tensors);

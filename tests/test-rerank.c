@@ -229,6 +229,7 @@ static void test_repack(const char *path, int kquant) {
     mp.repack = 1;
     CHECK(qrank_model_load(path, &mp, &eager, &err) == QRANK_OK, "%s", err.message);
     if (!never || !lazy || !eager) goto out;
+    const size_t n_docs = sizeof DOCS / sizeof DOCS[0];
     const int has_layout = eager->kernels.pack_size != NULL && (!kquant || eager->kernels.gemm_kq);
     if (!has_layout)
         printf("repack (%s): the %s kernel table has no packed layout; only the plain path ran\n", path,
@@ -243,7 +244,26 @@ static void test_repack(const char *path, int kquant) {
     CHECK(li.layout_bytes == (kquant ? ei.layout_bytes : 0) && li.packed_bytes == 0,
           "by default, loaded: %zu of %zu bytes", li.packed_bytes, li.layout_bytes);
     CHECK(ni.layout_bytes == 0 && ni.packed_bytes == 0, "never: %zu of %zu bytes", ni.packed_bytes, ni.layout_bytes);
-    const size_t n = sizeof DOCS / sizeof DOCS[0];
+    /* what a server does before it reports ready: the default's copies now */
+    qrank_model *ready = NULL;
+    mp.repack = 0;
+    CHECK(qrank_model_load(path, &mp, &ready, &err) == QRANK_OK, "%s", err.message);
+    if (ready) {
+        qrank_model_pack(ready);
+        qrank_model_info ri;
+        info_of(ready, &ri);
+        CHECK(ri.packed_bytes == ri.layout_bytes && ri.layout_bytes == li.layout_bytes,
+              "qrank_model_pack laid out %zu of %zu bytes", ri.packed_bytes, ri.layout_bytes);
+        qrank_rerank_params rp = qrank_rerank_default_params();
+        float a[sizeof DOCS / sizeof DOCS[0]], b[sizeof DOCS / sizeof DOCS[0]];
+        CHECK(qrank_rerank(eager, "烟花 fireworks", DOCS, n_docs, &rp, a, NULL, NULL, &err) == QRANK_OK, "%s",
+              err.message);
+        CHECK(qrank_rerank(ready, "烟花 fireworks", DOCS, n_docs, &rp, b, NULL, NULL, &err) == QRANK_OK, "%s",
+              err.message);
+        CHECK(memcmp(a, b, sizeof a) == 0, "scores differ between copies made by qrank_model_pack and at load");
+        qrank_model_free(ready);
+    }
+    const size_t n = n_docs;
     for (int exact = 1; exact >= 0; exact--) {
         qrank_rerank_params rp = qrank_rerank_default_params();
         rp.precision = exact ? QRANK_PRECISION_EXACT : QRANK_PRECISION_FAST;
