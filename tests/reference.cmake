@@ -25,7 +25,7 @@ set(QRANK_REF_TESTS
   "batch-fast|check_batch.py|A-gguf-q8_0 --precision fast"
   "truncation|check_truncation.py|A-gguf-q8_0"
   "cli|check_cli.py|B-gguf-bf16"
-  "embed|check_embed.py|E-gguf-f32 E-gguf-q8_0 E-hf-bf16"
+  "embed|check_embed.py|E-gguf-f32 E-gguf-q8_0 E-hf-bf16 F-gguf-q4_k_m"
   "sensitivity|check_sensitivity.py|A-gguf-f32 B-gguf-f32 C-gguf-f32 D-gguf-q4_0 D-gguf-q4_k_m"
   "fast|check_fast.py|A-gguf-q8_0 B-gguf-q8_0 C-gguf-q8_0 A-gguf-bf16 B-hf-bf16 C-gguf-bf16 A-gguf-f32 D-gguf-q4_0 D-gguf-q6_k D-gguf-q4_k_m"
 )

@@ -1,15 +1,25 @@
 #!/usr/bin/python3
-"""check_embed.py - `qrank embed --precision exact` against the float64 reference.
+"""check_embed.py - `qrank embed` against the float64 reference.
 
   check_embed.py QRANK MODELS_DIR MODEL_NAME...
 
 For each embedder model: documents as they are, queries with an instruction
 ("Instruct: {task}\nQuery:{text}"), and both again with --dims 32 (MRL:
 truncate, then normalise). Ids are tok(text) + <|endoftext|> (151643), whose
-final-norm hidden state is the embedding. Each engine vector must have
-cosine >= 0.9999 with the reference, every component within 1e-4 and unit
-length. The reference vectors of different texts must differ (lowest
-pairwise cosine < 0.999), else the test could not catch a wrong pooling.
+final-norm hidden state is the embedding. With --precision exact each engine
+vector must have cosine >= 0.9999 with the reference, every component within
+1e-4 and unit length. The reference vectors of different texts must differ
+(lowest pairwise cosine < 0.999), else the test could not catch a wrong
+pooling.
+
+--precision fast (the default) rounds each matrix multiplication's
+activations to int8 (Q8_0 and k-quant weights) or bf16 (BF16 weights), so
+its vectors move: measured on these models, int8 down to cosine 0.9988 (mean
+1 - cosine 2.7e-4; hidden 64, where rounding weighs most), bf16 0.99997.
+Bounds: int8 cosine >= 0.995 and mean 1 - cosine <= 1e-3, bf16 >= 0.9995 and
+<= 1e-4; f32 weights have no fast kernel and must meet the exact bounds.
+A kernel or pooling bug lands far outside these; a fast kernel that never
+ran (exact vectors: mean 1 - cosine about 1e-13) fails the lower bound 1e-9.
 """
 
 import sys
@@ -21,8 +31,40 @@ import qwen3_ref
 
 MIN_COSINE = 0.9999
 TOL = 1e-4
+# --precision fast: (min cosine, max mean 1 - cosine) by the weights' type
+FAST_BOUNDS = {"int8": (0.995, 1e-3), "bf16": (0.9995, 1e-4)}
+MIN_FAST_LOSS = 1e-9  # exact vectors sit at ~1e-13, rounded ones at 1e-5 and more
 TASK = "Given a web search query, retrieve relevant passages that answer the query"
 QUERIES = ["What is the capital of China?", "Explain gravity", "北京的人口是多少？", "emoji 🐍?"]
+
+
+def fast_kind(name):
+    """The fast kernel's rounding for a model name of common.model_table."""
+    if "q8_0" in name or "q4" in name or "q6" in name:
+        return "int8"
+    if "bf16" in name:
+        return "bf16"
+    return None  # f32: the exact kernel either way
+
+
+def check_fast(engine, model, path, name, label, texts, instruction):
+    ids = common.embed_ids(engine, path, texts, instruction)
+    want = [qwen3_ref.embed(model, x, None) for x in ids]
+    got = engine.embed(path, texts, instruction=instruction, precision="fast")
+    kind = fast_kind(name)
+    cosines = [float(g @ w / (np.linalg.norm(g) * np.linalg.norm(w))) for g, w in zip(got, want)]
+    loss = float(np.mean([1.0 - c for c in cosines]))
+    if kind:
+        min_cos, max_loss = FAST_BOUNDS[kind]
+        # a fast kernel rounds: vectors equal to the exact ones mean it never ran
+        ok = min(cosines) >= min_cos and MIN_FAST_LOSS < loss <= max_loss
+    else:
+        min_cos, max_loss = MIN_COSINE, 1.0 - MIN_COSINE
+        ok = min(cosines) >= MIN_COSINE and max(float(np.abs(g - w).max()) for g, w in zip(got, want)) <= TOL
+    ok &= all(abs(np.linalg.norm(g) - 1.0) <= 1e-4 for g in got)
+    print("%-44s fast (%s): min cosine %.7f (>= %g)  mean 1-cos %.2e (<= %g)  %s"
+          % (label, kind or "exact kernel", min(cosines), min_cos, loss, max_loss, "ok" if ok else "FAIL"))
+    return ok
 
 
 def check(engine, model, path, label, texts, instruction, dims):
@@ -64,6 +106,8 @@ def main(argv):
                 suffix = " --dims %d" % dims if dims else ""
                 ok &= check(engine, model, path, name + " documents" + suffix, common.DOCS, None, dims)
                 ok &= check(engine, model, path, name + " queries + instruction" + suffix, QUERIES, TASK, dims)
+            ok &= check_fast(engine, model, path, name, name + " documents", common.DOCS, None)
+            ok &= check_fast(engine, model, path, name, name + " queries + instruction", QUERIES, TASK)
         except Exception as e:
             print("%s: FAIL: %s: %s" % (name, type(e).__name__, e))
             ok = False

@@ -43,6 +43,10 @@ SHAPES = {
     # the embedder: shape A with its own seed
     "E": ["--layers", "2", "--hidden", "64", "--ffn", "128", "--heads", "4", "--kv-heads", "2",
           "--head-dim", "32", "--seed", "44"],
+    # an embedder with whole super-blocks, for Qwen3-Embedding's Q4_K_M files:
+    # shape D with its own seed
+    "F": ["--layers", "2", "--hidden", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "2",
+          "--head-dim", "64", "--seed", "66"],
 }
 FORMATS = {
     "gguf-f32": ["--format", "gguf", "--dtype", "f32"],
@@ -84,6 +88,8 @@ def model_table():
     for fmt in ("gguf-f32", "gguf-q8_0", "hf-bf16"):
         name = "E-%s" % fmt
         table[name] = (SHAPES["E"] + FORMATS[fmt] + ["--kind", "embedder"], file_name(name), None)
+    table["F-gguf-q4_k_m"] = (SHAPES["F"] + ["--format", "gguf", "--dtype", "q4_k_m", "--kind", "embedder"],
+                              file_name("F-gguf-q4_k_m"), None)
     return table
 
 
