@@ -2,6 +2,7 @@
  *
  *   bench-rerank [--model-dir DIR] [--types q8_0,bf16,q4_k_m] [--workloads posts-20,...]
  *                [--repeats 5] [--threads N] [--pack never|first-use|load] [--peak-gops INT8,BF16]
+ *   bench-rerank --print-posts N
  *
  * For each weight type it makes the 0.6B-shape synthetic reranker if it is
  * missing (tools/make_model.py), then for each workload forks a child that
@@ -21,7 +22,9 @@
  * of 20-80 characters, Chinese and English), long-8k (one 8K-token document),
  * embed-1000 (1000 posts through qrank_embed). --pack is when the weights are
  * laid out for the kernels (qrank_model_params.repack: -1, 0 the default, 1);
- * --repack is --pack load. */
+ * --repack is --pack load. --print-posts writes the first N posts of these
+ * workloads, one per line, for benchmarks of the command line and the HTTP
+ * server (http_rerank.py). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,6 +290,15 @@ int main(int argc, char **argv) {
     const char *source_dir = QRANK_SOURCE_DIR;
     int repeats = 5, threads = 0, repack = 0;
     double peak_int8 = 0, peak_bf16 = 0;
+    if (argc == 3 && !strcmp(argv[1], "--print-posts")) {
+        unsigned seed = 1234; /* run_workload's */
+        for (int i = atoi(argv[2]); i > 0; i--) {
+            char *post = make_post(&seed);
+            puts(post);
+            free(post);
+        }
+        return 0;
+    }
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model-dir") && i + 1 < argc) model_dir = argv[++i];
         else if (!strcmp(argv[i], "--types") && i + 1 < argc) types = argv[++i];
