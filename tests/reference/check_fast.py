@@ -12,7 +12,11 @@ weight type:
         swapped whose reference scores differ by more than 0.05;
   BF16: max |diff| 0.015, mean 0.003.
 Other weight types have no fast path; their fast scores must equal the
-reference within 1e-4 like exact ones.
+reference within 1e-4 like exact ones. Where a fast kernel exists, its scores
+must also differ from the reference (mean |diff| above 1e-5; measured
+0.002-0.006, exact kernels 1.5e-7): scores that close mean the exact kernel
+ran instead, as it does for Q4_0/Q4_K/Q6_K when their weights are not laid
+out for the int8 kernel.
 """
 
 import sys
@@ -22,6 +26,7 @@ import numpy as np
 import common
 import qwen3_ref
 
+MIN_FAST_MEAN = 1e-5  # rounding moves scores by 2e-3 and more on average, exact kernels by 2e-7
 BOUNDS = {  # weight type: (max |diff|, mean |diff|, swap margin)
     "Q8_0": (0.06, 0.01, 0.05),
     "Q4_0": (0.06, 0.01, 0.05),
@@ -57,16 +62,17 @@ def main(argv):
                     if want[i] - want[j] > swap_margin and got[i] < got[j]:
                         swaps += 1
         good &= swaps == 0
+        rounds = wtype in BOUNDS
         if wtype in ("Q4_0", "Q4_K", "Q6_K"):
-            # these only reach an int8 kernel on a copy laid out for it (by the
-            # first fast call, as the rerank above ran): say which ran
+            # their int8 kernel is in the SIMD tables only: say which ran
             info = engine.run(["info", "-m", path])
             line = next((l for l in info.splitlines() if l.startswith("kernels:")), "")
-            laid_out = "laid out" in line
-            if "generic" not in line and not laid_out:
-                print("%-22s %-5s a SIMD kernel table but nothing laid out for it: %s  FAIL" % (name, wtype, line))
-                good = False
+            rounds = "generic" not in line
             print("%-22s %-5s %s" % (name, wtype, line.strip()))
+        if rounds and diff.mean() <= MIN_FAST_MEAN:
+            print("%-22s %-5s fast scores equal the reference (mean |diff| %.1e): the fast kernel did not run  FAIL"
+                  % (name, wtype, diff.mean()))
+            good = False
         print("%-22s %-5s fast: n=%d max|diff| %.3e (<= %g)  mean|diff| %.3e (<= %g)  "
               "swaps beyond %.3f: %d  %s" % (name, wtype, len(want), diff.max(), max_tol, diff.mean(),
                                              mean_tol, swap_margin, swaps, "ok" if good else "FAIL"))
