@@ -726,6 +726,15 @@ static void test_quantize(const qr_kernels *k) {
                 break;
             }
         CHECK(ufirst < 0, "%s quantize_q8u differs from generic's blocks at byte %d", k->name, ufirst);
+        /* 40 blocks: kernels that take blocks sixteen at a time, and a tail */
+        {
+            const int64_t n2 = 40 * QR_QK8_0;
+            const size_t ub2 = qr_q8u_row_bytes(n2);
+            memset(u, 0x44, ub2);
+            k->quantize_q8u(x, u, n2);
+            qr_q8u_from_q8_0(a, want, n2);
+            CHECK(memcmp(u, want, ub2) == 0, "%s quantize_q8u of 40 blocks differs from generic's", k->name);
+        }
         /* and the layout itself, spelled out for one value and one scale */
         const qr_block_q8_0 *ga = (const qr_block_q8_0 *)a;
         float d3;

@@ -723,11 +723,74 @@ void qr_quantize_q8_0_avx512(const float *x, void *out, int64_t n) {
     for (int64_t i = 0; i < n / QR_QK8_0; i++) blk[i].d = quantize_block(x + 32 * i, blk[i].qs);
 }
 
+/* Lane b = the maximum (or, with sum, the int32 sum) of the lanes of v[b]:
+ * a transposing tree of 15 shuffle pairs for all sixteen, where sixteen
+ * separate reductions take four steps each. The tree leaves lane 4L + e
+ * holding v[4e + L]; one permute puts it in order. */
+static inline __attribute__((always_inline)) __m512i reduce16(const __m512i v[16], int sum) {
+#define RED_OP(a, b) (sum ? _mm512_add_epi32((a), (b)) : _mm512_castps_si512(_mm512_max_ps(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b))))
+#define SHUF_PS(a, b, imm) _mm512_castps_si512(_mm512_shuffle_ps(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b), imm))
+    __m512i a[8], c[4], e[2];
+    for (int j = 0; j < 8; j++) /* 128-bit quarters 0, 1: v[2j]; 2, 3: v[2j + 1] */
+        a[j] = RED_OP(_mm512_shuffle_i32x4(v[2 * j], v[2 * j + 1], 0x44),
+                      _mm512_shuffle_i32x4(v[2 * j], v[2 * j + 1], 0xee));
+    for (int k = 0; k < 4; k++) /* quarter L: v[4k + L] */
+        c[k] = RED_OP(_mm512_shuffle_i32x4(a[2 * k], a[2 * k + 1], 0x88),
+                      _mm512_shuffle_i32x4(a[2 * k], a[2 * k + 1], 0xdd));
+    for (int m = 0; m < 2; m++) /* quarter L, elements 0-1: v[8m + L]; 2-3: v[8m + 4 + L] */
+        e[m] = RED_OP(SHUF_PS(c[2 * m], c[2 * m + 1], 0x44), SHUF_PS(c[2 * m], c[2 * m + 1], 0xee));
+    const __m512i r = RED_OP(SHUF_PS(e[0], e[1], 0x88), SHUF_PS(e[0], e[1], 0xdd));
+#undef RED_OP
+#undef SHUF_PS
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_epi32(order, r);
+}
+
+/* Sixteen blocks at a time: quantize_block's arithmetic, value for value,
+ * with the blocks' maxima and sums reduced together (reduce16). */
+static inline __attribute__((always_inline)) void quantize_q8u_16(const float *x, uint8_t *q, float *d,
+                                                                 float *sums) {
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+    const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32((int)0x80000000u));
+    const __m128i offset = _mm_set1_epi8((char)0x80);
+    __m512i v[16];
+    for (int b = 0; b < 16; b++) {
+        /* max(|v|, m) keeps m where |v| is NaN, as fmaxf does */
+        __m512 m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 32 * b)), _mm512_setzero_ps());
+        m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 32 * b + 16)), m);
+        v[b] = _mm512_castps_si512(m);
+    }
+    const __m512 amax = _mm512_castsi512_ps(reduce16(v, 0));
+    const __m512 dv = _mm512_div_ps(amax, _mm512_set1_ps(127.0f));
+    _Alignas(64) float id[16];
+    _mm512_store_ps(id, _mm512_maskz_div_ps(_mm512_cmp_ps_mask(dv, _mm512_setzero_ps(), _CMP_NEQ_UQ), one, dv));
+    _mm512_storeu_ps(d, _mm512_cvtph_ps(_mm512_cvtps_ph(dv, _MM_FROUND_TO_NEAREST_INT)));
+    for (int b = 0; b < 16; b++) {
+        const __m512 vid = _mm512_set1_ps(id[b]);
+        __m512i s = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            const __m512 val = _mm512_mul_ps(_mm512_loadu_ps(x + 32 * b + 16 * h), vid);
+            const __m512 t = _mm512_roundscale_ps(val, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(val, t)), half, _CMP_GE_OQ);
+            const __m512 step = _mm512_or_ps(one, _mm512_and_ps(val, sign));
+            const __m512i r = _mm512_cvttps_epi32(_mm512_mask_add_ps(t, up, t, step));
+            _mm_storeu_si128((__m128i *)(q + 32 * b + 16 * h), _mm_xor_si128(_mm512_cvtepi32_epi8(r), offset));
+            /* the byte as stored (a truncating narrow), sign-extended back */
+            s = _mm512_add_epi32(s, _mm512_srai_epi32(_mm512_slli_epi32(r, 24), 24));
+        }
+        v[b] = s;
+    }
+    _mm512_storeu_ps(sums, _mm512_cvtepi32_ps(reduce16(v, 1)));
+}
+
 void qr_quantize_q8u_avx512(const float *x, void *out, int64_t n) {
     const int64_t nb = n / QR_QK8_0;
     uint8_t *q = out, *d = q + nb * QR_QK8_0, *sums = d + 4 * nb;
     const __m256i offset = _mm256_set1_epi8((char)0x80);
-    for (int64_t i = 0; i < nb; i++) {
+    int64_t i = 0;
+    for (; i + 16 <= nb; i += 16)
+        quantize_q8u_16(x + 32 * i, q + 32 * i, (float *)(void *)(d + 4 * i), (float *)(void *)(sums + 4 * i));
+    for (; i < nb; i++) {
         int8_t *qi = (int8_t *)q + 32 * i;
         const float f = _cvtsh_ss(quantize_block(x + 32 * i, qi));
         memcpy(d + 4 * i, &f, 4);
