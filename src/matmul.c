@@ -95,14 +95,16 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
 #pragma omp parallel for num_threads(n_threads) schedule(static) reduction(| : bad)
             for (int64_t r = 0; r < n_rows; r++) {
                 void *dst = (char *)scratch + (size_t)r * acts.row_bytes;
+                if (acts.q8u && !via_blocks) {
+                    bad |= k->quantize_q8u(x + r * n_in, dst, n_in); /* checks as it goes */
+                    continue;
+                }
                 bad |= has_nonfinite(x + r * n_in, n_in);
                 if (via_blocks) {
                     void *tmp = (char *)blocks + blocks_bytes * (size_t)omp_get_thread_num();
                     k->quantize_q8_0(x + r * n_in, tmp, n_in);
                     qr_q8u_from_q8_0(tmp, dst, n_in);
-                } else if (acts.q8u)
-                    k->quantize_q8u(x + r * n_in, dst, n_in);
-                else if (acts.type == QR_TYPE_Q8_0)
+                } else if (acts.type == QR_TYPE_Q8_0)
                     k->quantize_q8_0(x + r * n_in, dst, n_in);
                 else
                     k->to_bf16(x + r * n_in, dst, n_in);

@@ -717,7 +717,7 @@ static void test_quantize(const qr_kernels *k) {
         const size_t ubytes = qr_q8u_row_bytes(N);
         uint8_t *u = xmalloc(ubytes), *want = xmalloc(ubytes);
         memset(u, 0x33, ubytes);
-        k->quantize_q8u(x, u, N);
+        CHECK(k->quantize_q8u(x, u, N) == 0, "%s quantize_q8u finds a NaN or infinity in finite data", k->name);
         qr_q8u_from_q8_0(a, want, N);
         int ufirst = -1;
         for (size_t i = 0; i < ubytes; i++)
@@ -734,6 +734,16 @@ static void test_quantize(const qr_kernels *k) {
             k->quantize_q8u(x, u, n2);
             qr_q8u_from_q8_0(a, want, n2);
             CHECK(memcmp(u, want, ub2) == 0, "%s quantize_q8u of 40 blocks differs from generic's", k->name);
+            /* a NaN or an infinity anywhere, in a group of sixteen or in the tail */
+            const int at[4] = {5, 300, 511, 1270};
+            const float bad[4] = {NAN, INFINITY, -INFINITY, NAN};
+            for (int t = 0; t < 4; t++) {
+                const float keep = x[at[t]];
+                x[at[t]] = bad[t];
+                CHECK(k->quantize_q8u(x, u, n2) == 1, "%s quantize_q8u misses %g at %d", k->name, (double)bad[t],
+                      at[t]);
+                x[at[t]] = keep;
+            }
         }
         /* and the layout itself, spelled out for one value and one scale */
         const qr_block_q8_0 *ga = (const qr_block_q8_0 *)a;

@@ -748,16 +748,21 @@ static inline __attribute__((always_inline)) __m512i reduce16(const __m512i v[16
 
 /* Sixteen blocks at a time: quantize_block's arithmetic, value for value,
  * with the blocks' maxima and sums reduced together (reduce16). */
-static inline __attribute__((always_inline)) void quantize_q8u_16(const float *x, uint8_t *q, float *d,
-                                                                 float *sums) {
+enum { NONFINITE = 0x01 | 0x08 | 0x10 | 0x80 }; /* vfpclassps: QNaN, +inf, -inf, SNaN */
+
+static inline __attribute__((always_inline)) __mmask16 quantize_q8u_16(const float *x, uint8_t *q, float *d,
+                                                                      float *sums) {
     const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
     const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32((int)0x80000000u));
     const __m128i offset = _mm_set1_epi8((char)0x80);
     __m512i v[16];
+    __mmask16 bad = 0;
     for (int b = 0; b < 16; b++) {
+        const __m512 x0 = _mm512_loadu_ps(x + 32 * b), x1 = _mm512_loadu_ps(x + 32 * b + 16);
+        bad |= _mm512_fpclass_ps_mask(x0, NONFINITE) | _mm512_fpclass_ps_mask(x1, NONFINITE);
         /* max(|v|, m) keeps m where |v| is NaN, as fmaxf does */
-        __m512 m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 32 * b)), _mm512_setzero_ps());
-        m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 32 * b + 16)), m);
+        __m512 m = _mm512_max_ps(_mm512_abs_ps(x0), _mm512_setzero_ps());
+        m = _mm512_max_ps(_mm512_abs_ps(x1), m);
         v[b] = _mm512_castps_si512(m);
     }
     const __m512 amax = _mm512_castsi512_ps(reduce16(v, 0));
@@ -781,16 +786,21 @@ static inline __attribute__((always_inline)) void quantize_q8u_16(const float *x
         v[b] = s;
     }
     _mm512_storeu_ps(sums, _mm512_cvtepi32_ps(reduce16(v, 1)));
+    return bad;
 }
 
-void qr_quantize_q8u_avx512(const float *x, void *out, int64_t n) {
+int qr_quantize_q8u_avx512(const float *x, void *out, int64_t n) {
     const int64_t nb = n / QR_QK8_0;
     uint8_t *q = out, *d = q + nb * QR_QK8_0, *sums = d + 4 * nb;
     const __m256i offset = _mm256_set1_epi8((char)0x80);
+    __mmask16 bad = 0;
     int64_t i = 0;
     for (; i + 16 <= nb; i += 16)
-        quantize_q8u_16(x + 32 * i, q + 32 * i, (float *)(void *)(d + 4 * i), (float *)(void *)(sums + 4 * i));
+        bad |= quantize_q8u_16(x + 32 * i, q + 32 * i, (float *)(void *)(d + 4 * i),
+                               (float *)(void *)(sums + 4 * i));
     for (; i < nb; i++) {
+        bad |= _mm512_fpclass_ps_mask(_mm512_loadu_ps(x + 32 * i), NONFINITE) |
+               _mm512_fpclass_ps_mask(_mm512_loadu_ps(x + 32 * i + 16), NONFINITE);
         int8_t *qi = (int8_t *)q + 32 * i;
         const float f = _cvtsh_ss(quantize_block(x + 32 * i, qi));
         memcpy(d + 4 * i, &f, 4);
@@ -801,6 +811,7 @@ void qr_quantize_q8u_avx512(const float *x, void *out, int64_t n) {
         memcpy(sums + 4 * i, &fs, 4);
         _mm256_storeu_si256((__m256i *)qi, _mm256_xor_si256(v, offset));
     }
+    return bad != 0;
 }
 
 void qr_to_bf16_avx512(const float *x, uint16_t *out, int64_t n) {

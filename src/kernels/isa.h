@@ -34,7 +34,7 @@ void qr_gemm_bf16_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
 void qr_gemm_kq_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,
                        int64_t ldy, int64_t o_begin, int64_t o_end);
 void qr_quantize_q8_0_avx512(const float *x, void *out, int64_t n);
-void qr_quantize_q8u_avx512(const float *x, void *out, int64_t n);
+int qr_quantize_q8u_avx512(const float *x, void *out, int64_t n);
 void qr_q8_0x16_pack_avx512(const qr_tensor *w, void *dst);
 void qr_to_bf16_avx512(const float *x, uint16_t *out, int64_t n);
 

@@ -45,8 +45,10 @@ typedef struct qr_kernels {
     /* Optional: the same quantisation as quantize_q8_0, written in the q8u
      * layout (qr_q8u_row_bytes(n) bytes), which this table's gemm_q8_0 reads
      * in place instead of copying every row tile; it still takes Q8_0 blocks
-     * too. NULL in tables whose gemm_q8_0 reads Q8_0 blocks only. */
-    void (*quantize_q8u)(const float *x, void *out, int64_t n);
+     * too. Returns 1 when x holds a NaN or an infinity (out then means
+     * nothing), 0 otherwise: the check matmul.c needs, in the same pass.
+     * NULL in tables whose gemm_q8_0 reads Q8_0 blocks only. */
+    int (*quantize_q8u)(const float *x, void *out, int64_t n);
     /* Optional, once per model (packing.c; model.c says which and when):
      * pack_size(w) is the size of w laid out for this table's fast kernel (0:
      * nothing to gain for this tensor), pack(w, dst) writes it to dst
