@@ -18,11 +18,14 @@
  *               within 1e-5 of the block-wise rounding scale of
  *               qr_gemm_kq_generic; unpacked, bit for bit gemm_f32. The
  *               q8x16k reading of each block first equals tensor.c's
- *               dequantisation value for value, and the packer that reading.
+ *               dequantisation value for value, the plain packer that
+ *               reading, and each table's packer the plain one, byte for byte.
  *   gemm_bf16   the same tolerance (vdpbf16ps rounds in its own order).
  *   quantize_q8_0, quantize_q8u, to_bf16 bit-identical, on random data and on the hard
  *               cases: halfway values, zero blocks, f16 overflow and
- *               subnormal scales, NaN and infinity for bf16.
+ *               subnormal scales, NaN and infinity for bf16; quantize_q8u
+ *               also in groups of sixteen blocks with a tail, and its
+ *               report of NaN and infinity.
  * Every output slot outside [o_begin, o_end) x rows holds a sentinel that
  * must survive, so a kernel writing past its range fails too. */
 #include <math.h>
@@ -561,6 +564,34 @@ static double *kq_scale(const shape *s, const qr_tensor *w, const void *q, size_
     return sc;
 }
 
+/* The table's packer for Q4_0/Q4_K/Q6_K against q8x16k.c's plain one, byte
+ * for byte: every case's widths, 37 rows (a short last group). */
+static void test_kq_pack(const qr_kernels *k) {
+    if (!k->pack_size) return;
+    for (size_t c = 0; c < sizeof kq_cases / sizeof kq_cases[0]; c++)
+        for (int s = 0; s < 3; s++) {
+            const int64_t n_in = kq_cases[c].n_in[s], n_out = 37;
+            size_t nbytes;
+            void *wd = make_weights(kq_cases[c].type, n_in, n_out, &nbytes);
+            const qr_tensor w = tensor_of(kq_cases[c].type, n_in, n_out, wd, nbytes);
+            const size_t size = k->pack_size(&w);
+            CHECK(size == qr_q8x16k_size(&w), "%s: pack_size %zu for %s", k->name, size, qr_type_get(w.type)->name);
+            uint8_t *a = xmalloc(size), *b = xmalloc(size);
+            memset(a, 0x55, size);
+            memset(b, 0x66, size);
+            k->pack(&w, a);
+            qr_q8x16k_pack(&w, b);
+            size_t first = size;
+            for (size_t i = 0; i < size && first == size; i++)
+                if (a[i] != b[i]) first = i;
+            CHECK(first == size, "%s: %s x %lld packs differently from the plain packer at byte %zu", k->name,
+                  qr_type_get(w.type)->name, (long long)n_in, first);
+            free(a);
+            free(b);
+            free(wd);
+        }
+}
+
 /* gemm_kq on packed weights and q8u rows against qr_gemm_kq_generic on the
  * file's blocks and Q8_0 rows, within 1e-5 of kq_scale; without a packed
  * copy it must give gemm_f32's answer exactly (it runs the exact path). */
@@ -900,6 +931,7 @@ int main(int argc, char **argv) {
         test_gemm_bf16(&k);
         test_gemm_f32(&k);
         test_gemm_kq(&k);
+        test_kq_pack(&k);
         printf("%-8s ran: %s\n", variants[v], g_failures == before ? "ok" : "FAILED");
         ran++;
     }

@@ -656,3 +656,90 @@ void qr_to_bf16_avx2(const float *x, uint16_t *out, int64_t n) {
     }
     for (; i < n; i++) out[i] = qr_f32_to_bf16(x[i]);
 }
+
+/* ---- packing Q4_0 / Q4_K / Q6_K (q8x16k.h) ------------------------------ */
+
+/* q8x16k.c's plain packer with a row's 32 values handled as one vector:
+ * the same bytes (test-kernels compares them) in less than half the time
+ * (the 0.6B Q4_K_M's 444 MB, one thread: 0.30 -> 0.14 s).
+ * Bytes are shifted as 16-bit lanes and masked after, which drops what
+ * crosses from the neighbouring byte. */
+
+/* Sum of the 16 (u8) values of v. */
+static inline int sum16_u8(__m128i v) {
+    const __m128i s = _mm_sad_epu8(v, _mm_setzero_si128());
+    return _mm_cvtsi128_si32(s) + _mm_extract_epi16(s, 4);
+}
+
+/* Row j's 32 nibble values lo (values 0-15) and hi (16-31) into a q4x16 block. */
+static inline void put_q4_row(qr_q4x16 *p, int j, __m128i lo, __m128i hi, float s, float negmn) {
+    uint8_t bytes[16];
+    _mm_storeu_si128((__m128i *)bytes, _mm_or_si128(lo, _mm_slli_epi16(hi, 4)));
+    for (int k = 0; k < 4; k++) memcpy(&p->qs[k][4 * j], bytes + 4 * k, 4);
+    p->s[j] = s;
+    p->negmn[j] = negmn;
+    p->negsum[j] = (int16_t)-(sum16_u8(lo) + sum16_u8(hi));
+}
+
+static inline __attribute__((always_inline)) void pack_kq_as(const qr_tensor *w, void *dst, qr_type type) {
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    const __m256i m4y = _mm256_set1_epi8(0x0f), m2y = _mm256_set1_epi8(0x03), bias = _mm256_set1_epi8(32);
+    const size_t unit = qr_q8x16k_unit(type);
+    const int64_t rows = qr_tensor_rows(w), nb = w->ne[0] / 32;
+    const size_t row_bytes = qr_row_bytes(type, w->ne[0]);
+    for (int64_t g = 0; g < (rows + 15) / 16; g++) {
+        const int n = rows - g * 16 < 16 ? (int)(rows - g * 16) : 16;
+        const uint8_t *src0 = (const uint8_t *)w->data + (size_t)(g * 16) * row_bytes;
+        for (int64_t b = 0; b < nb; b++) {
+            void *block = (uint8_t *)dst + (size_t)(g * nb + b) * unit;
+            if (n < 16)
+                memset(block, 0, unit); /* rows past the last stay zero */
+            else if (type != QR_TYPE_Q6_K) /* every field but q4x16's padding is written below */
+                memset(((qr_q4x16 *)block)->pad, 0, sizeof ((qr_q4x16 *)block)->pad);
+            for (int j = 0; j < n; j++) {
+                const uint8_t *src = src0 + (size_t)j * row_bytes;
+                float s_lo, s_hi, negmn;
+                qr_q8x16k_scales(src, type, b, &s_lo, &s_hi, &negmn);
+                if (type == QR_TYPE_Q4_0) {
+                    const __m128i v = _mm_loadu_si128((const __m128i *)((const qr_block_q4_0 *)src + b)->qs);
+                    put_q4_row(block, j, _mm_and_si128(v, m4), _mm_and_si128(_mm_srli_epi16(v, 4), m4), s_lo,
+                               negmn);
+                } else if (type == QR_TYPE_Q4_K) {
+                    const int sub = (int)(b % 8);
+                    const uint8_t *qs = ((const qr_block_q4_k *)src + b / 8)->qs + 32 * (sub / 2);
+                    const __m128i shift = _mm_cvtsi32_si128(4 * (sub % 2));
+                    const __m128i lo = _mm_and_si128(_mm_srl_epi16(_mm_loadu_si128((const __m128i *)qs), shift), m4);
+                    const __m128i hi =
+                        _mm_and_si128(_mm_srl_epi16(_mm_loadu_si128((const __m128i *)(qs + 16)), shift), m4);
+                    put_q4_row(block, j, lo, hi, s_lo, negmn);
+                } else { /* Q6_K */
+                    const qr_block_q6_k *blk = (const qr_block_q6_k *)src + b / 8;
+                    const int half = (int)(b % 8) / 4, quarter = (int)(b % 4);
+                    const __m256i ql = _mm256_loadu_si256((const __m256i *)(blk->ql + 64 * half + 32 * (quarter % 2)));
+                    const __m256i qh = _mm256_loadu_si256((const __m256i *)(blk->qh + 32 * half));
+                    const __m256i u = _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srl_epi16(ql, _mm_cvtsi32_si128(4 * (quarter / 2))), m4y),
+                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * quarter)), m2y),
+                                          4)); /* q + 32, 0..63 */
+                    uint8_t q[32];
+                    _mm256_storeu_si256((__m256i *)q, _mm256_sub_epi8(u, bias));
+                    qr_q6x16 *p = block;
+                    for (int k = 0; k < 8; k++) memcpy(&p->qs[k][4 * j], q + 4 * k, 4);
+                    p->s_lo[j] = s_lo;
+                    p->s_hi[j] = s_hi;
+                    p->negsum_lo[j] = (int16_t)-(sum16_u8(_mm256_castsi256_si128(u)) - 16 * 32);
+                    p->negsum_hi[j] = (int16_t)-(sum16_u8(_mm256_extracti128_si256(u, 1)) - 16 * 32);
+                }
+            }
+        }
+    }
+}
+
+void qr_q8x16k_pack_avx2(const qr_tensor *w, void *dst) {
+    switch (w->type) {
+    case QR_TYPE_Q4_0: pack_kq_as(w, dst, QR_TYPE_Q4_0); break;
+    case QR_TYPE_Q4_K: pack_kq_as(w, dst, QR_TYPE_Q4_K); break;
+    case QR_TYPE_Q6_K: pack_kq_as(w, dst, QR_TYPE_Q6_K); break;
+    default: break;
+    }
+}

@@ -69,14 +69,14 @@ static void pack_avx2(const qr_tensor *w, void *dst) {
     if (w->type == QR_TYPE_Q8_0)
         qr_q8_0x16_pack(w, dst);
     else
-        qr_q8x16k_pack(w, dst);
+        qr_q8x16k_pack_avx2(w, dst);
 }
 
 static void pack_avx512(const qr_tensor *w, void *dst) {
     if (w->type == QR_TYPE_Q8_0)
         qr_q8_0x16_pack_avx512(w, dst);
     else
-        qr_q8x16k_pack(w, dst);
+        qr_q8x16k_pack_avx2(w, dst); /* AVX-512 CPUs have AVX2 */
 }
 
 static void fill_avx2(qr_kernels *k, int vnni) {

@@ -1,6 +1,8 @@
 /* q8x16k.c - packs Q4_0, Q4_K and Q6_K tensors into the q4x16 / q6x16 layouts.
  *
- * Plain C, run once per model (in parallel over tensors by packing.c).
+ * Plain C: the readable statement of the layouts, which avx2.c's SIMD packer
+ * (the one the SIMD tables run, once per model, packing.c) must match byte
+ * for byte.
  * The decoding follows ggml's dequantize_row_* block by block; where those
  * compute d * sc * q - dmin * m, this keeps q, d * sc and -dmin * m apart. */
 #include "q8x16k.h"
@@ -32,52 +34,76 @@ static void q4_k_scale_min(const uint8_t *s, int j, int *sc, int *m) {
     }
 }
 
-/* Row bytes `src`, 32-value block b: q, the scales of values 0-15 and
- * 16-31, and the offset (q8x16k.h). Inlined into the packers, which run it
- * for every weight of the model. */
-static inline void decode(const uint8_t *src, qr_type type, int64_t b, int8_t q[32], float *s_lo, float *s_hi,
-                          float *negmn) {
+/* Where the 32-block b of a row lies (q8x16k.h):
+ * - Q4_0: block b; its nibbles as they are (-8 d is the offset).
+ * - Q4_K: sub-block b % 8 of super-block b / 8; sub-blocks 2p and 2p + 1
+ *   share 32 bytes, low and high nibbles.
+ * - Q6_K: super-block b / 8, half (b % 8) / 4, quarter b % 4; scales of
+ *   16-value groups in order. */
+void qr_q8x16k_scales(const uint8_t *src, qr_type type, int64_t b, float *s_lo, float *s_hi, float *negmn) {
     switch (type) {
     case QR_TYPE_Q4_0: {
-        const qr_block_q4_0 *blk = (const qr_block_q4_0 *)src + b;
-        const float d = qr_f16_to_f32(blk->d);
-        for (int i = 0; i < 16; i++) { /* the nibbles as they are: -8 d is the offset */
-            q[i] = (int8_t)(blk->qs[i] & 0xF);
-            q[i + 16] = (int8_t)(blk->qs[i] >> 4);
-        }
+        const float d = qr_f16_to_f32(((const qr_block_q4_0 *)src + b)->d);
         *s_lo = *s_hi = d;
         *negmn = -8.0f * d;
         return;
     }
-    case QR_TYPE_Q4_K: { /* 32-block b is sub-block b % 8 of super-block b / 8 */
+    case QR_TYPE_Q4_K: {
         const qr_block_q4_k *blk = (const qr_block_q4_k *)src + b / 8;
-        const int j = (int)(b % 8);
         int sc, m;
-        q4_k_scale_min(blk->scales, j, &sc, &m);
-        const uint8_t *qs = blk->qs + 32 * (j / 2); /* sub-blocks 2p, 2p+1 share 32 bytes */
-        const int shift = 4 * (j % 2);
-        for (int i = 0; i < 32; i++) q[i] = (int8_t)((qs[i] >> shift) & 0xF);
+        q4_k_scale_min(blk->scales, (int)(b % 8), &sc, &m);
         *s_lo = *s_hi = qr_f16_to_f32(blk->d) * (float)sc;
         *negmn = -(qr_f16_to_f32(blk->dmin) * (float)m);
         return;
     }
-    case QR_TYPE_Q6_K: { /* 32-block b: super-block b / 8, half (b % 8) / 4, quarter b % 4 */
+    case QR_TYPE_Q6_K: {
         const qr_block_q6_k *blk = (const qr_block_q6_k *)src + b / 8;
-        const int half = (int)(b % 8) / 4, quarter = (int)(b % 4);
-        const uint8_t *ql = blk->ql + 64 * half + 32 * (quarter % 2), *qh = blk->qh + 32 * half;
-        const int lshift = 4 * (quarter / 2), hshift = 2 * quarter;
-        for (int l = 0; l < 32; l++)
-            q[l] = (int8_t)((((ql[l] >> lshift) & 0xF) | ((qh[l] >> hshift) & 3) << 4) - 32);
         const float d = qr_f16_to_f32(blk->d);
-        const int8_t *sc = blk->scales + 8 * half + 2 * quarter; /* 16-value groups in order */
+        const int8_t *sc = blk->scales + 8 * ((b % 8) / 4) + 2 * (b % 4);
         *s_lo = d * (float)sc[0];
         *s_hi = d * (float)sc[1];
         *negmn = 0.0f;
         return;
     }
     default:
-        memset(q, 0, 32);
         *s_lo = *s_hi = *negmn = 0.0f;
+        return;
+    }
+}
+
+/* Row bytes `src`, 32-value block b: q, the scales of values 0-15 and
+ * 16-31, and the offset (q8x16k.h). Inlined into the packers, which run it
+ * for every weight of the model. */
+static inline void decode(const uint8_t *src, qr_type type, int64_t b, int8_t q[32], float *s_lo, float *s_hi,
+                          float *negmn) {
+    qr_q8x16k_scales(src, type, b, s_lo, s_hi, negmn);
+    switch (type) {
+    case QR_TYPE_Q4_0: {
+        const qr_block_q4_0 *blk = (const qr_block_q4_0 *)src + b;
+        for (int i = 0; i < 16; i++) {
+            q[i] = (int8_t)(blk->qs[i] & 0xF);
+            q[i + 16] = (int8_t)(blk->qs[i] >> 4);
+        }
+        return;
+    }
+    case QR_TYPE_Q4_K: {
+        const int j = (int)(b % 8);
+        const uint8_t *qs = ((const qr_block_q4_k *)src + b / 8)->qs + 32 * (j / 2);
+        const int shift = 4 * (j % 2);
+        for (int i = 0; i < 32; i++) q[i] = (int8_t)((qs[i] >> shift) & 0xF);
+        return;
+    }
+    case QR_TYPE_Q6_K: {
+        const qr_block_q6_k *blk = (const qr_block_q6_k *)src + b / 8;
+        const int half = (int)(b % 8) / 4, quarter = (int)(b % 4);
+        const uint8_t *ql = blk->ql + 64 * half + 32 * (quarter % 2), *qh = blk->qh + 32 * half;
+        const int lshift = 4 * (quarter / 2), hshift = 2 * quarter;
+        for (int l = 0; l < 32; l++)
+            q[l] = (int8_t)((((ql[l] >> lshift) & 0xF) | ((qh[l] >> hshift) & 3) << 4) - 32);
+        return;
+    }
+    default:
+        memset(q, 0, 32);
         return;
     }
 }

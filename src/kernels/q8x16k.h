@@ -26,7 +26,9 @@
  *   1.375 bytes a weight.
  * A whole tensor is group-major like q8_0x16: block (group g, block b) at
  * g * n_blocks + b; rows past the last are zero. Built once per model
- * (plain C, q8x16k.c), read by the gemm_kq kernels (avx512.c, avx2.c). */
+ * (plain C, q8x16k.c, the statement of the layout; avx2.c's SIMD packer
+ * writes the same bytes for the SIMD tables), read by the gemm_kq kernels
+ * (avx512.c, avx2.c). */
 #ifndef QRANK_KERNELS_Q8X16K_H
 #define QRANK_KERNELS_Q8X16K_H
 
@@ -57,6 +59,12 @@ static inline size_t qr_q8x16k_unit(qr_type t) { return t == QR_TYPE_Q6_K ? size
 size_t qr_q8x16k_size(const qr_tensor *w);
 /* Packs all of w into dst (qr_q8x16k_size bytes, 64-byte aligned). */
 void qr_q8x16k_pack(const qr_tensor *w, void *dst);
+/* The same bytes, sixteen or thirty-two weights of a row at a time
+ * (avx2.c; AVX2 CPUs only). */
+void qr_q8x16k_pack_avx2(const qr_tensor *w, void *dst);
+/* Row bytes src, 32-value block b: the scales of its values 0-15 and
+ * 16-31 and its offset, as the layouts store them. */
+void qr_q8x16k_scales(const uint8_t *src, qr_type type, int64_t b, float *s_lo, float *s_hi, float *negmn);
 /* Row `row`, 32-value block b, read as above: value i = scale[i] * q[i] + negmn. */
 void qr_q8x16k_block_of(const qr_tensor *w, int64_t row, int64_t b, int8_t q[32], float scale[32], float *negmn);
 
