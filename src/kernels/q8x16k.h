@@ -59,9 +59,6 @@ static inline size_t qr_q8x16k_unit(qr_type t) { return t == QR_TYPE_Q6_K ? size
 size_t qr_q8x16k_size(const qr_tensor *w);
 /* Packs all of w into dst (qr_q8x16k_size bytes, 64-byte aligned). */
 void qr_q8x16k_pack(const qr_tensor *w, void *dst);
-/* The same bytes, sixteen or thirty-two weights of a row at a time
- * (avx2.c; AVX2 CPUs only). */
-void qr_q8x16k_pack_avx2(const qr_tensor *w, void *dst);
 /* Row bytes src, 32-value block b: the scales of its values 0-15 and
  * 16-31 and its offset, as the layouts store them. */
 void qr_q8x16k_scales(const uint8_t *src, qr_type type, int64_t b, float *s_lo, float *s_hi, float *negmn);
