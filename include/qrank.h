@@ -25,9 +25,12 @@
  * Threads: calls that run a model may come from several threads (the one
  * thing a call changes in a model, the packed copy of its weights that a
  * first fast call may make, is made once, under a lock), but each call uses
- * `n_threads` compute threads of its own,
- * so a server should funnel work through one scheduler (qrank_rerank_batch)
- * rather than call concurrently.
+ * `n_threads` compute threads of its own, so a server should funnel work
+ * through one scheduler (qrank_rerank_batch) rather than call concurrently.
+ * The calling thread is one of the compute threads, and the matrix kernels
+ * keep their tiles on the stack: give threads that call the library at
+ * least 256 KB of stack (glibc's default is 8 MB; the largest kernel frame
+ * is about 92 KB).
  */
 #ifndef QRANK_H
 #define QRANK_H
