@@ -211,7 +211,15 @@ static void test_rank_order(void) {
           order[3], order[4]);
 }
 
-static void info_of(const qrank_model *m, qrank_model_info *in) { qrank_model_get_info(m, in); }
+/* DOCS scored for one query in precision p: what every packing check compares. */
+static int score_docs(qrank_model *m, qrank_precision p, float out[sizeof DOCS / sizeof DOCS[0]]) {
+    qrank_rerank_params rp = qrank_rerank_default_params();
+    rp.precision = p;
+    qrank_error err;
+    const int rc = qrank_rerank(m, "烟花 fireworks", DOCS, sizeof DOCS / sizeof DOCS[0], &rp, out, NULL, NULL, &err);
+    if (rc) fprintf(stderr, "rerank: %s\n", err.message);
+    return rc;
+}
 
 /* The packed copies (packing.h) made never, by default and at load give
  * the very same scores, fast and exact, and are made when they should be:
@@ -229,15 +237,14 @@ static void test_repack(const char *path, int kquant) {
     mp.repack = 1;
     CHECK(qrank_model_load(path, &mp, &eager, &err) == QRANK_OK, "%s", err.message);
     if (!never || !lazy || !eager) goto out;
-    const size_t n_docs = sizeof DOCS / sizeof DOCS[0];
     const int has_layout = eager->kernels.pack_size != NULL && (!kquant || eager->kernels.gemm_kq);
     if (!has_layout)
         printf("repack (%s): the %s kernel table has no packed layout; only the plain path ran\n", path,
                eager->kernels.name);
     qrank_model_info ni, li, ei;
-    info_of(never, &ni);
-    info_of(lazy, &li);
-    info_of(eager, &ei);
+    qrank_model_get_info(never, &ni);
+    qrank_model_get_info(lazy, &li);
+    qrank_model_get_info(eager, &ei);
     CHECK(ei.kernels && strcmp(ei.kernels, eager->kernels.name) == 0, "info names kernels %s", ei.kernels);
     CHECK((ei.layout_bytes > 0) == has_layout && ei.packed_bytes == ei.layout_bytes, "at load: %zu of %zu bytes",
           ei.packed_bytes, ei.layout_bytes);
@@ -251,36 +258,29 @@ static void test_repack(const char *path, int kquant) {
     if (ready) {
         qrank_model_pack(ready);
         qrank_model_info ri;
-        info_of(ready, &ri);
+        qrank_model_get_info(ready, &ri);
         CHECK(ri.packed_bytes == ri.layout_bytes && ri.layout_bytes == li.layout_bytes,
               "qrank_model_pack laid out %zu of %zu bytes", ri.packed_bytes, ri.layout_bytes);
-        qrank_rerank_params rp = qrank_rerank_default_params();
         float a[sizeof DOCS / sizeof DOCS[0]], b[sizeof DOCS / sizeof DOCS[0]];
-        CHECK(qrank_rerank(eager, "烟花 fireworks", DOCS, n_docs, &rp, a, NULL, NULL, &err) == QRANK_OK, "%s",
-              err.message);
-        CHECK(qrank_rerank(ready, "烟花 fireworks", DOCS, n_docs, &rp, b, NULL, NULL, &err) == QRANK_OK, "%s",
-              err.message);
+        CHECK(score_docs(eager, QRANK_PRECISION_FAST, a) == QRANK_OK, "rerank at load");
+        CHECK(score_docs(ready, QRANK_PRECISION_FAST, b) == QRANK_OK, "rerank after qrank_model_pack");
         CHECK(memcmp(a, b, sizeof a) == 0, "scores differ between copies made by qrank_model_pack and at load");
         qrank_model_free(ready);
     }
-    const size_t n = n_docs;
     for (int exact = 1; exact >= 0; exact--) {
-        qrank_rerank_params rp = qrank_rerank_default_params();
-        rp.precision = exact ? QRANK_PRECISION_EXACT : QRANK_PRECISION_FAST;
+        const qrank_precision p = exact ? QRANK_PRECISION_EXACT : QRANK_PRECISION_FAST;
         float a[sizeof DOCS / sizeof DOCS[0]], b[sizeof DOCS / sizeof DOCS[0]];
-        CHECK(qrank_rerank(eager, "烟花 fireworks", DOCS, n, &rp, a, NULL, NULL, &err) == QRANK_OK, "%s", err.message);
+        CHECK(score_docs(eager, p, a) == QRANK_OK, "rerank at load");
         if (exact || !kquant) {
-            CHECK(qrank_rerank(never, "烟花 fireworks", DOCS, n, &rp, b, NULL, NULL, &err) == QRANK_OK, "%s",
-                  err.message);
+            CHECK(score_docs(never, p, b) == QRANK_OK, "rerank without copies");
             CHECK(memcmp(a, b, sizeof a) == 0, "%s scores differ between no copy and a copy made at load",
                   exact ? "exact" : "fast");
         }
         for (int call = 0; call < 2; call++) {
-            CHECK(qrank_rerank(lazy, "烟花 fireworks", DOCS, n, &rp, b, NULL, NULL, &err) == QRANK_OK, "%s",
-                  err.message);
+            CHECK(score_docs(lazy, p, b) == QRANK_OK, "rerank by default");
             CHECK(memcmp(a, b, sizeof a) == 0, "%s call %d: scores differ between copies made by default and at "
                   "load", exact ? "exact" : "fast", call);
-            info_of(lazy, &li);
+            qrank_model_get_info(lazy, &li);
             const size_t want = exact ? 0 : li.layout_bytes;
             CHECK(li.packed_bytes == want, "%s call %d: %zu bytes laid out by default, expected %zu",
                   exact ? "exact" : "fast", call, li.packed_bytes, want);
@@ -300,10 +300,7 @@ typedef struct {
 
 static void *rerank_thread(void *arg) {
     concurrent_call *c = arg;
-    qrank_rerank_params rp = qrank_rerank_default_params();
-    rp.precision = QRANK_PRECISION_FAST;
-    qrank_error err;
-    c->rc = qrank_rerank(c->m, "烟花 fireworks", DOCS, sizeof DOCS / sizeof DOCS[0], &rp, c->scores, NULL, NULL, &err);
+    c->rc = score_docs(c->m, QRANK_PRECISION_FAST, c->scores);
     return NULL;
 }
 
