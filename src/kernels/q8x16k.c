@@ -72,8 +72,7 @@ void qr_q8x16k_scales(const uint8_t *src, qr_type type, int64_t b, float *s_lo, 
 }
 
 /* Row bytes `src`, 32-value block b: q, the scales of values 0-15 and
- * 16-31, and the offset (q8x16k.h). Inlined into the packers, which run it
- * for every weight of the model. */
+ * 16-31, and the offset (q8x16k.h). */
 static inline void decode(const uint8_t *src, qr_type type, int64_t b, int8_t q[32], float *s_lo, float *s_hi,
                           float *negmn) {
     qr_q8x16k_scales(src, type, b, s_lo, s_hi, negmn);
@@ -144,9 +143,8 @@ static inline void put_q6(void *block, int j, const int8_t q[32], float s_lo, fl
     p->negsum_hi[j] = (int16_t)-hi;
 }
 
-/* The whole tensor for one type, a constant at each call below, so that
- * decode and put are specialised and inlined: this runs for every weight of
- * the model. */
+/* The whole tensor for one type, a constant at each call below: one loop
+ * for both layouts, decode and put specialised per type. */
 static inline __attribute__((always_inline)) void pack_as(const qr_tensor *w, void *dst, qr_type type) {
     const int six = type == QR_TYPE_Q6_K;
     const size_t unit = qr_q8x16k_unit(type);
