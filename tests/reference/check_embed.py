@@ -38,20 +38,21 @@ TASK = "Given a web search query, retrieve relevant passages that answer the que
 QUERIES = ["What is the capital of China?", "Explain gravity", "北京的人口是多少？", "emoji 🐍?"]
 
 
-def fast_kind(name):
-    """The fast kernel's rounding for a model name of common.model_table."""
-    if "q8_0" in name or "q4" in name or "q6" in name:
+def fast_kind(model):
+    """The fast kernel's rounding for the model's matrix weights (as check_fast.py keys its bounds)."""
+    wtype = model.weight_type()
+    if wtype in ("Q8_0", "Q4_0", "Q4_K", "Q6_K"):
         return "int8"
-    if "bf16" in name:
+    if wtype == "BF16":
         return "bf16"
-    return None  # f32: the exact kernel either way
+    return None  # f32, f16: the exact kernel either way
 
 
-def check_fast(engine, model, path, name, label, texts, instruction):
+def check_fast(engine, model, path, label, texts, instruction):
     ids = common.embed_ids(engine, path, texts, instruction)
     want = [qwen3_ref.embed(model, x, None) for x in ids]
     got = engine.embed(path, texts, instruction=instruction, precision="fast")
-    kind = fast_kind(name)
+    kind = fast_kind(model)
     cosines = [float(g @ w / (np.linalg.norm(g) * np.linalg.norm(w))) for g, w in zip(got, want)]
     loss = float(np.mean([1.0 - c for c in cosines]))
     if kind:
@@ -106,8 +107,8 @@ def main(argv):
                 suffix = " --dims %d" % dims if dims else ""
                 ok &= check(engine, model, path, name + " documents" + suffix, common.DOCS, None, dims)
                 ok &= check(engine, model, path, name + " queries + instruction" + suffix, QUERIES, TASK, dims)
-            ok &= check_fast(engine, model, path, name, name + " documents", common.DOCS, None)
-            ok &= check_fast(engine, model, path, name, name + " queries + instruction", QUERIES, TASK)
+            ok &= check_fast(engine, model, path, name + " documents", common.DOCS, None)
+            ok &= check_fast(engine, model, path, name + " queries + instruction", QUERIES, TASK)
         except Exception as e:
             print("%s: FAIL: %s: %s" % (name, type(e).__name__, e))
             ok = False
