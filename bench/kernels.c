@@ -15,8 +15,9 @@
  * clock drifts, the two fastest moments are the least disturbed ones. Not a
  * test: it prints figures.
  *
- *   bench-kernels [-t threads] [-s seconds per figure] [-q] [-p text]
- *   (-q: 20 rows only; -p: only the paths whose label contains text) */
+ *   bench-kernels [-t threads] [-s seconds per figure] [-q] [-r rows] [-p text]
+ *   (-q: 20 rows only; -r: only that many rows, at most 1000; -p: only the
+ *   paths whose label contains text) */
 #include <immintrin.h>
 #include <math.h>
 #include <omp.h>
@@ -322,6 +323,7 @@ static double bench_path(const qr_kernels *k, const path *p, weights *mats, cons
 
 int main(int argc, char **argv) {
     int max_threads = omp_get_max_threads(), quick = 0;
+    int64_t only_rows = 0;
     const char *only = NULL;
     double seconds = 0.5;
     for (int i = 1; i < argc; i++) {
@@ -333,8 +335,10 @@ int main(int argc, char **argv) {
             quick = 1;
         else if (strcmp(argv[i], "-p") == 0 && i + 1 < argc)
             only = argv[++i];
+        else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc && atoll(argv[i + 1]) >= 1 && atoll(argv[i + 1]) <= 1000)
+            only_rows = atoll(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [-t threads] [-s seconds per figure] [-q] [-p text]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-t threads] [-s seconds per figure] [-q] [-r rows] [-p text]\n", argv[0]);
             return 2;
         }
     }
@@ -390,8 +394,12 @@ int main(int argc, char **argv) {
                 best_k.pack(&wt->w, wt->packed);
             }
         }
-    const int64_t rows[3] = {20, 100, 1000};
-    const int n_counts = quick ? 1 : 3;
+    int64_t rows[3] = {20, 100, 1000};
+    int n_counts = quick ? 1 : 3;
+    if (only_rows) {
+        rows[0] = only_rows;
+        n_counts = 1;
+    }
     float *x = malloc(sizeof(float) * 1000 * 3072);
     if (!x) return 1;
     for (int64_t i = 0; i < 1000 * 3072; i++) x[i] = frand(&seed);

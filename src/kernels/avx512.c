@@ -179,7 +179,7 @@ static void q8_pack_rows(const qr_acts *xq, int64_t r0, int mr, int64_t b0, int 
  * output o0 + 16g + l, stored where mask[g] says). MR and NG are constants at
  * every call site, so the arrays below are registers. */
 static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *const gp[2], const q8_view *xv,
-                                                          int nb, int MR, int NG, int first, float *y,
+                                                          int nb, int MR, int NG, const float *in, float *y,
                                                           int64_t ldy, const __mmask16 mask[2]) {
     const uint8_t *xq[Q8_MR], *xd[Q8_MR];
     for (int r = 0; r < MR; r++) {
@@ -189,7 +189,7 @@ static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *cons
     __m512 acc[Q8_MR][2];
     for (int r = 0; r < MR; r++)
         for (int g = 0; g < NG; g++)
-            acc[r][g] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask[g], y + r * ldy + 16 * g);
+            acc[r][g] = in ? _mm512_load_ps(in + r * 32 + 16 * g) : _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
         __m512i isum[Q8_MR][2];
         for (int r = 0; r < MR; r++)
@@ -229,12 +229,12 @@ static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *cons
 #define Q8_TILE_CASE(MRv)                                                                                    \
     case MRv:                                                                                                \
         if (ng == 2)                                                                                         \
-            q8_tile(gp, xv, nb, MRv, 2, first, y, ldy, mask);                                                \
+            q8_tile(gp, xv, nb, MRv, 2, in, y, ldy, mask);                                                   \
         else                                                                                                 \
-            q8_tile(gp, xv, nb, MRv, 1, first, y, ldy, mask);                                                \
+            q8_tile(gp, xv, nb, MRv, 1, in, y, ldy, mask);                                                   \
         break;
 
-static void q8_tile_any(const qr_q8_0x16 *const gp[2], const q8_view *xv, int nb, int mr, int ng, int first,
+static void q8_tile_any(const qr_q8_0x16 *const gp[2], const q8_view *xv, int nb, int mr, int ng, const float *in,
                         float *y, int64_t ldy, const __mmask16 mask[2]) {
     switch (mr) {
         Q8_TILE_CASE(1)
@@ -276,6 +276,7 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
         for (int64_t o0 = packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 32) {
             const int64_t hi = o0 + 32 < o_end ? o0 + 32 : o_end;
             const int ng = hi - o0 > 16 ? 2 : 1;
+            const __mmask16 mask[2] = {lane_mask(o0, o_begin, hi), lane_mask(o0 + 16, o_begin, hi)};
             for (int64_t b0 = 0; b0 < nb_all; b0 += Q8_KC) {
                 const int nb = (int)(nb_all - b0 < Q8_KC ? nb_all - b0 : Q8_KC);
                 const qr_q8_0x16 *gp[2];
@@ -298,14 +299,10 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
                         xv = (q8_view){rows.qs[0][0], (const uint8_t *)rows.dx[0], sizeof rows.qs[0],
                                        sizeof rows.dx[0]};
                     }
-                    q8_tile_any(gp, &xv, nb, (int)(r1 - r0), ng, b0 == 0, part[r0], 32, all);
+                    const int last = b0 + nb >= nb_all;
+                    q8_tile_any(gp, &xv, nb, (int)(r1 - r0), ng, b0 == 0 ? NULL : part[r0],
+                                last ? y + (rp0 + r0) * ldy + o0 : part[r0], last ? ldy : 32, last ? mask : all);
                 }
-            }
-            const __mmask16 m0 = lane_mask(o0, o_begin, hi), m1 = lane_mask(o0 + 16, o_begin, hi);
-            for (int64_t r = 0; r < rp; r++) {
-                float *yr = y + (rp0 + r) * ldy + o0;
-                _mm512_mask_storeu_ps(yr, m0, _mm512_load_ps(part[r]));
-                if (ng == 2) _mm512_mask_storeu_ps(yr + 16, m1, _mm512_load_ps(part[r] + 16));
             }
         }
     }
@@ -347,12 +344,13 @@ static inline __attribute__((always_inline)) int32_t kq_load_x4(const kq_view *x
 }
 
 static inline __attribute__((always_inline)) void kq4_tile(const qr_q4x16 *const gp[2], const kq_view *xv, int nb,
-                                                           int MR, int first, float *y, int64_t ldy) {
+                                                           int MR, const float *in, float *y, int64_t ldy,
+                                                           const __mmask16 mask[2]) {
     enum { NG = 2 };
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     __m512 acc[KQ4_MR][NG];
     for (int r = 0; r < MR; r++)
-        for (int g = 0; g < NG; g++) acc[r][g] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(y + r * ldy + 16 * g);
+        for (int g = 0; g < NG; g++) acc[r][g] = in ? _mm512_load_ps(in + r * 32 + 16 * g) : _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
         __m512i isum[KQ4_MR][NG];
         for (int r = 0; r < MR; r++)
@@ -393,15 +391,16 @@ static inline __attribute__((always_inline)) void kq4_tile(const qr_q4x16 *const
         }
     }
     for (int r = 0; r < MR; r++)
-        for (int g = 0; g < NG; g++) _mm512_storeu_ps(y + r * ldy + 16 * g, acc[r][g]);
+        for (int g = 0; g < NG; g++) _mm512_mask_storeu_ps(y + r * ldy + 16 * g, mask[g], acc[r][g]);
 }
 
 static inline __attribute__((always_inline)) void kq6_tile(const qr_q6x16 *const gp[2], const kq_view *xv, int nb,
-                                                           int MR, int first, float *y, int64_t ldy) {
+                                                           int MR, const float *in, float *y, int64_t ldy,
+                                                           const __mmask16 mask[2]) {
     enum { NG = 2 };
     __m512 acc[KQ6_MR][NG];
     for (int r = 0; r < MR; r++)
-        for (int g = 0; g < NG; g++) acc[r][g] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(y + r * ldy + 16 * g);
+        for (int g = 0; g < NG; g++) acc[r][g] = in ? _mm512_load_ps(in + r * 32 + 16 * g) : _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
         __m512 c[NG];
         for (int g = 0; g < NG; g++) {
@@ -443,17 +442,20 @@ static inline __attribute__((always_inline)) void kq6_tile(const qr_q6x16 *const
         }
     }
     for (int r = 0; r < MR; r++)
-        for (int g = 0; g < NG; g++) _mm512_storeu_ps(y + r * ldy + 16 * g, acc[r][g]);
+        for (int g = 0; g < NG; g++) _mm512_mask_storeu_ps(y + r * ldy + 16 * g, mask[g], acc[r][g]);
 }
 
 /* One tile of mr rows on the chunk whose first group-block is `chunk`
- * (the second group n_blocks further, or the same one when absent). */
+ * (the second group n_blocks further, or the same one when absent), from
+ * partial sums `in` (rows 32 floats apart; NULL: from zero) into y, where
+ * mask says. */
 static void kq_tile_any(const qr_tensor *w, const void *chunk, size_t group_stride, int has_second,
-                        const kq_view *xv, int nb, int mr, int first, float *y, int64_t ldy) {
+                        const kq_view *xv, int nb, int mr, const float *in, float *y, int64_t ldy,
+                        const __mmask16 mask[2]) {
 #define KQ4_CASE(MRv)                                                                                        \
-    case MRv: kq4_tile(g4, xv, nb, MRv, first, y, ldy); break;
+    case MRv: kq4_tile(g4, xv, nb, MRv, in, y, ldy, mask); break;
 #define KQ6_CASE(MRv)                                                                                        \
-    case MRv: kq6_tile(g6, xv, nb, MRv, first, y, ldy); break;
+    case MRv: kq6_tile(g6, xv, nb, MRv, in, y, ldy, mask); break;
     if (w->type == QR_TYPE_Q6_K) {
         const qr_q6x16 *g0 = chunk;
         const qr_q6x16 *const g6[2] = {g0, has_second ? g0 + group_stride : g0};
@@ -480,14 +482,17 @@ void qr_gemm_kq_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, in
     const int64_t nb_all = w->ne[0] / 32;
     const int max_mr = w->type == QR_TYPE_Q6_K ? KQ6_MR : KQ4_MR;
     const size_t unit = qr_q8x16k_unit(w->type);
-    /* partial sums between chunks, as in the Q8_0 kernel */
+    /* partial sums between chunks, and the last chunk's tiles storing to
+     * y, as in the Q8_0 kernel */
     _Alignas(64) float part[Q8_RP][32];
+    const __mmask16 all[2] = {0xffff, 0xffff};
     const uint8_t *xbase = xq->data;
     for (int64_t rp0 = 0; rp0 < n_rows; rp0 += Q8_RP) {
         const int64_t rp = n_rows - rp0 < Q8_RP ? n_rows - rp0 : Q8_RP;
         const int64_t n_tiles = (rp + max_mr - 1) / max_mr;
         for (int64_t o0 = o_begin - o_begin % 16; o0 < o_end; o0 += 32) {
             const int64_t hi = o0 + 32 < o_end ? o0 + 32 : o_end;
+            const __mmask16 mask[2] = {lane_mask(o0, o_begin, hi), lane_mask(o0 + 16, o_begin, hi)};
             for (int64_t b0 = 0; b0 < nb_all; b0 += KQ_KC) {
                 const int nb = (int)(nb_all - b0 < KQ_KC ? nb_all - b0 : KQ_KC);
                 /* when only the first group of the pair has outputs here, there may be no
@@ -498,15 +503,11 @@ void qr_gemm_kq_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, in
                     const uint8_t *row = xbase + (size_t)(rp0 + r0) * xq->row_bytes;
                     const kq_view xv = {row + 32 * b0, row + 32 * nb_all + 4 * b0, row + 36 * nb_all + 4 * b0,
                                         xq->row_bytes};
-                    kq_tile_any(w, chunk, (size_t)nb_all, hi - o0 > 16, &xv, nb, (int)(r1 - r0), b0 == 0, part[r0],
-                                32);
+                    const int last = b0 + nb >= nb_all;
+                    kq_tile_any(w, chunk, (size_t)nb_all, hi - o0 > 16, &xv, nb, (int)(r1 - r0),
+                                b0 == 0 ? NULL : part[r0], last ? y + (rp0 + r0) * ldy + o0 : part[r0],
+                                last ? ldy : 32, last ? mask : all);
                 }
-            }
-            const __mmask16 m0 = lane_mask(o0, o_begin, hi), m1 = lane_mask(o0 + 16, o_begin, hi);
-            for (int64_t r = 0; r < rp; r++) {
-                float *yr = y + (rp0 + r) * ldy + o0;
-                _mm512_mask_storeu_ps(yr, m0, _mm512_load_ps(part[r]));
-                if (hi - o0 > 16) _mm512_mask_storeu_ps(yr + 16, m1, _mm512_load_ps(part[r] + 16));
             }
         }
     }
