@@ -14,14 +14,17 @@
  * quantises them straight into that form (the q8u layout), which the tile
  * reads in place; Q8_0 blocks from other callers are copied into it a row
  * tile at a time. The offset's share, -128 * sum(w) per weight block, is
- * folded into the float step: dot = d_w * isum + d_w * (-128 sum(w)) by one
- * FMA, acc += dot * d_x by another. Two FMAs per 8 vpdpbusd on the same two
- * pipes cap the loop near 80% of the int8 peak; the unfused form of
- * generic.c (multiply d_w * d_x, multiply, add, plus re-seeding every
- * accumulator with the offset) measured about 5% slower. So the result is
- * not bit-identical to generic.c: it differs by float rounding (the integer
- * dots are exact), which tests/test-kernels.c bounds. A tile is 6 rows x 32
- * outputs: 12 integer and 12 float accumulators.
+ * where every integer accumulator starts (copied from one register per
+ * group, as zero would be), so it ends at the block's exact dot; then one
+ * multiply (by d_w) and one FMA (times d_x into the sum). Those two per 8
+ * vpdpbusd share vpdpbusd's two pipes, which caps the loop at 80% of the
+ * int8 peak; converting isum runs on other pipes. Folding the offset into
+ * the float step instead (an FMA with d_w * -128 sum(w)) cost a multiply per
+ * group and block more; generic.c's form (d_w * d_x, multiply, add) one FP
+ * operation more per output. So the result is not bit-identical to
+ * generic.c: it differs by float rounding (the integer dots are exact),
+ * which tests/test-kernels.c bounds. A tile is 6 rows x 32 outputs: 12
+ * integer and 12 float accumulators.
  *
  * gemm_f32 and gemm_bf16 keep the weights row-major: a tile of 3 activation
  * rows x 8 weight rows keeps 24 partial-sum registers along the input and
@@ -191,9 +194,13 @@ static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *cons
         for (int g = 0; g < NG; g++)
             acc[r][g] = in ? _mm512_load_ps(in + r * 32 + 16 * g) : _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
-        __m512i isum[Q8_MR][2];
+        /* isum starts at -128 sum(w), the offset's share, so that it ends at
+         * the block's exact integer dot */
+        __m512i isum[Q8_MR][2], seed[2];
+        for (int g = 0; g < NG; g++)
+            seed[g] = _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)gp[g][b].negsum)), 7);
         for (int r = 0; r < MR; r++)
-            for (int g = 0; g < NG; g++) isum[r][g] = _mm512_setzero_si512();
+            for (int g = 0; g < NG; g++) isum[r][g] = seed[g];
         for (int k = 0; k < 8; k++) {
             __m512i wv[2];
             for (int g = 0; g < NG; g++) wv[g] = _mm512_loadu_si512(gp[g][b].qs[k]);
@@ -204,22 +211,14 @@ static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *cons
                 for (int g = 0; g < NG; g++) isum[r][g] = _mm512_dpbusd_epi32(isum[r][g], xb, wv[g]);
             }
         }
-        /* isum holds sum((x + 128) w): the block's float dot is
-         * d_w * isum + d_w * (-128 sum(w)), then times d_x */
-        __m512 dw[2], c[2];
-        for (int g = 0; g < NG; g++) {
-            dw[g] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gp[g][b].d));
-            const __m512i negsum = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)gp[g][b].negsum));
-            c[g] = _mm512_mul_ps(dw[g], _mm512_cvtepi32_ps(_mm512_slli_epi32(negsum, 7)));
-        }
+        __m512 dw[2];
+        for (int g = 0; g < NG; g++) dw[g] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gp[g][b].d));
         for (int r = 0; r < MR; r++) {
             float d;
             memcpy(&d, xd[r] + 4 * b, 4);
             const __m512 dx = _mm512_set1_ps(d);
-            for (int g = 0; g < NG; g++) {
-                const __m512 dot = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][g]), dw[g], c[g]);
-                acc[r][g] = _mm512_fmadd_ps(dot, dx, acc[r][g]);
-            }
+            for (int g = 0; g < NG; g++)
+                acc[r][g] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum[r][g]), dw[g]), dx, acc[r][g]);
         }
     }
     for (int r = 0; r < MR; r++)
@@ -244,6 +243,40 @@ static void q8_tile_any(const qr_q8_0x16 *const gp[2], const q8_view *xv, int nb
         Q8_TILE_CASE(5)
         Q8_TILE_CASE(6)
     default: break;
+    }
+}
+
+/* Share t of n of n_runs runs of run_bytes, stride apart, toward L2. The
+ * kernels below fetch the next chunk's weights this way, a share per row
+ * tile: a chunk's weights come from memory, and the first tiles on it
+ * stalled without this (about 2% of the Q8_0 kernel at 1,000 rows). */
+static inline __attribute__((always_inline)) void prefetch_share(const uint8_t *base, size_t stride, size_t run_bytes,
+                                                                 int64_t n_runs, int64_t t, int64_t n) {
+    const size_t lines_per = (run_bytes + 63) / 64;
+    const int64_t total = n_runs * (int64_t)lines_per, l0 = total * t / n, l1 = total * (t + 1) / n;
+    size_t run = (size_t)l0 / lines_per, line = (size_t)l0 % lines_per;
+    for (int64_t l = l0; l < l1; l++) {
+        _mm_prefetch((const char *)(base + run * stride + 64 * line), _MM_HINT_T1);
+        if (++line == lines_per) {
+            line = 0;
+            run++;
+        }
+    }
+}
+
+/* The Q8_0 chunk at outputs [o0, o0+32) (those before o_end), blocks
+ * [b0, b0+Q8_KC): its packed groups, or the Q8_0 rows it is packed from. */
+static inline __attribute__((always_inline)) void q8_prefetch_share(const qr_tensor *w, int64_t o0, int64_t o_end,
+                                                                    int64_t b0, int64_t t, int64_t n) {
+    const int64_t nb_all = w->ne[0] / QR_QK8_0, nb = nb_all - b0 < Q8_KC ? nb_all - b0 : Q8_KC;
+    const int64_t rows = o_end - o0 < 32 ? o_end - o0 : 32;
+    if (w->packed) {
+        prefetch_share((const uint8_t *)((const qr_q8_0x16 *)w->packed + (o0 / 16) * nb_all + b0),
+                       (size_t)nb_all * sizeof(qr_q8_0x16), (size_t)nb * sizeof(qr_q8_0x16), (rows + 15) / 16, t, n);
+    } else {
+        const size_t wrow = qr_row_bytes(QR_TYPE_Q8_0, w->ne[0]);
+        prefetch_share((const uint8_t *)w->data + (size_t)o0 * wrow + (size_t)b0 * sizeof(qr_block_q8_0), wrow,
+                       (size_t)nb * sizeof(qr_block_q8_0), rows, t, n);
     }
 }
 
@@ -288,8 +321,12 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
                     gp[0] = chunk;
                     gp[1] = chunk + Q8_KC;
                 }
+                /* where the next chunk's weights start: the tiles below fetch
+                 * them toward L2, a share each */
+                const int64_t nb0 = b0 + Q8_KC < nb_all ? b0 + Q8_KC : 0, no0 = nb0 ? o0 : o0 + 32;
                 for (int64_t t = 0; t < n_tiles; t++) {
                     const int64_t r0 = rp * t / n_tiles, r1 = rp * (t + 1) / n_tiles;
+                    if (no0 < o_end) q8_prefetch_share(w, no0, o_end, nb0, t, n_tiles);
                     q8_view xv;
                     if (xq->q8u) {
                         const uint8_t *row = xbase + (size_t)(rp0 + r0) * xq->row_bytes;
@@ -317,9 +354,11 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
  *   q4x16 (Q4_0, Q4_K):  s * isum + c + negmn * sx
  *   q6x16 (Q6_K):        s_lo * isum_lo + c_lo + s_hi * isum_hi + c_hi
  * where Q6_K's isum_lo is taken after the four pieces of values 0-15 and
- * isum_hi restarts for the rest. Three FMAs per eight vpdpbusd against
- * Q8_0's two; q4x16's nibble unpacking (a mask and a shift per 64 bytes)
- * runs on the pipes vpdpbusd leaves free. */
+ * isum_hi restarts for the rest. As in q8_tile, each isum starts at its c
+ * in integers (-128 sum(q)), so the float step is s * isum (+ negmn * sx).
+ * Three FP operations per eight vpdpbusd against Q8_0's two; q4x16's nibble
+ * unpacking (a mask and a shift per 64 bytes) runs on the pipes vpdpbusd
+ * leaves free. */
 enum {
     KQ_KC = 16, /* 32-blocks per chunk: two groups' weights, 14 / 22 KB, stay in L1 */
     KQ4_MR = 6,
@@ -352,9 +391,12 @@ static inline __attribute__((always_inline)) void kq4_tile(const qr_q4x16 *const
     for (int r = 0; r < MR; r++)
         for (int g = 0; g < NG; g++) acc[r][g] = in ? _mm512_load_ps(in + r * 32 + 16 * g) : _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
-        __m512i isum[KQ4_MR][NG];
+        /* isum starts at -128 sum(q), the offset's share, as in q8_tile */
+        __m512i isum[KQ4_MR][NG], seed[NG];
+        for (int g = 0; g < NG; g++)
+            seed[g] = _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)gp[g][b].negsum)), 7);
         for (int r = 0; r < MR; r++)
-            for (int g = 0; g < NG; g++) isum[r][g] = _mm512_setzero_si512();
+            for (int g = 0; g < NG; g++) isum[r][g] = seed[g];
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             __m512i lo[NG], hi[NG];
@@ -372,19 +414,16 @@ static inline __attribute__((always_inline)) void kq4_tile(const qr_q4x16 *const
                 }
             }
         }
-        __m512 sc[NG], c[NG], negmn[NG];
+        __m512 sc[NG], negmn[NG];
         for (int g = 0; g < NG; g++) {
-            const qr_q4x16 *blk = &gp[g][b];
-            const __m512i ns = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)blk->negsum));
-            sc[g] = _mm512_loadu_ps(blk->s);
-            c[g] = _mm512_mul_ps(sc[g], _mm512_cvtepi32_ps(_mm512_slli_epi32(ns, 7)));
-            negmn[g] = _mm512_loadu_ps(blk->negmn);
+            sc[g] = _mm512_loadu_ps(gp[g][b].s);
+            negmn[g] = _mm512_loadu_ps(gp[g][b].negmn);
         }
         for (int r = 0; r < MR; r++) {
             const __m512 dx = _mm512_set1_ps(kq_load_f(xv->d + (size_t)r * xv->stride + 4 * b));
             const __m512 sx = _mm512_set1_ps(kq_load_f(xv->sum + (size_t)r * xv->stride + 4 * b));
             for (int g = 0; g < NG; g++) {
-                __m512 dot = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][g]), sc[g], c[g]);
+                __m512 dot = _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r][g]), sc[g]);
                 dot = _mm512_fmadd_ps(negmn[g], sx, dot);
                 acc[r][g] = _mm512_fmadd_ps(dot, dx, acc[r][g]);
             }
@@ -402,19 +441,16 @@ static inline __attribute__((always_inline)) void kq6_tile(const qr_q6x16 *const
     for (int r = 0; r < MR; r++)
         for (int g = 0; g < NG; g++) acc[r][g] = in ? _mm512_load_ps(in + r * 32 + 16 * g) : _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
-        __m512 c[NG];
+        /* each half's isum starts at -128 sum(q) of its values, as in q8_tile */
+        __m512i isum[KQ6_MR][NG], seed_lo[NG], seed_hi[NG];
         for (int g = 0; g < NG; g++) {
             const qr_q6x16 *blk = &gp[g][b];
-            const __m512i lo = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)blk->negsum_lo));
-            const __m512i hi = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)blk->negsum_hi));
-            c[g] = _mm512_fmadd_ps(_mm512_loadu_ps(blk->s_lo), _mm512_cvtepi32_ps(_mm512_slli_epi32(lo, 7)),
-                                   _mm512_mul_ps(_mm512_loadu_ps(blk->s_hi),
-                                                 _mm512_cvtepi32_ps(_mm512_slli_epi32(hi, 7))));
+            seed_lo[g] = _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)blk->negsum_lo)), 7);
+            seed_hi[g] = _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)blk->negsum_hi)), 7);
         }
-        __m512i isum[KQ6_MR][NG];
         __m512 part[KQ6_MR][NG];
         for (int r = 0; r < MR; r++)
-            for (int g = 0; g < NG; g++) isum[r][g] = _mm512_setzero_si512();
+            for (int g = 0; g < NG; g++) isum[r][g] = seed_lo[g];
         /* unrolled by hand-holding: GCC keeps a loop with a k == 3 test in it
          * otherwise, and copies every accumulator each trip */
 #pragma GCC unroll 8
@@ -428,8 +464,8 @@ static inline __attribute__((always_inline)) void kq6_tile(const qr_q6x16 *const
             if (k == 3) /* values 0-15 done: their scale now, then start over */
                 for (int r = 0; r < MR; r++)
                     for (int g = 0; g < NG; g++) {
-                        part[r][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][g]), _mm512_loadu_ps(gp[g][b].s_lo), c[g]);
-                        isum[r][g] = _mm512_setzero_si512();
+                        part[r][g] = _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r][g]), _mm512_loadu_ps(gp[g][b].s_lo));
+                        isum[r][g] = seed_hi[g];
                     }
         }
         for (int r = 0; r < MR; r++) {
@@ -498,8 +534,15 @@ void qr_gemm_kq_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, in
                 /* when only the first group of the pair has outputs here, there may be no
                  * group after it: the second slot repeats the first, lanes dropped */
                 const void *chunk = (const uint8_t *)w->packed + (size_t)((o0 / 16) * nb_all + b0) * unit;
+                /* the next chunk, fetched by the tiles a share each (prefetch_share) */
+                const int64_t nb0 = b0 + KQ_KC < nb_all ? b0 + KQ_KC : 0, no0 = nb0 ? o0 : o0 + 32;
+                const int64_t next_nb = nb_all - nb0 < KQ_KC ? nb_all - nb0 : KQ_KC;
+                const int64_t next_runs = no0 < o_end ? ((o_end - no0 < 32 ? o_end - no0 : 32) + 15) / 16 : 0;
+                const uint8_t *next =
+                    next_runs ? (const uint8_t *)w->packed + (size_t)((no0 / 16) * nb_all + nb0) * unit : NULL;
                 for (int64_t t = 0; t < n_tiles; t++) {
                     const int64_t r0 = rp * t / n_tiles, r1 = rp * (t + 1) / n_tiles;
+                    if (next_runs) prefetch_share(next, (size_t)nb_all * unit, (size_t)next_nb * unit, next_runs, t, n_tiles);
                     const uint8_t *row = xbase + (size_t)(rp0 + r0) * xq->row_bytes;
                     const kq_view xv = {row + 32 * b0, row + 32 * nb_all + 4 * b0, row + 36 * nb_all + 4 * b0,
                                         xq->row_bytes};
