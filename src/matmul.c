@@ -65,7 +65,7 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
             acts.q8u = k->quantize_q8u != NULL;
             acts.row_bytes = acts.q8u ? qr_q8u_row_bytes(n_in) : qr_row_bytes(QR_TYPE_Q8_0, n_in);
             gemm = k->gemm_q8_0;
-        } else if (qr_q8x16k_type(w0->type) && k->gemm_kq && all_packed(ws, n_w)) {
+        } else if (qr_q8x16k_type(w0->type) && k->gemm_kq && k->quantize_q8u && all_packed(ws, n_w)) {
             acts.type = QR_TYPE_Q8_0; /* int8 activations, as for Q8_0 weights */
             acts.q8u = 1;
             acts.row_bytes = qr_q8u_row_bytes(n_in);
@@ -77,16 +77,7 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
         }
         if (acts.type != QR_TYPE_F32) {
             scratch = malloc(acts.row_bytes * (size_t)n_rows);
-            /* a table without quantize_q8u (avx2) gets q8u rows for gemm_kq
-             * through its Q8_0 blocks, one row at a time per thread */
-            const size_t blocks_bytes = qr_row_bytes(QR_TYPE_Q8_0, n_in);
-            const int via_blocks = acts.q8u && !k->quantize_q8u;
-            void *blocks = via_blocks ? malloc(blocks_bytes * (size_t)(n_threads > 0 ? n_threads : 1)) : NULL;
-            if (!scratch || (via_blocks && !blocks)) {
-                free(scratch);
-                free(blocks);
-                return qr_error(err, QRANK_E_NO_MEMORY, "out of memory for activations");
-            }
+            if (!scratch) return qr_error(err, QRANK_E_NO_MEMORY, "out of memory for activations");
             /* Rounding to int8 or bf16 would turn a NaN or an infinity (corrupt
              * weights upstream) into ordinary numbers, and the score would
              * come out finite and wrong: stop here instead. The exact path
@@ -95,22 +86,17 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
 #pragma omp parallel for num_threads(n_threads) schedule(static) reduction(| : bad)
             for (int64_t r = 0; r < n_rows; r++) {
                 void *dst = (char *)scratch + (size_t)r * acts.row_bytes;
-                if (acts.q8u && !via_blocks) {
+                if (acts.q8u) {
                     bad |= k->quantize_q8u(x + r * n_in, dst, n_in); /* checks as it goes */
                     continue;
                 }
                 bad |= has_nonfinite(x + r * n_in, n_in);
-                if (via_blocks) {
-                    void *tmp = (char *)blocks + blocks_bytes * (size_t)omp_get_thread_num();
-                    k->quantize_q8_0(x + r * n_in, tmp, n_in);
-                    qr_q8u_from_q8_0(tmp, dst, n_in);
-                } else if (acts.type == QR_TYPE_Q8_0)
+                if (acts.type == QR_TYPE_Q8_0)
                     k->quantize_q8_0(x + r * n_in, dst, n_in);
                 else
                     k->to_bf16(x + r * n_in, dst, n_in);
             }
             acts.data = scratch;
-            free(blocks);
             if (bad) {
                 free(scratch);
                 return qr_error(err, QRANK_E_FORMAT, "the model computed a non-finite value: its weights are "

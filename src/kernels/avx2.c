@@ -11,9 +11,13 @@
  * q8_0x16 groups (packed once per model, or a chunk at a time here), one YMM
  * per 8 outputs, so a lane holds one output's exact block dot and the block
  * scale is applied as generic.c does, unfused: results are bit-identical.
- * With AVX-VNNI that is vpdpbusd on activations offset by +128, corrected by
- * -128 * sum(w); without it, both sides are widened to int16 and vpmaddwd
- * does the work, exact for every int8 value. gemm_f32 and gemm_bf16 keep a
+ * Activations come in the q8u layout (+128, scales as floats), which
+ * quantize_q8u writes and the VNNI tile reads in place: copying them a row
+ * tile at a time, as before, held the kernel at 27-28% of the (ZMM) int8
+ * peak against 30-31% now (bench-kernels, forced onto a Zen 5). With
+ * AVX-VNNI that is vpdpbusd on the offset bytes, corrected by -128 * sum(w);
+ * without it, both sides are widened to int16 and vpmaddwd does the work,
+ * exact for every int8 value. gemm_f32 and gemm_bf16 keep a
  * 3 x 4 tile of row-major dot products and reduce it at the end.
  *
  * Buffers live on the stack (about 30 KB at most): the kernel signature has
@@ -265,19 +269,41 @@ static void q8_pack_rows(const qr_acts *xq, int64_t r0, int mr, int64_t b0, int 
     }
 }
 
-static void q8_pack_rows16(const qr_acts *xq, int64_t r0, int mr, int64_t b0, int nb, q8_rows16 *xr) {
+/* Rows r0.. of Q8_0 blocks, or of the q8u layout (nb_all blocks a row),
+ * widened to int16, blocks [b0, b0+nb). */
+static void q8_pack_rows16(const qr_acts *xq, int64_t nb_all, int64_t r0, int mr, int64_t b0, int nb,
+                           q8_rows16 *xr) {
+    const __m256i offset = _mm256_set1_epi16(128);
     for (int r = 0; r < mr; r++) {
-        const qr_block_q8_0 *xb =
-            (const qr_block_q8_0 *)((const uint8_t *)xq->data + (size_t)(r0 + r) * xq->row_bytes) + b0;
+        const uint8_t *row = (const uint8_t *)xq->data + (size_t)(r0 + r) * xq->row_bytes;
         for (int b = 0; b < nb; b++) {
+            if (xq->q8u) { /* bytes + 128, then the scales as floats */
+                for (int h = 0; h < 2; h++) {
+                    const __m128i v = _mm_loadu_si128((const __m128i *)(row + 32 * (b0 + b) + 16 * h));
+                    _mm256_store_si256((__m256i *)(xr->qs[r][b] + 16 * h),
+                                       _mm256_sub_epi16(_mm256_cvtepu8_epi16(v), offset));
+                }
+                memcpy(&xr->dx[r][b], row + 32 * nb_all + 4 * (b0 + b), 4);
+                continue;
+            }
+            const qr_block_q8_0 *xb = (const qr_block_q8_0 *)row + b0 + b;
             for (int h = 0; h < 2; h++) {
-                const __m128i v = _mm_loadu_si128((const __m128i *)(xb[b].qs + 16 * h));
+                const __m128i v = _mm_loadu_si128((const __m128i *)(xb->qs + 16 * h));
                 _mm256_store_si256((__m256i *)(xr->qs[r][b] + 16 * h), _mm256_cvtepi8_epi16(v));
             }
-            xr->dx[r][b] = _cvtsh_ss(xb[b].d);
+            xr->dx[r][b] = _cvtsh_ss(xb->d);
         }
     }
 }
+
+/* Where the VNNI tile finds its activation rows, as in avx512.c: row r's
+ * block b is the 32 bytes (+128) at q + r * q_stride + 32 * b, its scale the
+ * float at d + r * d_stride + 4 * b. The caller's q8u rows in place, or a
+ * q8_rows copy of Q8_0 blocks. */
+typedef struct {
+    const uint8_t *q, *d;
+    size_t q_stride, d_stride;
+} q8_view;
 
 static inline __m256i mask8(int64_t first_lane_o, int64_t lo, int64_t hi) {
     int32_t m[8];
@@ -293,7 +319,7 @@ static inline __attribute__((always_inline)) void q8_scale_add(__m256 *acc, __m2
 }
 
 /* The group's 16 outputs for MR rows with AVX-VNNI. */
-static inline __attribute__((always_inline)) void q8_tile_vnni(const qr_q8_0x16 *gp, const q8_rows *xr, int nb,
+static inline __attribute__((always_inline)) void q8_tile_vnni(const qr_q8_0x16 *gp, const q8_view *xv, int nb,
                                                                int MR, float acc[Q8_MR][16]) {
     for (int b = 0; b < nb; b++) {
         __m256i isum[Q8_MR][2];
@@ -306,9 +332,9 @@ static inline __attribute__((always_inline)) void q8_tile_vnni(const qr_q8_0x16 
             const __m256i w0 = _mm256_loadu_si256((const __m256i *)gp[b].qs[k]);
             const __m256i w1 = _mm256_loadu_si256((const __m256i *)(gp[b].qs[k] + 32));
             for (int r = 0; r < MR; r++) {
-                int32_t xv;
-                memcpy(&xv, &xr->qs[r][b][4 * k], 4);
-                const __m256i xb = _mm256_set1_epi32(xv);
+                int32_t x4;
+                memcpy(&x4, xv->q + (size_t)r * xv->q_stride + 32 * b + 4 * k, 4);
+                const __m256i xb = _mm256_set1_epi32(x4);
                 isum[r][0] = _mm256_dpbusd_avx_epi32(isum[r][0], xb, w0);
                 isum[r][1] = _mm256_dpbusd_avx_epi32(isum[r][1], xb, w1);
             }
@@ -317,7 +343,9 @@ static inline __attribute__((always_inline)) void q8_tile_vnni(const qr_q8_0x16 
             const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gp[b].d + 8 * h)));
             for (int r = 0; r < MR; r++) {
                 __m256 a = _mm256_load_ps(acc[r] + 8 * h);
-                q8_scale_add(&a, isum[r][h], dw, xr->dx[r][b]);
+                float dx;
+                memcpy(&dx, xv->d + (size_t)r * xv->d_stride + 4 * b, 4);
+                q8_scale_add(&a, isum[r][h], dw, dx);
                 _mm256_store_ps(acc[r] + 8 * h, a);
             }
         }
@@ -391,15 +419,23 @@ static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, co
                     const int64_t r0 = rp * t / n_tiles, r1 = rp * (t + 1) / n_tiles;
                     const int mr = (int)(r1 - r0);
                     if (vnni) {
-                        q8_pack_rows(xq, rp0 + r0, mr, b0, nb, &rows);
+                        q8_view xv;
+                        if (xq->q8u) {
+                            const uint8_t *row = (const uint8_t *)xq->data + (size_t)(rp0 + r0) * xq->row_bytes;
+                            xv = (q8_view){row + 32 * b0, row + 32 * nb_all + 4 * b0, xq->row_bytes, xq->row_bytes};
+                        } else {
+                            q8_pack_rows(xq, rp0 + r0, mr, b0, nb, &rows);
+                            xv = (q8_view){rows.qs[0][0], (const uint8_t *)rows.dx[0], sizeof rows.qs[0],
+                                           sizeof rows.dx[0]};
+                        }
                         switch (mr) {
-                        case 1: q8_tile_vnni(gp, &rows, nb, 1, part + r0); break;
-                        case 2: q8_tile_vnni(gp, &rows, nb, 2, part + r0); break;
-                        case 3: q8_tile_vnni(gp, &rows, nb, 3, part + r0); break;
-                        default: q8_tile_vnni(gp, &rows, nb, 4, part + r0); break;
+                        case 1: q8_tile_vnni(gp, &xv, nb, 1, part + r0); break;
+                        case 2: q8_tile_vnni(gp, &xv, nb, 2, part + r0); break;
+                        case 3: q8_tile_vnni(gp, &xv, nb, 3, part + r0); break;
+                        default: q8_tile_vnni(gp, &xv, nb, 4, part + r0); break;
                         }
                     } else {
-                        q8_pack_rows16(xq, rp0 + r0, mr, b0, nb, &rows16);
+                        q8_pack_rows16(xq, nb_all, rp0 + r0, mr, b0, nb, &rows16);
                         if (mr == 1)
                             q8_tile_madd(gp, &rows16, nb, 1, part + r0);
                         else
@@ -598,42 +634,73 @@ void qr_gemm_kq_avxvnni(const qr_tensor *w, const float *x, const qr_acts *xq, i
 
 /* ---- activation conversions -------------------------------------------- */
 
-void qr_quantize_q8_0_avx2(const float *x, void *out, int64_t n) {
-    qr_block_q8_0 *blk = out;
+/* One block of 32 values, rounded as generic.c does: its f16 scale into *d,
+ * its 32 int8 values (as bytes, in order) returned; *bad |= a NaN or an
+ * infinity among them (exponent bits all set). */
+static inline __attribute__((always_inline)) __m256i quantize_block(const float *x, uint16_t *d, __m256i *bad) {
     const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
     const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
-    const __m256i low_byte = _mm256_set1_epi32(0xff);
-    for (int64_t i = 0; i < n / QR_QK8_0; i++) {
-        __m256 v[4], m = _mm256_setzero_ps();
-        for (int j = 0; j < 4; j++) {
-            v[j] = _mm256_loadu_ps(x + 32 * i + 8 * j);
-            /* max(|v|, m) keeps m when |v| is NaN, as fmaxf does */
-            m = _mm256_max_ps(_mm256_andnot_ps(sign, v[j]), m);
-        }
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        const float amax = _mm_cvtss_f32(m4);
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        blk[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
-        const __m256 vid = _mm256_set1_ps(id);
-        __m256i q[4];
-        for (int j = 0; j < 4; j++) {
-            /* roundf: truncate, then step away from zero when the dropped
-             * part is at least one half (v - trunc(v) is exact) */
-            const __m256 s = _mm256_mul_ps(v[j], vid);
-            const __m256 t = _mm256_round_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            const __m256 up = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(s, t)), half, _CMP_GE_OQ);
-            const __m256 step = _mm256_and_ps(up, _mm256_or_ps(one, _mm256_and_ps(s, sign)));
-            /* the low byte, as the (int8_t) cast of generic.c keeps */
-            q[j] = _mm256_and_si256(_mm256_cvttps_epi32(_mm256_add_ps(t, step)), low_byte);
-        }
-        /* values are 0..255 now, so the saturating packs only narrow */
-        const __m256i p = _mm256_packus_epi16(_mm256_packus_epi32(q[0], q[1]), _mm256_packus_epi32(q[2], q[3]));
-        _mm256_storeu_si256((__m256i *)blk[i].qs,
-                            _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    const __m256i low_byte = _mm256_set1_epi32(0xff), expo = _mm256_set1_epi32(0x7f800000);
+    __m256 v[4], m = _mm256_setzero_ps();
+    for (int j = 0; j < 4; j++) {
+        v[j] = _mm256_loadu_ps(x + 8 * j);
+        const __m256i e = _mm256_and_si256(_mm256_castps_si256(v[j]), expo);
+        *bad = _mm256_or_si256(*bad, _mm256_cmpeq_epi32(e, expo));
+        /* max(|v|, m) keeps m when |v| is NaN, as fmaxf does */
+        m = _mm256_max_ps(_mm256_andnot_ps(sign, v[j]), m);
     }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float df = amax / 127.0f;
+    const float id = df != 0.0f ? 1.0f / df : 0.0f;
+    *d = _cvtss_sh(df, _MM_FROUND_TO_NEAREST_INT);
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int j = 0; j < 4; j++) {
+        /* roundf: truncate, then step away from zero when the dropped
+         * part is at least one half (v - trunc(v) is exact) */
+        const __m256 s = _mm256_mul_ps(v[j], vid);
+        const __m256 t = _mm256_round_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        const __m256 up = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(s, t)), half, _CMP_GE_OQ);
+        const __m256 step = _mm256_and_ps(up, _mm256_or_ps(one, _mm256_and_ps(s, sign)));
+        /* the low byte, as the (int8_t) cast of generic.c keeps */
+        q[j] = _mm256_and_si256(_mm256_cvttps_epi32(_mm256_add_ps(t, step)), low_byte);
+    }
+    /* values are 0..255 now, so the saturating packs only narrow */
+    const __m256i p = _mm256_packus_epi16(_mm256_packus_epi32(q[0], q[1]), _mm256_packus_epi32(q[2], q[3]));
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+void qr_quantize_q8_0_avx2(const float *x, void *out, int64_t n) {
+    qr_block_q8_0 *blk = out;
+    __m256i bad = _mm256_setzero_si256();
+    for (int64_t i = 0; i < n / QR_QK8_0; i++)
+        _mm256_storeu_si256((__m256i *)blk[i].qs, quantize_block(x + 32 * i, &blk[i].d, &bad));
+}
+
+/* The same blocks in the q8u layout (q8_0x16.h), for gemm_q8_0 and gemm_kq
+ * to read in place. */
+int qr_quantize_q8u_avx2(const float *x, void *out, int64_t n) {
+    const int64_t nb = n / QR_QK8_0;
+    uint8_t *q = out;
+    float *d = (float *)(void *)(q + nb * QR_QK8_0), *sums = d + nb;
+    const __m256i offset = _mm256_set1_epi8((char)0x80), ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    __m256i bad = _mm256_setzero_si256();
+    for (int64_t i = 0; i < nb; i++) {
+        uint16_t h;
+        const __m256i v = quantize_block(x + 32 * i, &h, &bad);
+        d[i] = _cvtsh_ss(h);
+        /* signed sum: 1 x v in pairs (int16, no saturation), then pairs of pairs */
+        const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, v), ones16);
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+        sums[i] = (float)_mm_cvtsi128_si32(s4);
+        _mm256_storeu_si256((__m256i *)(q + 32 * i), _mm256_xor_si256(v, offset));
+    }
+    return !_mm256_testz_si256(bad, bad);
 }
 
 void qr_to_bf16_avx2(const float *x, uint16_t *out, int64_t n) {

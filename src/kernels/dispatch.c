@@ -85,6 +85,7 @@ static void fill_avx2(qr_kernels *k, int vnni) {
     k->gemm_q8_0 = vnni ? qr_gemm_q8_0_avxvnni : qr_gemm_q8_0_avx2;
     k->gemm_bf16 = qr_gemm_bf16_avx2;
     k->quantize_q8_0 = qr_quantize_q8_0_avx2;
+    k->quantize_q8u = qr_quantize_q8u_avx2;
     k->to_bf16 = qr_to_bf16_avx2;
     k->gemm_kq = vnni ? qr_gemm_kq_avxvnni : qr_gemm_kq_avx2;
     k->pack_size = pack_size_simd;

@@ -47,7 +47,7 @@ typedef struct qr_kernels {
      * in place instead of copying every row tile; it still takes Q8_0 blocks
      * too. Returns 1 when x holds a NaN or an infinity (out then means
      * nothing), 0 otherwise: the check matmul.c needs, in the same pass.
-     * NULL in tables whose gemm_q8_0 reads Q8_0 blocks only. */
+     * NULL in tables whose gemm_q8_0 reads Q8_0 blocks only (generic). */
     int (*quantize_q8u)(const float *x, void *out, int64_t n);
     /* Optional, once per model (packing.c; model.c says which and when):
      * pack_size(w) is the size of w laid out for this table's fast kernel (0:
