@@ -14,7 +14,9 @@
  * Activations come in the q8u layout (+128, scales as floats), which
  * quantize_q8u writes and the VNNI tile reads in place: copying them a row
  * tile at a time, as before, held the kernel at 27-28% of the (ZMM) int8
- * peak against 30-31% now (bench-kernels, forced onto a Zen 5). With
+ * peak against 30-31% (bench-kernels, forced onto a Zen 5); keeping the
+ * VNNI tile's sums in registers, 3 rows at a time, and storing the last
+ * chunk's straight into y made it 29-33%. With
  * AVX-VNNI that is vpdpbusd on the offset bytes, corrected by -128 * sum(w);
  * without it, both sides are widened to int16 and vpmaddwd does the work,
  * exact for every int8 value. gemm_f32 and gemm_bf16 keep a
@@ -186,7 +188,7 @@ void qr_gemm_bf16_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, in
 /* ---- Q8_0 x Q8_0 ------------------------------------------------------- */
 
 enum {
-    Q8_MR = 4,  /* activation rows per tile (VNNI) */
+    Q8_MR = 3,  /* activation rows per tile (VNNI): 6 integer and 6 float accumulators */
     Q8_KC = 16,  /* 32-blocks per chunk */
     Q8_RP = 128, /* rows per row panel: their activations stay in L2 */
 };
@@ -318,9 +320,18 @@ static inline __attribute__((always_inline)) void q8_scale_add(__m256 *acc, __m2
     *acc = _mm256_add_ps(*acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), s));
 }
 
-/* The group's 16 outputs for MR rows with AVX-VNNI. */
+/* The group's 16 outputs for MR rows with AVX-VNNI, from partial sums `in`
+ * (rows 16 floats apart; NULL: from zero) into y, lanes where m0 / m1 say.
+ * The sums stay in registers for the whole chunk (the fifteen of sixteen
+ * YMM registers the tile needs at most), as in avx512.c; the block scale is
+ * applied as generic.c does, in the same order, so the result is still
+ * bit-identical. */
 static inline __attribute__((always_inline)) void q8_tile_vnni(const qr_q8_0x16 *gp, const q8_view *xv, int nb,
-                                                               int MR, float acc[Q8_MR][16]) {
+                                                               int MR, const float *in, float *y, int64_t ldy,
+                                                               __m256i m0, __m256i m1) {
+    __m256 acc[Q8_MR][2];
+    for (int r = 0; r < MR; r++)
+        for (int h = 0; h < 2; h++) acc[r][h] = in ? _mm256_load_ps(in + 16 * r + 8 * h) : _mm256_setzero_ps();
     for (int b = 0; b < nb; b++) {
         __m256i isum[Q8_MR][2];
         for (int h = 0; h < 2; h++) {
@@ -342,13 +353,15 @@ static inline __attribute__((always_inline)) void q8_tile_vnni(const qr_q8_0x16 
         for (int h = 0; h < 2; h++) {
             const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gp[b].d + 8 * h)));
             for (int r = 0; r < MR; r++) {
-                __m256 a = _mm256_load_ps(acc[r] + 8 * h);
                 float dx;
                 memcpy(&dx, xv->d + (size_t)r * xv->d_stride + 4 * b, 4);
-                q8_scale_add(&a, isum[r][h], dw, dx);
-                _mm256_store_ps(acc[r] + 8 * h, a);
+                q8_scale_add(&acc[r][h], isum[r][h], dw, dx);
             }
         }
+    }
+    for (int r = 0; r < MR; r++) {
+        _mm256_maskstore_ps(y + r * ldy, m0, acc[r][0]);
+        _mm256_maskstore_ps(y + r * ldy + 8, m1, acc[r][1]);
     }
 }
 
@@ -405,7 +418,8 @@ static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, co
         const int64_t n_tiles = (rp + mr_max - 1) / mr_max;
         for (int64_t o0 = packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 16) {
             const int64_t hi = o0 + 16 < o_end ? o0 + 16 : o_end;
-            memset(part, 0, sizeof(float) * 16 * (size_t)rp);
+            const __m256i m0 = mask8(o0, o_begin, hi), m1 = mask8(o0 + 8, o_begin, hi), all = _mm256_set1_epi32(-1);
+            if (!vnni) memset(part, 0, sizeof(float) * 16 * (size_t)rp);
             for (int64_t b0 = 0; b0 < nb_all; b0 += Q8_KC) {
                 const int nb = (int)(nb_all - b0 < Q8_KC ? nb_all - b0 : Q8_KC);
                 const qr_q8_0x16 *gp;
@@ -428,11 +442,16 @@ static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, co
                             xv = (q8_view){rows.qs[0][0], (const uint8_t *)rows.dx[0], sizeof rows.qs[0],
                                            sizeof rows.dx[0]};
                         }
+                        /* the last chunk's tiles store to y, as in avx512.c */
+                        const int last = b0 + nb >= nb_all;
+                        const float *in = b0 == 0 ? NULL : part[r0];
+                        float *out = last ? y + (rp0 + r0) * ldy + o0 : part[r0];
+                        const int64_t ld = last ? ldy : 16;
+                        const __m256i k0 = last ? m0 : all, k1 = last ? m1 : all;
                         switch (mr) {
-                        case 1: q8_tile_vnni(gp, &xv, nb, 1, part + r0); break;
-                        case 2: q8_tile_vnni(gp, &xv, nb, 2, part + r0); break;
-                        case 3: q8_tile_vnni(gp, &xv, nb, 3, part + r0); break;
-                        default: q8_tile_vnni(gp, &xv, nb, 4, part + r0); break;
+                        case 1: q8_tile_vnni(gp, &xv, nb, 1, in, out, ld, k0, k1); break;
+                        case 2: q8_tile_vnni(gp, &xv, nb, 2, in, out, ld, k0, k1); break;
+                        default: q8_tile_vnni(gp, &xv, nb, 3, in, out, ld, k0, k1); break;
                         }
                     } else {
                         q8_pack_rows16(xq, nb_all, rp0 + r0, mr, b0, nb, &rows16);
@@ -443,7 +462,7 @@ static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, co
                     }
                 }
             }
-            const __m256i m0 = mask8(o0, o_begin, hi), m1 = mask8(o0 + 8, o_begin, hi);
+            if (vnni) continue;
             for (int64_t r = 0; r < rp; r++) {
                 float *yr = y + (rp0 + r) * ldy + o0;
                 _mm256_maskstore_ps(yr, m0, _mm256_load_ps(part[r]));
