@@ -298,15 +298,6 @@ static void q8_pack_rows16(const qr_acts *xq, int64_t nb_all, int64_t r0, int mr
     }
 }
 
-/* Where the VNNI tile finds its activation rows, as in avx512.c: row r's
- * block b is the 32 bytes (+128) at q + r * q_stride + 32 * b, its scale the
- * float at d + r * d_stride + 4 * b. The caller's q8u rows in place, or a
- * q8_rows copy of Q8_0 blocks. */
-typedef struct {
-    const uint8_t *q, *d;
-    size_t q_stride, d_stride;
-} q8_view;
-
 static inline __m256i mask8(int64_t first_lane_o, int64_t lo, int64_t hi) {
     int32_t m[8];
     for (int l = 0; l < 8; l++) m[l] = first_lane_o + l >= lo && first_lane_o + l < hi ? -1 : 0;
@@ -326,7 +317,7 @@ static inline __attribute__((always_inline)) void q8_scale_add(__m256 *acc, __m2
  * YMM registers the tile needs at most), as in avx512.c; the block scale is
  * applied as generic.c does, in the same order, so the result is still
  * bit-identical. */
-static inline __attribute__((always_inline)) void q8_tile_vnni(const qr_q8_0x16 *gp, const q8_view *xv, int nb,
+static inline __attribute__((always_inline)) void q8_tile_vnni(const qr_q8_0x16 *gp, const qr_q8_view *xv, int nb,
                                                                int MR, const float *in, float *y, int64_t ldy,
                                                                __m256i m0, __m256i m1) {
     __m256 acc[Q8_MR][2];
@@ -433,13 +424,12 @@ static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, co
                     const int64_t r0 = rp * t / n_tiles, r1 = rp * (t + 1) / n_tiles;
                     const int mr = (int)(r1 - r0);
                     if (vnni) {
-                        q8_view xv;
+                        qr_q8_view xv;
                         if (xq->q8u) {
-                            const uint8_t *row = (const uint8_t *)xq->data + (size_t)(rp0 + r0) * xq->row_bytes;
-                            xv = (q8_view){row + 32 * b0, row + 32 * nb_all + 4 * b0, xq->row_bytes, xq->row_bytes};
+                            xv = qr_q8u_view(xq, rp0 + r0, b0, nb_all);
                         } else {
                             q8_pack_rows(xq, rp0 + r0, mr, b0, nb, &rows);
-                            xv = (q8_view){rows.qs[0][0], (const uint8_t *)rows.dx[0], sizeof rows.qs[0],
+                            xv = (qr_q8_view){rows.qs[0][0], (const uint8_t *)rows.dx[0], sizeof rows.qs[0],
                                            sizeof rows.dx[0]};
                         }
                         /* the last chunk's tiles store to y, as in avx512.c */

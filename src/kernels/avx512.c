@@ -154,16 +154,6 @@ void qr_q8_0x16_pack_avx512(const qr_tensor *w, void *dst) {
     for (int64_t g = 0; g < (rows + 15) / 16; g++) q8_pack_group(w, 16 * g, rows, -1, 0, nb, (qr_q8_0x16 *)dst + g * nb);
 }
 
-/* Where a tile finds its activation rows: row r's block b is the 32 bytes
- * at q + r * q_stride + 32 * b (values + 128, so that vpdpbusd may take them
- * as unsigned), its scale the float at d + r * d_stride + 4 * b. Either the
- * caller's rows in the q8u layout (q8_0x16.h), read where they are, or a
- * q8_rows copy made from Q8_0 blocks. */
-typedef struct {
-    const uint8_t *q, *d;
-    size_t q_stride, d_stride;
-} q8_view;
-
 /* Copies Q8_0 activation rows (+128) and widens their scales, for one chunk. */
 static void q8_pack_rows(const qr_acts *xq, int64_t r0, int mr, int64_t b0, int nb, q8_rows *xr) {
     const __m256i offset = _mm256_set1_epi8((char)0x80);
@@ -181,7 +171,7 @@ static void q8_pack_rows(const qr_acts *xq, int64_t r0, int mr, int64_t b0, int 
 /* The register tile: MR rows x NG groups of 16 outputs (lane l of group g is
  * output o0 + 16g + l, stored where mask[g] says). MR and NG are constants at
  * every call site, so the arrays below are registers. */
-static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *const gp[2], const q8_view *xv,
+static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *const gp[2], const qr_q8_view *xv,
                                                           int nb, int MR, int NG, const float *in, float *y,
                                                           int64_t ldy, const __mmask16 mask[2]) {
     const uint8_t *xq[Q8_MR], *xd[Q8_MR];
@@ -233,7 +223,7 @@ static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *cons
             q8_tile(gp, xv, nb, MRv, 1, in, y, ldy, mask);                                                   \
         break;
 
-static void q8_tile_any(const qr_q8_0x16 *const gp[2], const q8_view *xv, int nb, int mr, int ng, const float *in,
+static void q8_tile_any(const qr_q8_0x16 *const gp[2], const qr_q8_view *xv, int nb, int mr, int ng, const float *in,
                         float *y, int64_t ldy, const __mmask16 mask[2]) {
     switch (mr) {
         Q8_TILE_CASE(1)
@@ -299,7 +289,6 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
      * of two apart and would all fall into the same few cache sets. */
     _Alignas(64) float part[Q8_RP][32];
     const __mmask16 all[2] = {0xffff, 0xffff};
-    const uint8_t *xbase = xq->data;
     for (int64_t rp0 = 0; rp0 < n_rows; rp0 += Q8_RP) {
         const int64_t rp = n_rows - rp0 < Q8_RP ? n_rows - rp0 : Q8_RP;
         /* Row tiles of nearly equal height: 20 rows run as 4 x 5, not 6+6+6+2. */
@@ -327,13 +316,12 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
                 for (int64_t t = 0; t < n_tiles; t++) {
                     const int64_t r0 = rp * t / n_tiles, r1 = rp * (t + 1) / n_tiles;
                     if (no0 < o_end) q8_prefetch_share(w, no0, o_end, nb0, t, n_tiles);
-                    q8_view xv;
+                    qr_q8_view xv;
                     if (xq->q8u) {
-                        const uint8_t *row = xbase + (size_t)(rp0 + r0) * xq->row_bytes;
-                        xv = (q8_view){row + 32 * b0, row + 32 * nb_all + 4 * b0, xq->row_bytes, xq->row_bytes};
+                        xv = qr_q8u_view(xq, rp0 + r0, b0, nb_all);
                     } else {
                         q8_pack_rows(xq, rp0 + r0, (int)(r1 - r0), b0, nb, &rows);
-                        xv = (q8_view){rows.qs[0][0], (const uint8_t *)rows.dx[0], sizeof rows.qs[0],
+                        xv = (qr_q8_view){rows.qs[0][0], (const uint8_t *)rows.dx[0], sizeof rows.qs[0],
                                        sizeof rows.dx[0]};
                     }
                     const int last = b0 + nb >= nb_all;

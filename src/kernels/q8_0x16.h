@@ -35,6 +35,22 @@ _Static_assert(sizeof(qr_q8_0x16) == 576, "a packed group-block is nine cache li
  * Same values as Q8_0 blocks, in the form the inner loop reads without a
  * copy. */
 static inline size_t qr_q8u_row_bytes(int64_t n) { return (size_t)(n / QR_QK8_0) * (QR_QK8_0 + 8); }
+/* Where a kernel tile finds its activation rows: row r's block b is the 32
+ * bytes at q + r * q_stride + 32 * b (values + 128, so that vpdpbusd may take
+ * them as unsigned), its scale the float at d + r * d_stride + 4 * b. Either
+ * the caller's rows in the q8u layout, read where they are (qr_q8u_view), or
+ * a kernel's own copy made from Q8_0 blocks. */
+typedef struct {
+    const uint8_t *q, *d;
+    size_t q_stride, d_stride;
+} qr_q8_view;
+
+/* q8u rows r0.. of xq (rows of nb_all blocks), from block b0 on. */
+static inline qr_q8_view qr_q8u_view(const qr_acts *xq, int64_t r0, int64_t b0, int64_t nb_all) {
+    const uint8_t *row = (const uint8_t *)xq->data + (size_t)r0 * xq->row_bytes;
+    return (qr_q8_view){row + 32 * b0, row + 32 * nb_all + 4 * b0, xq->row_bytes, xq->row_bytes};
+}
+
 /* Rewrites a row of Q8_0 blocks (n values) in the q8u layout. */
 void qr_q8u_from_q8_0(const void *q8_0, void *out, int64_t n);
 
