@@ -261,25 +261,18 @@ static double bench_path(const qr_kernels *k, const path *p, weights *mats, cons
         const int64_t n_in = layer[m].n_in;
         acts[m] = (qr_acts){QR_TYPE_F32, NULL, 0, 0};
         if (p->kind == KIND_INT8) {
-            /* q8u rows where the table reads them, and always for the
-             * k-quant kernels (matmul.c converts Q8_0 blocks for tables
-             * without quantize_q8u) */
-            const int u = k->quantize_q8u != NULL || qr_q8x16k_type(p->wtype);
+            /* q8u rows where the table has quantize_q8u (the k-quant
+             * kernels need it, as in matmul.c), Q8_0 blocks elsewhere */
+            const int u = k->quantize_q8u != NULL;
             const size_t rb = u ? qr_q8u_row_bytes(n_in) : qr_row_bytes(QR_TYPE_Q8_0, n_in);
             acts_q8[m] = malloc(rb * (size_t)n_rows);
-            uint8_t *blocks = malloc(qr_row_bytes(QR_TYPE_Q8_0, n_in));
             for (int64_t r = 0; r < n_rows; r++) {
                 uint8_t *dst = (uint8_t *)acts_q8[m] + rb * (size_t)r;
-                if (u && k->quantize_q8u) {
+                if (u)
                     k->quantize_q8u(x + r * max_in, dst, n_in);
-                } else if (u) {
-                    k->quantize_q8_0(x + r * max_in, blocks, n_in);
-                    qr_q8u_from_q8_0(blocks, dst, n_in);
-                } else {
+                else
                     k->quantize_q8_0(x + r * max_in, dst, n_in);
-                }
             }
-            free(blocks);
             acts[m] = (qr_acts){QR_TYPE_Q8_0, acts_q8[m], rb, u};
         } else if (p->kind == KIND_BF16) {
             const size_t rb = (size_t)n_in * 2;
@@ -418,7 +411,7 @@ int main(int argc, char **argv) {
         int ti = 0;
         while (ti < N_TYPES - 1 && types[ti] != p->wtype) ti++;
         weights *ms = mats[ti];
-        if (p->kind == KIND_INT8 && qr_q8x16k_type(p->wtype) && !k.gemm_kq) continue;
+        if (p->kind == KIND_INT8 && qr_q8x16k_type(p->wtype) && (!k.gemm_kq || !k.quantize_q8u)) continue;
         for (int c = 0; c < n_counts; c++) {
             /* the reference is plain C: one row count shows the gap */
             if (strcmp(p->table, "generic") == 0 && c > 0) break;
