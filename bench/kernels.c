@@ -15,9 +15,10 @@
  * clock drifts, the two fastest moments are the least disturbed ones. Not a
  * test: it prints figures.
  *
- *   bench-kernels [-t threads] [-s seconds per figure] [-q] [-r rows] [-p text]
- *   (-q: 20 rows only; -r: only that many rows, at most 1000; -p: only the
- *   paths whose label contains text) */
+ *   bench-kernels [-t threads] [-s seconds per figure] [-q] [-m] [-r rows] [-p text]
+ *   (-q: 20 rows only; -m: each matrix too, timed within the layer runs, so
+ *   with the caches the matrix before it left; -r: only that many rows, at
+ *   most 1000; -p: only the paths whose label contains text) */
 #include <immintrin.h>
 #include <math.h>
 #include <omp.h>
@@ -247,7 +248,8 @@ static void run_gemm(qr_gemm_fn gemm, const qr_tensor *w, const float *x, const 
  * the highest peak seen: the fastest run over the fastest peak compares the
  * two least disturbed moments. */
 static double bench_path(const qr_kernels *k, const path *p, weights *mats, const float *x, int64_t n_rows,
-                         int threads, double seconds, double (*peak_loop)(long), double *peak) {
+                         int threads, double seconds, double (*peak_loop)(long), double *peak,
+                         double mat_gops[N_MATS]) {
     qr_gemm_fn gemm = p->kind == KIND_FP32   ? k->gemm_f32
                       : p->kind == KIND_BF16 ? k->gemm_bf16
                       : qr_q8x16k_type(p->wtype) ? k->gemm_kq
@@ -256,7 +258,7 @@ static double bench_path(const qr_kernels *k, const path *p, weights *mats, cons
     /* activations as matmul.c prepares them, once, untimed */
     void *acts_q8[N_MATS] = {0}, *acts_bf[N_MATS] = {0};
     qr_acts acts[N_MATS];
-    double ops = 0.0;
+    double ops = 0.0, mat_ops[N_MATS], mat_best[N_MATS];
     for (int m = 0; m < N_MATS; m++) {
         const int64_t n_in = layer[m].n_in;
         acts[m] = (qr_acts){QR_TYPE_F32, NULL, 0, 0};
@@ -282,7 +284,9 @@ static double bench_path(const qr_kernels *k, const path *p, weights *mats, cons
             acts[m] = (qr_acts){QR_TYPE_BF16, acts_bf[m], rb, 0};
         }
         mats[m].w.packed = p->packed ? mats[m].packed : NULL;
-        ops += 2.0 * (double)n_rows * (double)n_in * (double)layer[m].n_out;
+        mat_ops[m] = 2.0 * (double)n_rows * (double)n_in * (double)layer[m].n_out;
+        mat_best[m] = 1e30;
+        ops += mat_ops[m];
     }
     float *y = malloc(sizeof(float) * (size_t)(n_rows * max_out));
     /* the f32 path reads x with stride n_in, so give each matrix its own copy */
@@ -296,7 +300,13 @@ static double bench_path(const qr_kernels *k, const path *p, weights *mats, cons
     for (int n = 0; n < 64 && (n < 5 || spent < seconds); n++) {
         const double p0 = measure_peak(peak_loop, threads, 1, PEAK_ITERS / 16) / 1e9;
         const double t0 = now_s();
-        for (int m = 0; m < N_MATS; m++) run_gemm(gemm, &mats[m].w, xs[m], &acts[m], n_rows, y, threads);
+        double tm = t0;
+        for (int m = 0; m < N_MATS; m++) {
+            run_gemm(gemm, &mats[m].w, xs[m], &acts[m], n_rows, y, threads);
+            const double t1 = now_s();
+            if (t1 - tm < mat_best[m]) mat_best[m] = t1 - tm;
+            tm = t1;
+        }
         const double t = now_s() - t0;
         const double p1 = measure_peak(peak_loop, threads, 1, PEAK_ITERS / 16) / 1e9;
         if (p0 > *peak) *peak = p0;
@@ -311,11 +321,12 @@ static double bench_path(const qr_kernels *k, const path *p, weights *mats, cons
         mats[m].w.packed = NULL;
     }
     free(y);
+    for (int m = 0; m < N_MATS; m++) mat_gops[m] = mat_ops[m] / mat_best[m] / 1e9;
     return ops / best / 1e9;
 }
 
 int main(int argc, char **argv) {
-    int max_threads = omp_get_max_threads(), quick = 0;
+    int max_threads = omp_get_max_threads(), quick = 0, per_matrix = 0;
     int64_t only_rows = 0;
     const char *only = NULL;
     double seconds = 0.5;
@@ -326,12 +337,14 @@ int main(int argc, char **argv) {
             seconds = atof(argv[++i]);
         else if (strcmp(argv[i], "-q") == 0)
             quick = 1;
+        else if (strcmp(argv[i], "-m") == 0)
+            per_matrix = 1;
         else if (strcmp(argv[i], "-p") == 0 && i + 1 < argc)
             only = argv[++i];
         else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc && atoll(argv[i + 1]) >= 1 && atoll(argv[i + 1]) <= 1000)
             only_rows = atoll(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [-t threads] [-s seconds per figure] [-q] [-r rows] [-p text]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-t threads] [-s seconds per figure] [-q] [-m] [-r rows] [-p text]\n", argv[0]);
             return 2;
         }
     }
@@ -418,11 +431,14 @@ int main(int argc, char **argv) {
             double (*loop)(long) = p->kind == KIND_INT8 ? int8_loop
                                    : p->kind == KIND_BF16 && has512 ? peak_bf16
                                                                     : fp32_loop;
-            double g[2];
+            double g[2], mg[2][N_MATS];
             for (int t = 0; t < 2; t++)
-                g[t] = bench_path(&k, p, ms, x, rows[c], thr[t], seconds, loop, &peak[p->kind][t]);
+                g[t] = bench_path(&k, p, ms, x, rows[c], thr[t], seconds, loop, &peak[p->kind][t], mg[t]);
             printf("%-22s %5lld   %8.1f (%5.1f%%)   %8.1f (%5.1f%%)\n", p->label, (long long)rows[c], g[0],
                    100.0 * g[0] / peak[p->kind][0], g[1], 100.0 * g[1] / peak[p->kind][1]);
+            for (int m = 0; per_matrix && m < N_MATS; m++)
+                printf("  %-20s %5lld   %8.1f (%5.1f%%)   %8.1f (%5.1f%%)\n", layer[m].name, (long long)rows[c],
+                       mg[0][m], 100.0 * mg[0][m] / peak[p->kind][0], mg[1][m], 100.0 * mg[1][m] / peak[p->kind][1]);
             fflush(stdout);
         }
     }
