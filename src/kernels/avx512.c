@@ -238,38 +238,62 @@ static void q8_tile_any(const qr_q8_0x16 *const gp[2], const qr_q8_view *xv, int
     }
 }
 
-/* Share t of n of n_runs runs of run_bytes, stride apart, toward L2. The
- * kernels below fetch the next chunk's weights this way, a share per row
- * tile: a chunk's weights come from memory, and the first tiles on it
- * stalled without this (about 2% of the Q8_0 kernel at 1,000 rows). */
-static inline __attribute__((always_inline)) void prefetch_share(const uint8_t *base, size_t stride, size_t run_bytes,
-                                                                 int64_t n_runs, int64_t t, int64_t n) {
+/* The kernels below fetch the next chunk's weights toward L2 a share per
+ * row tile (n tiles): a chunk's weights come from memory, and the first
+ * tiles on it stalled without this (about 2% of the Q8_0 kernel at 1,000
+ * rows). The chunk is n_runs runs of run_bytes, stride apart; the cursor
+ * walks its lines, per or per + 1 of them per tile, with no division per
+ * tile (a tile is only ~2,000 cycles). */
+typedef struct {
+    const uint8_t *base;
+    size_t stride, lines_per, run, line;
+    int64_t per, extra, n, acc;
+} prefetch_cursor;
+
+static inline __attribute__((always_inline)) prefetch_cursor prefetch_start(const uint8_t *base, size_t stride,
+                                                                            size_t run_bytes, int64_t n_runs,
+                                                                            int64_t n) {
     const size_t lines_per = (run_bytes + 63) / 64;
-    const int64_t total = n_runs * (int64_t)lines_per, l0 = total * t / n, l1 = total * (t + 1) / n;
-    size_t run = (size_t)l0 / lines_per, line = (size_t)l0 % lines_per;
-    for (int64_t l = l0; l < l1; l++) {
-        _mm_prefetch((const char *)(base + run * stride + 64 * line), _MM_HINT_T1);
-        if (++line == lines_per) {
-            line = 0;
-            run++;
+    const int64_t total = base ? n_runs * (int64_t)lines_per : 0;
+    return (prefetch_cursor){base, stride, lines_per, 0, 0, total / n, total % n, n, 0};
+}
+
+/* The next tile's share. */
+static inline __attribute__((always_inline)) void prefetch_share(prefetch_cursor *c) {
+    int64_t count = c->per;
+    if ((c->acc += c->extra) >= c->n) {
+        c->acc -= c->n;
+        count++;
+    }
+    for (; count > 0; count--) {
+        _mm_prefetch((const char *)(c->base + c->run * c->stride + 64 * c->line), _MM_HINT_T1);
+        if (++c->line == c->lines_per) {
+            c->line = 0;
+            c->run++;
         }
     }
 }
 
+/* First rows of n_tiles row tiles of nearly equal height over rp rows:
+ * 20 rows run as 4 x 5, not 6+6+6+2. Once per row panel, not per chunk. */
+static void tile_starts(int64_t rp, int64_t n_tiles, int16_t *start) {
+    for (int64_t t = 0; t <= n_tiles; t++) start[t] = (int16_t)(rp * t / n_tiles);
+}
+
 /* The Q8_0 chunk at outputs [o0, o0+32) (those before o_end), blocks
- * [b0, b0+Q8_KC): its packed groups, or the Q8_0 rows it is packed from. */
-static inline __attribute__((always_inline)) void q8_prefetch_share(const qr_tensor *w, int64_t o0, int64_t o_end,
-                                                                    int64_t b0, int64_t t, int64_t n) {
+ * [b0, b0+Q8_KC), shared over n tiles: its packed groups, or the Q8_0 rows
+ * it is packed from. Nothing when o0 is past o_end. */
+static prefetch_cursor q8_prefetch_start(const qr_tensor *w, int64_t o0, int64_t o_end, int64_t b0, int64_t n) {
     const int64_t nb_all = w->ne[0] / QR_QK8_0, nb = nb_all - b0 < Q8_KC ? nb_all - b0 : Q8_KC;
     const int64_t rows = o_end - o0 < 32 ? o_end - o0 : 32;
-    if (w->packed) {
-        prefetch_share((const uint8_t *)((const qr_q8_0x16 *)w->packed + (o0 / 16) * nb_all + b0),
-                       (size_t)nb_all * sizeof(qr_q8_0x16), (size_t)nb * sizeof(qr_q8_0x16), (rows + 15) / 16, t, n);
-    } else {
-        const size_t wrow = qr_row_bytes(QR_TYPE_Q8_0, w->ne[0]);
-        prefetch_share((const uint8_t *)w->data + (size_t)o0 * wrow + (size_t)b0 * sizeof(qr_block_q8_0), wrow,
-                       (size_t)nb * sizeof(qr_block_q8_0), rows, t, n);
-    }
+    if (o0 >= o_end) return prefetch_start(NULL, 0, 64, 0, n);
+    if (w->packed)
+        return prefetch_start((const uint8_t *)((const qr_q8_0x16 *)w->packed + (o0 / 16) * nb_all + b0),
+                              (size_t)nb_all * sizeof(qr_q8_0x16), (size_t)nb * sizeof(qr_q8_0x16), (rows + 15) / 16,
+                              n);
+    const size_t wrow = qr_row_bytes(QR_TYPE_Q8_0, w->ne[0]);
+    return prefetch_start((const uint8_t *)w->data + (size_t)o0 * wrow + (size_t)b0 * sizeof(qr_block_q8_0), wrow,
+                          (size_t)nb * sizeof(qr_block_q8_0), rows, n);
 }
 
 static __mmask16 lane_mask(int64_t first_lane_o, int64_t lo, int64_t hi) {
@@ -290,11 +314,12 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
     /* Partial sums between chunks live here, not in y: y's rows are a power
      * of two apart and would all fall into the same few cache sets. */
     _Alignas(64) float part[Q8_RP][32];
+    int16_t start[Q8_RP + 1];
     const __mmask16 all[2] = {0xffff, 0xffff};
     for (int64_t rp0 = 0; rp0 < n_rows; rp0 += Q8_RP) {
         const int64_t rp = n_rows - rp0 < Q8_RP ? n_rows - rp0 : Q8_RP;
-        /* Row tiles of nearly equal height: 20 rows run as 4 x 5, not 6+6+6+2. */
         const int64_t n_tiles = (rp + Q8_MR - 1) / Q8_MR;
+        tile_starts(rp, n_tiles, start);
         /* A packed tensor's groups start at multiples of 16; lanes of a group
          * that fall before o_begin are computed and not stored. */
         for (int64_t o0 = packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 32) {
@@ -315,9 +340,10 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
                 /* where the next chunk's weights start: the tiles below fetch
                  * them toward L2, a share each */
                 const int64_t nb0 = b0 + Q8_KC < nb_all ? b0 + Q8_KC : 0, no0 = nb0 ? o0 : o0 + 32;
+                prefetch_cursor pf = q8_prefetch_start(w, no0, o_end, nb0, n_tiles);
                 for (int64_t t = 0; t < n_tiles; t++) {
-                    const int64_t r0 = rp * t / n_tiles, r1 = rp * (t + 1) / n_tiles;
-                    if (no0 < o_end) q8_prefetch_share(w, no0, o_end, nb0, t, n_tiles);
+                    const int64_t r0 = start[t], r1 = start[t + 1];
+                    prefetch_share(&pf);
                     qr_q8_view xv;
                     if (xq->q8u) {
                         xv = qr_q8u_view(xq, rp0 + r0, b0, nb_all);
@@ -511,11 +537,13 @@ void qr_gemm_kq_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, in
     /* partial sums between chunks, and the last chunk's tiles storing to
      * y, as in the Q8_0 kernel */
     _Alignas(64) float part[Q8_RP][32];
+    int16_t start[Q8_RP + 1];
     const __mmask16 all[2] = {0xffff, 0xffff};
     const uint8_t *xbase = xq->data;
     for (int64_t rp0 = 0; rp0 < n_rows; rp0 += Q8_RP) {
         const int64_t rp = n_rows - rp0 < Q8_RP ? n_rows - rp0 : Q8_RP;
         const int64_t n_tiles = (rp + max_mr - 1) / max_mr;
+        tile_starts(rp, n_tiles, start);
         for (int64_t o0 = o_begin - o_begin % 16; o0 < o_end; o0 += 32) {
             const int64_t hi = o0 + 32 < o_end ? o0 + 32 : o_end;
             const __mmask16 mask[2] = {lane_mask(o0, o_begin, hi), lane_mask(o0 + 16, o_begin, hi)};
@@ -530,9 +558,11 @@ void qr_gemm_kq_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, in
                 const int64_t next_runs = no0 < o_end ? ((o_end - no0 < 32 ? o_end - no0 : 32) + 15) / 16 : 0;
                 const uint8_t *next =
                     next_runs ? (const uint8_t *)w->packed + (size_t)((no0 / 16) * nb_all + nb0) * unit : NULL;
+                prefetch_cursor pf =
+                    prefetch_start(next, (size_t)nb_all * unit, (size_t)next_nb * unit, next_runs, n_tiles);
                 for (int64_t t = 0; t < n_tiles; t++) {
-                    const int64_t r0 = rp * t / n_tiles, r1 = rp * (t + 1) / n_tiles;
-                    if (next_runs) prefetch_share(next, (size_t)nb_all * unit, (size_t)next_nb * unit, next_runs, t, n_tiles);
+                    const int64_t r0 = start[t], r1 = start[t + 1];
+                    prefetch_share(&pf);
                     const uint8_t *row = xbase + (size_t)(rp0 + r0) * xq->row_bytes;
                     const kq_view xv = {row + 32 * b0, row + 32 * nb_all + 4 * b0, row + 36 * nb_all + 4 * b0,
                                         xq->row_bytes};
