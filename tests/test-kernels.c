@@ -204,8 +204,10 @@ static float *random_x(const shape *s, float lo, float hi) {
 
 static const shape *shapes(int64_t n_in, int *count) {
     static shape list[64];
-    /* 130: past the avx2 kernels' 128-row panel; 400: past avx512's 384 */
-    static const int64_t rows[] = {1, 3, 17, 33, 130, 400};
+    /* 130: past the avx2 kernels' 128-row panel; 500: one panel for avx512's
+     * Q8_0 kernel packing on the fly, two (384 + 116) for the rest; 530: two
+     * for every avx512 kernel */
+    static const int64_t rows[] = {1, 3, 17, 33, 130, 500, 530};
     /* 75 outputs: ranges from 0 and from inside a tile, ending mid-tile */
     static const int64_t ranges[][2] = {{0, 75}, {5, 58}, {16, 48}, {17, 18}, {61, 75}};
     int n = 0;

@@ -53,6 +53,11 @@ enum {
      * posts-100 3.39-3.50 -> 3.34-3.38 s; sizing it to L2 per matrix gained
      * nothing over that. */
     Q8_RP = 384,
+    /* Except that a call of up to this many rows on weights packed on the
+     * fly is one panel: forward.c's 512-row calls then pack each chunk once,
+     * not twice (bench-kernels, 512 rows: 63.7-65.4% -> 65.4-67.6% of the
+     * int8 peak). Larger panels in general lost 1-2 points at 1,000 rows. */
+    Q8_RP_ONE = 512,
 };
 
 _Static_assert(Q8_MR <= 6, "q8_tile addresses rows as one of two bases + 0, 1 or 2 strides");
@@ -313,11 +318,12 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
     _Alignas(64) q8_rows rows;
     /* Partial sums between chunks live here, not in y: y's rows are a power
      * of two apart and would all fall into the same few cache sets. */
-    _Alignas(64) float part[Q8_RP][32];
-    int16_t start[Q8_RP + 1];
+    _Alignas(64) float part[Q8_RP_ONE][32];
+    int16_t start[Q8_RP_ONE + 1];
     const __mmask16 all[2] = {0xffff, 0xffff};
-    for (int64_t rp0 = 0; rp0 < n_rows; rp0 += Q8_RP) {
-        const int64_t rp = n_rows - rp0 < Q8_RP ? n_rows - rp0 : Q8_RP;
+    const int64_t panel = !packed && n_rows <= Q8_RP_ONE ? n_rows : Q8_RP;
+    for (int64_t rp0 = 0; rp0 < n_rows; rp0 += panel) {
+        const int64_t rp = n_rows - rp0 < panel ? n_rows - rp0 : panel;
         const int64_t n_tiles = (rp + Q8_MR - 1) / Q8_MR;
         tile_starts(rp, n_tiles, start);
         /* A packed tensor's groups start at multiples of 16; lanes of a group
