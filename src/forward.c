@@ -15,7 +15,6 @@
 #include "forward.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,22 +76,18 @@ static void rope_apply(float *v, int head_dim, const float *cosv, const float *s
 
 /* q_norm / k_norm, then RoPE, on every head of n rows laid out
  * [n][n_heads*head_dim]; row r is packed row ids[r], whose rope values are
- * cs[ids[r]]. */
+ * cs[ids[r]]. rmsnorm works in place (out[i] reads only x[i], after the
+ * sum), which spares a copy of every head. */
 static void norm_rope_rows(const qrank_model *m, float *x, int64_t n, int n_heads, const float *norm_w,
-                           const float *cs, const int64_t *ids, float *tmp_all, int n_threads) {
+                           const float *cs, const int64_t *ids, int n_threads) {
     const int hd = m->hp.head_dim;
-#pragma omp parallel num_threads(n_threads)
-    {
-        float *tmp = tmp_all + (size_t)omp_get_thread_num() * (size_t)hd;
-#pragma omp for schedule(static)
-        for (int64_t r = 0; r < n; r++) {
-            const float *c = cs + ids[r] * hd;
-            for (int h = 0; h < n_heads; h++) {
-                float *v = x + (r * n_heads + h) * hd;
-                rmsnorm(tmp, v, norm_w, hd, m->hp.rms_eps);
-                memcpy(v, tmp, sizeof(float) * (size_t)hd);
-                rope_apply(v, hd, c, c + hd / 2);
-            }
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (int64_t r = 0; r < n; r++) {
+        const float *c = cs + ids[r] * hd;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + (r * n_heads + h) * hd;
+            rmsnorm(v, v, norm_w, hd, m->hp.rms_eps);
+            rope_apply(v, hd, c, c + hd / 2);
         }
     }
 }
@@ -140,10 +135,8 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     float *gate = malloc(sizeof(float) * (size_t)(CH * hp->ffn));
     float *up = malloc(sizeof(float) * (size_t)(CH * hp->ffn));
     float *rope_cs = malloc(sizeof(float) * (size_t)(T * hd));
-    /* per-thread scratch, allocated here: see attention.c on worker threads */
-    float *norm_tmp = malloc(sizeof(float) * (size_t)hd * (size_t)(nt > 0 ? nt : 1));
     if (!h || (!capture && (!kall || !vall)) || !row_seq || !row_pos || !all_rows || !last_rows || !xn || !qb || !att ||
-        !ob || !gate || !up || !rope_cs || !norm_tmp) {
+        !ob || !gate || !up || !rope_cs) {
         rc = qr_error(err, QRANK_E_NO_MEMORY, "out of memory for a batch of %lld tokens", (long long)T);
         goto done;
     }
@@ -189,7 +182,7 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             const qr_tensor *kv_w[2] = {ly->wk, ly->wv};
             float *kv_y[2] = {kall + c0 * kv_dim, vall + c0 * kv_dim};
             rc = qr_matmul_n(K, nt, prec, 2, kv_w, xn, n, kv_y, err);
-            if (!rc) norm_rope_rows(m, kall + c0 * kv_dim, n, hp->n_kv_heads, ly->k_norm, rope_cs, all_rows + c0, norm_tmp, nt);
+            if (!rc) norm_rope_rows(m, kall + c0 * kv_dim, n, hp->n_kv_heads, ly->k_norm, rope_cs, all_rows + c0, nt);
         }
         if (rc) break;
 
@@ -208,7 +201,7 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             for (int64_t r = 0; r < n; r++) rmsnorm(xn + r * H, h + cr[r] * H, ly->attn_norm, H, hp->rms_eps);
             rc = qr_matmul(K, nt, prec, ly->wq, xn, n, qb, err);
             if (rc) break;
-            norm_rope_rows(m, qb, n, hp->n_heads, ly->q_norm, rope_cs, cr, norm_tmp, nt);
+            norm_rope_rows(m, qb, n, hp->n_heads, ly->q_norm, rope_cs, cr, nt);
             rc = qr_attention(&st, cr, n, qb, att, nt);
             if (rc) {
                 rc = qr_error(err, rc, "out of memory in attention");
@@ -257,6 +250,5 @@ done:
     free(gate);
     free(up);
     free(rope_cs);
-    free(norm_tmp);
     return rc;
 }
