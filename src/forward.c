@@ -5,12 +5,14 @@
  *  - Sequences are packed back to back, never padded: every projection is one
  *    matrix multiplication over all rows of all sequences, and attention
  *    walks each sequence's own rows (plus its shared prefix, if any).
- *  - A layer first computes keys/values for every row, then runs queries,
- *    attention and the MLP chunk by chunk: memory stays linear in the number
- *    of tokens (a 32K-token document needs ~T x (hidden + 2 kv_dim) floats,
- *    not T^2 scores or T x ffn intermediates).
+ *  - A layer runs chunk by chunk of rows: queries, keys and values from one
+ *    multiplication, attention over the keys so far, the MLP. Memory stays
+ *    linear in the number of tokens (a 32K-token document needs
+ *    ~T x (hidden + 2 kv_dim) floats, not T^2 scores or T x ffn
+ *    intermediates).
  *  - In the last layer only the rows whose hidden state is asked for (each
- *    sequence's last token) go past the keys/values.
+ *    sequence's last token) go past the keys/values, which every row needs
+ *    first.
  * Attention is blocked with an online softmax (attention.c). */
 #include "forward.h"
 
@@ -92,6 +94,47 @@ static void norm_rope_rows(const qrank_model *m, float *x, int64_t n, int n_head
     }
 }
 
+/* What the rest of a layer needs besides the layer: the precision, the
+ * hidden state (all rows) and a chunk's working buffers (ROW_CHUNK rows). */
+typedef struct fw_bufs {
+    qrank_precision prec;
+    float *h, *xn, *att, *ob, *gate, *up;
+} fw_bufs;
+
+/* The rest of a layer for n rows (packed row ids rows[0..n)) whose queries
+ * are in qb, normed and rotated: attention, the output projection, the
+ * residual, the MLP and its residual, into b->h. */
+static int attention_mlp(const qrank_model *m, const qr_layer *ly, const qr_att_ctx *st, const int64_t *rows,
+                         int64_t n, const float *qb, const fw_bufs *b, qrank_error *err) {
+    const qr_hparams *hp = &m->hp;
+    const int H = hp->hidden, nt = m->n_threads;
+    const qr_kernels *K = &m->kernels;
+    const qrank_precision prec = b->prec;
+    int rc = qr_attention(st, rows, n, qb, b->att, nt);
+    if (rc) return qr_error(err, rc, "out of memory in attention");
+    rc = qr_matmul(K, nt, prec, ly->wo, b->att, n, b->ob, err);
+    if (rc) return rc;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t r = 0; r < n; r++) {
+        float *hr = b->h + rows[r] * H;
+        for (int i = 0; i < H; i++) hr[i] += b->ob[r * H + i];
+        rmsnorm(b->xn + r * H, hr, ly->ffn_norm, H, hp->rms_eps);
+    }
+    const qr_tensor *gu_w[2] = {ly->w_gate, ly->w_up};
+    float *gu_y[2] = {b->gate, b->up};
+    rc = qr_matmul_n(K, nt, prec, 2, gu_w, b->xn, n, gu_y, err);
+    if (rc) return rc;
+    qr_silu_mul(b->gate, b->up, n * hp->ffn, nt);
+    rc = qr_matmul(K, nt, prec, ly->w_down, b->gate, n, b->ob, err);
+    if (rc) return rc;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t r = 0; r < n; r++) {
+        float *hr = b->h + rows[r] * H;
+        for (int i = 0; i < H; i++) hr[i] += b->ob[r * H + i];
+    }
+    return QRANK_OK;
+}
+
 int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, size_t n_seqs,
                qrank_precision prec, float *out_last, qr_kv_prefix *capture, qrank_error *err) {
     const qr_hparams *hp = &m->hp;
@@ -166,6 +209,7 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
         rope_tables(m, row_pos[r], rope_cs + r * hd, rope_cs + r * hd + hd / 2);
     }
 
+    const fw_bufs b = {prec, h, xn, att, ob, gate, up};
     for (int l = 0; l < hp->n_layers && !rc; l++) {
         const qr_layer *ly = &m->layers[l];
         const int last = l == hp->n_layers - 1;
@@ -174,7 +218,30 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             vall = capture->v + (size_t)l * (size_t)(T * kv_dim);
         }
 
-        /* keys and values of every row */
+        const qr_att_ctx st = {m, seqs, row_seq, kall, vall, l};
+        if (!last) {
+            /* Every row goes on, so queries, keys and values come from one
+             * multiplication per chunk (one rmsnorm and one quantisation of
+             * its rows), and attention follows at once: a chunk's rows see
+             * only keys of rows before them (causal, sequences in order), all
+             * of which are done by then. */
+            for (int64_t c0 = 0; c0 < T && !rc; c0 += CH) {
+                const int64_t n = T - c0 < CH ? T - c0 : CH;
+#pragma omp parallel for num_threads(nt) schedule(static)
+                for (int64_t r = 0; r < n; r++) rmsnorm(xn + r * H, h + (c0 + r) * H, ly->attn_norm, H, hp->rms_eps);
+                const qr_tensor *qkv_w[3] = {ly->wq, ly->wk, ly->wv};
+                float *qkv_y[3] = {qb, kall + c0 * kv_dim, vall + c0 * kv_dim};
+                rc = qr_matmul_n(K, nt, prec, 3, qkv_w, xn, n, qkv_y, err);
+                if (rc) break;
+                norm_rope_rows(m, kall + c0 * kv_dim, n, hp->n_kv_heads, ly->k_norm, rope_cs, all_rows + c0, nt);
+                norm_rope_rows(m, qb, n, hp->n_heads, ly->q_norm, rope_cs, all_rows + c0, nt);
+                rc = attention_mlp(m, ly, &st, all_rows + c0, n, qb, &b, err);
+            }
+            continue;
+        }
+
+        /* the last layer: keys and values of every row, then queries,
+         * attention and MLP for the rows whose hidden state is asked for */
         for (int64_t c0 = 0; c0 < T && !rc; c0 += CH) {
             const int64_t n = T - c0 < CH ? T - c0 : CH;
 #pragma omp parallel for num_threads(nt) schedule(static)
@@ -184,49 +251,16 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             rc = qr_matmul_n(K, nt, prec, 2, kv_w, xn, n, kv_y, err);
             if (!rc) norm_rope_rows(m, kall + c0 * kv_dim, n, hp->n_kv_heads, ly->k_norm, rope_cs, all_rows + c0, nt);
         }
-        if (rc) break;
-
-        /* queries, attention and MLP for the rows that matter */
-        const int64_t *rows = all_rows;
-        int64_t n_rows = T;
-        if (last) {
-            rows = last_rows;
-            n_rows = out_last ? (int64_t)n_seqs : 0;
-        }
-        const qr_att_ctx st = {m, seqs, row_seq, kall, vall, l};
+        const int64_t n_rows = out_last ? (int64_t)n_seqs : 0;
         for (int64_t c0 = 0; c0 < n_rows && !rc; c0 += CH) {
             const int64_t n = n_rows - c0 < CH ? n_rows - c0 : CH;
-            const int64_t *cr = rows + c0;
+            const int64_t *cr = last_rows + c0;
 #pragma omp parallel for num_threads(nt) schedule(static)
             for (int64_t r = 0; r < n; r++) rmsnorm(xn + r * H, h + cr[r] * H, ly->attn_norm, H, hp->rms_eps);
             rc = qr_matmul(K, nt, prec, ly->wq, xn, n, qb, err);
             if (rc) break;
             norm_rope_rows(m, qb, n, hp->n_heads, ly->q_norm, rope_cs, cr, nt);
-            rc = qr_attention(&st, cr, n, qb, att, nt);
-            if (rc) {
-                rc = qr_error(err, rc, "out of memory in attention");
-                break;
-            }
-            rc = qr_matmul(K, nt, prec, ly->wo, att, n, ob, err);
-            if (rc) break;
-#pragma omp parallel for num_threads(nt) schedule(static)
-            for (int64_t r = 0; r < n; r++) {
-                float *hr = h + cr[r] * H;
-                for (int i = 0; i < H; i++) hr[i] += ob[r * H + i];
-                rmsnorm(xn + r * H, hr, ly->ffn_norm, H, hp->rms_eps);
-            }
-            const qr_tensor *gu_w[2] = {ly->w_gate, ly->w_up};
-            float *gu_y[2] = {gate, up};
-            rc = qr_matmul_n(K, nt, prec, 2, gu_w, xn, n, gu_y, err);
-            if (rc) break;
-            qr_silu_mul(gate, up, n * hp->ffn, nt);
-            rc = qr_matmul(K, nt, prec, ly->w_down, gate, n, ob, err);
-            if (rc) break;
-#pragma omp parallel for num_threads(nt) schedule(static)
-            for (int64_t r = 0; r < n; r++) {
-                float *hr = h + cr[r] * H;
-                for (int i = 0; i < H; i++) hr[i] += ob[r * H + i];
-            }
+            rc = attention_mlp(m, ly, &st, cr, n, qb, &b, err);
         }
     }
     if (!rc && out_last)
