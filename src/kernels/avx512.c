@@ -32,7 +32,7 @@
  * rows as they are; f32 widens other weight types (exactly) into a stack
  * buffer, 1024 values at a time.
  *
- * Buffers live on the stack (about 60 KB at most): the kernel signature has
+ * Buffers live on the stack (about 110 KB at most): the kernel signature has
  * no way to report an allocation failure. */
 #include <immintrin.h>
 #include <string.h>
