@@ -219,38 +219,29 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
         }
 
         const qr_att_ctx st = {m, seqs, row_seq, kall, vall, l};
-        if (!last) {
-            /* Every row goes on, so queries, keys and values come from one
-             * multiplication per chunk (one rmsnorm and one quantisation of
-             * its rows), and attention follows at once: a chunk's rows see
-             * only keys of rows before them (causal, sequences in order), all
-             * of which are done by then. */
-            for (int64_t c0 = 0; c0 < T && !rc; c0 += CH) {
-                const int64_t n = T - c0 < CH ? T - c0 : CH;
-#pragma omp parallel for num_threads(nt) schedule(static)
-                for (int64_t r = 0; r < n; r++) rmsnorm(xn + r * H, h + (c0 + r) * H, ly->attn_norm, H, hp->rms_eps);
-                const qr_tensor *qkv_w[3] = {ly->wq, ly->wk, ly->wv};
-                float *qkv_y[3] = {qb, kall + c0 * kv_dim, vall + c0 * kv_dim};
-                rc = qr_matmul_n(K, nt, prec, 3, qkv_w, xn, n, qkv_y, err);
-                if (rc) break;
-                norm_rope_rows(m, kall + c0 * kv_dim, n, hp->n_kv_heads, ly->k_norm, rope_cs, all_rows + c0, nt);
-                norm_rope_rows(m, qb, n, hp->n_heads, ly->q_norm, rope_cs, all_rows + c0, nt);
-                rc = attention_mlp(m, ly, &st, all_rows + c0, n, qb, &b, err);
-            }
-            continue;
-        }
-
-        /* the last layer: keys and values of every row, then queries,
-         * attention and MLP for the rows whose hidden state is asked for */
+        /* Keys and values of every row, chunk by chunk. In every layer but
+         * the last, every row goes on: its queries come from the same
+         * multiplication (one rmsnorm and one quantisation of the chunk),
+         * and attention follows at once, since a chunk's rows see only keys
+         * of rows before them (causal, sequences in order), all done by
+         * then. */
         for (int64_t c0 = 0; c0 < T && !rc; c0 += CH) {
             const int64_t n = T - c0 < CH ? T - c0 : CH;
 #pragma omp parallel for num_threads(nt) schedule(static)
             for (int64_t r = 0; r < n; r++) rmsnorm(xn + r * H, h + (c0 + r) * H, ly->attn_norm, H, hp->rms_eps);
-            const qr_tensor *kv_w[2] = {ly->wk, ly->wv};
-            float *kv_y[2] = {kall + c0 * kv_dim, vall + c0 * kv_dim};
-            rc = qr_matmul_n(K, nt, prec, 2, kv_w, xn, n, kv_y, err);
-            if (!rc) norm_rope_rows(m, kall + c0 * kv_dim, n, hp->n_kv_heads, ly->k_norm, rope_cs, all_rows + c0, nt);
+            const qr_tensor *kvq_w[3] = {ly->wk, ly->wv, ly->wq};
+            float *kvq_y[3] = {kall + c0 * kv_dim, vall + c0 * kv_dim, qb};
+            rc = qr_matmul_n(K, nt, prec, last ? 2 : 3, kvq_w, xn, n, kvq_y, err);
+            if (rc) break;
+            norm_rope_rows(m, kall + c0 * kv_dim, n, hp->n_kv_heads, ly->k_norm, rope_cs, all_rows + c0, nt);
+            if (last) continue;
+            norm_rope_rows(m, qb, n, hp->n_heads, ly->q_norm, rope_cs, all_rows + c0, nt);
+            rc = attention_mlp(m, ly, &st, all_rows + c0, n, qb, &b, err);
         }
+        if (!last) continue;
+
+        /* the last layer: queries, attention and MLP only for the rows whose
+         * hidden state is asked for */
         const int64_t n_rows = out_last ? (int64_t)n_seqs : 0;
         for (int64_t c0 = 0; c0 < n_rows && !rc; c0 += CH) {
             const int64_t n = n_rows - c0 < CH ? n_rows - c0 : CH;
