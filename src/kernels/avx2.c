@@ -16,11 +16,11 @@
  * tile at a time, as before, held the kernel at 27-28% of the (ZMM) int8
  * peak against 30-31% (bench-kernels, forced onto a Zen 5); keeping the
  * VNNI tile's sums in registers, 3 rows at a time, and storing the last
- * chunk's straight into y made it 29-33%. With
- * AVX-VNNI that is vpdpbusd on the offset bytes, corrected by -128 * sum(w);
- * without it, both sides are widened to int16 and vpmaddwd does the work,
- * exact for every int8 value. gemm_f32 and gemm_bf16 keep a
- * 3 x 4 tile of row-major dot products and reduce it at the end.
+ * chunk's straight into y made it 29-33%. With AVX-VNNI that is vpdpbusd on
+ * the offset bytes, corrected by -128 * sum(w); without it, both sides are
+ * widened to int16 and vpmaddwd does the work, exact for every int8 value.
+ * gemm_f32 and gemm_bf16 keep a 3 x 4 tile of row-major dot products and
+ * reduce it at the end.
  *
  * Buffers live on the stack (about 30 KB at most): the kernel signature has
  * no way to report an allocation failure. */
