@@ -128,8 +128,8 @@ static int per_doc_prompts(qrank_model *m, const char *query, char **docs, size_
         ids = realloc(ids, (nt + m->n_rerank_suffix) * sizeof *ids);
         memcpy(ids + nt, m->rerank_suffix, m->n_rerank_suffix * sizeof *ids);
         nt += m->n_rerank_suffix;
-        qr_seq seq = {0, (int64_t)nt, NULL};
-        if (qr_forward(m, ids, &seq, 1, QRANK_PRECISION_FAST, h, NULL, &err)) {
+        qr_seq seq = {0, (int64_t)nt, NULL, NULL, NULL};
+        if (qr_forward(m, ids, &seq, 1, QRANK_PRECISION_FAST, h, &err)) {
             fprintf(stderr, "%s\n", err.message);
             return 1;
         }

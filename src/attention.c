@@ -42,10 +42,31 @@ typedef struct att_scratch {
     const float *kp[ATT_BK], *vp[ATT_BK];
 } att_scratch;
 
+/* This layer's keys and values of sequence sq's prefix (rows of kv_dim),
+ * wherever it is: kept from an earlier call, or rows of this batch; returns
+ * how many there are. */
+static int64_t seq_prefix(const qr_att_ctx *s, const qr_seq *sq, const float **k, const float **v) {
+    const int64_t kv_dim = (int64_t)s->m->hp.n_kv_heads * s->m->hp.head_dim;
+    if (sq->prefix) {
+        const size_t at = (size_t)s->layer * (size_t)(sq->prefix->n_tokens * kv_dim);
+        *k = sq->prefix->k + at;
+        *v = sq->prefix->v + at;
+        return sq->prefix->n_tokens;
+    }
+    if (sq->prefix_seq) {
+        *k = s->k + sq->prefix_seq->start * kv_dim;
+        *v = s->v + sq->prefix_seq->start * kv_dim;
+        return sq->prefix_seq->len;
+    }
+    *k = *v = NULL;
+    return 0;
+}
+
+/* Key (or value) j of sequence sq as it sees them: its prefix's, then its own. */
 static const float *kv_row(const qr_att_ctx *s, const qr_seq *sq, int64_t j, int64_t n_pre, int kvh,
-                           const float *cache, const float *own) {
+                           const float *pre, const float *own) {
     const int hd = s->m->hp.head_dim, kv_dim = s->m->hp.n_kv_heads * hd;
-    if (j < n_pre) return cache + ((size_t)s->layer * (size_t)sq->prefix->n_tokens + (size_t)j) * kv_dim + kvh * hd;
+    if (j < n_pre) return pre + j * kv_dim + kvh * hd;
     return own + (sq->start + j - n_pre) * kv_dim + kvh * hd;
 }
 
@@ -180,7 +201,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_
     const int hd = m->hp.head_dim, H = m->hp.n_heads, group = H / m->hp.n_kv_heads;
     const float scale = (float)(1.0 / sqrt((double)hd));
     const qr_seq *sq = &s->seqs[s->row_seq[rows[blks[0].first]]];
-    const int64_t n_pre = sq->prefix ? sq->prefix->n_tokens : 0;
+    const float *kpre, *vpre;
+    const int64_t n_pre = seq_prefix(s, sq, &kpre, &vpre);
     const int kvh = h0 / group;
     const qr_v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     const qr_v16 neg_inf = QR_V16_SPLAT(-INFINITY), zero = QR_V16_SPLAT(0.0f);
@@ -207,12 +229,11 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_
             sum[b][e] = zero;
         }
     }
-    const float *kcache = sq->prefix ? sq->prefix->k : NULL, *vcache = sq->prefix ? sq->prefix->v : NULL;
     for (int64_t k0 = 0; k0 < max_keys; k0 += ATT_BK) {
         const int nk = (int)(max_keys - k0 < ATT_BK ? max_keys - k0 : ATT_BK);
         for (int j = 0; j < nk; j++) {
-            w->kp[j] = kv_row(s, sq, k0 + j, n_pre, kvh, kcache, s->k);
-            w->vp[j] = kv_row(s, sq, k0 + j, n_pre, kvh, vcache, s->v);
+            w->kp[j] = kv_row(s, sq, k0 + j, n_pre, kvh, kpre, s->k);
+            w->vp[j] = kv_row(s, sq, k0 + j, n_pre, kvh, vpre, s->v);
         }
         for (int b = 0; b < nsb; b++) {
             if (k0 >= n_keys[b]) continue;

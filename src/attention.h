@@ -13,7 +13,8 @@ typedef struct qr_att_ctx {
     const qrank_model *m;
     const qr_seq *seqs;
     const int64_t *row_seq; /* packed row -> sequence index */
-    const float *k, *v;     /* this layer's keys/values of all packed rows [T][kv_dim] */
+    const float *k, *v;     /* this layer's keys/values of all packed rows [T][kv_dim], a
+                             * prefix_seq's among them */
     int layer;              /* which layer of a prefix's cache to read */
 } qr_att_ctx;
 

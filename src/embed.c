@@ -114,14 +114,14 @@ int qrank_embed(qrank_model *m, const char *const *texts, size_t n_texts, const 
         size_t pos = 0;
         for (size_t i = b0; i < b1; i++) {
             memcpy(tokens + pos, ids[i].ids, ids[i].n * sizeof(int32_t));
-            seqs[i - b0] = (qr_seq){(int64_t)pos, (int64_t)ids[i].n, NULL};
+            seqs[i - b0] = (qr_seq){(int64_t)pos, (int64_t)ids[i].n, NULL, NULL, NULL};
             pos += ids[i].n;
             if (usage) {
                 usage->prompt_tokens += ids[i].n;
                 usage->computed_tokens += ids[i].n;
             }
         }
-        rc = qr_forward(m, tokens, seqs, b1 - b0, p.precision, hidden + b0 * (size_t)H, NULL, err);
+        rc = qr_forward(m, tokens, seqs, b1 - b0, p.precision, hidden + b0 * (size_t)H, err);
         b0 = b1;
     }
     for (size_t i = 0; i < n_texts && !rc; i++) {

@@ -4,7 +4,8 @@
  * rmsnorm at the end. Three decisions shape this file:
  *  - Sequences are packed back to back, never padded: every projection is one
  *    matrix multiplication over all rows of all sequences, and attention
- *    walks each sequence's own rows (plus its shared prefix, if any).
+ *    walks each sequence's own rows (plus its shared prefix, if any: kept
+ *    from an earlier call, or rows of this batch before it).
  *  - A layer runs chunk by chunk of rows: queries, keys and values from one
  *    multiplication, attention over the keys so far, the MLP. Memory stays
  *    linear in the number of tokens (a 32K-token document needs
@@ -135,21 +136,37 @@ static int attention_mlp(const qrank_model *m, const qr_layer *ly, const qr_att_
     return QRANK_OK;
 }
 
+/* Whether p is one of seqs[0 .. n): a prefix_seq must point before its own
+ * sequence, into the same array. */
+static int is_earlier_seq(const qr_seq *p, const qr_seq *seqs, size_t n) {
+    const uintptr_t a = (uintptr_t)p, lo = (uintptr_t)seqs;
+    return a >= lo && a < lo + n * sizeof *seqs && (a - lo) % sizeof *seqs == 0;
+}
+
+static int64_t prefix_len(const qr_seq *sq) {
+    return sq->prefix ? sq->prefix->n_tokens : sq->prefix_seq ? sq->prefix_seq->len : 0;
+}
+
 int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, size_t n_seqs,
-               qrank_precision prec, float *out_last, qr_kv_prefix *capture, qrank_error *err) {
+               qrank_precision prec, float *out_last, qrank_error *err) {
     const qr_hparams *hp = &m->hp;
     const int H = hp->hidden, hd = hp->head_dim, nt = m->n_threads;
     const int q_dim = hp->n_heads * hd, kv_dim = hp->n_kv_heads * hd;
     const qr_kernels *K = &m->kernels;
     if (n_seqs == 0) return QRANK_OK;
-    if (capture && (n_seqs != 1 || seqs[0].prefix))
-        return qr_error(err, QRANK_E_INVALID_ARGUMENT, "a prefix is captured from one sequence without a prefix");
-
     int64_t T = 0;
     for (size_t s = 0; s < n_seqs; s++) {
-        if (seqs[s].len < 1 || seqs[s].start != T)
+        const qr_seq *sq = &seqs[s];
+        if (sq->len < 1 || sq->start != T)
             return qr_error(err, QRANK_E_INVALID_ARGUMENT, "sequence %zu is empty or not packed", s);
-        int64_t keys = seqs[s].len + (seqs[s].prefix ? seqs[s].prefix->n_tokens : 0);
+        if (sq->prefix_seq && (sq->prefix || !is_earlier_seq(sq->prefix_seq, seqs, s) || sq->prefix_seq->prefix ||
+                               sq->prefix_seq->prefix_seq))
+            return qr_error(err, QRANK_E_INVALID_ARGUMENT,
+                            "sequence %zu: a prefix sequence is an earlier one of the batch, without a prefix", s);
+        if (sq->capture && (sq->prefix || sq->prefix_seq))
+            return qr_error(err, QRANK_E_INVALID_ARGUMENT, "sequence %zu: only a sequence without a prefix is kept",
+                            s);
+        int64_t keys = sq->len + prefix_len(sq);
         if (keys > hp->context_length)
             return qr_error(err, QRANK_E_TOO_LONG, "a sequence of %lld tokens exceeds the model's %d positions",
                             (long long)keys, hp->context_length);
@@ -160,13 +177,12 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             return qr_error(err, QRANK_E_INVALID_ARGUMENT, "token id %d is out of range", tokens[r]);
 
     int rc = QRANK_OK;
-    if (capture) memset(capture, 0, sizeof *capture); /* freed at done: on any error */
+    for (size_t s = 0; s < n_seqs; s++) /* freed at done: on any error */
+        if (seqs[s].capture) memset(seqs[s].capture, 0, sizeof *seqs[s].capture);
     const int64_t CH = T < ROW_CHUNK ? T : ROW_CHUNK;
     float *h = malloc(sizeof(float) * (size_t)(T * H));
-    /* a captured prefix keeps every layer's keys and values: computed in
-     * place there, not copied after */
-    float *kall = capture ? NULL : malloc(sizeof(float) * (size_t)(T * kv_dim));
-    float *vall = capture ? NULL : malloc(sizeof(float) * (size_t)(T * kv_dim));
+    float *kall = malloc(sizeof(float) * (size_t)(T * kv_dim));
+    float *vall = malloc(sizeof(float) * (size_t)(T * kv_dim));
     int64_t *row_seq = malloc(sizeof(int64_t) * (size_t)T);
     int64_t *row_pos = malloc(sizeof(int64_t) * (size_t)T);
     int64_t *all_rows = malloc(sizeof(int64_t) * (size_t)T);
@@ -178,24 +194,23 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     float *gate = malloc(sizeof(float) * (size_t)(CH * hp->ffn));
     float *up = malloc(sizeof(float) * (size_t)(CH * hp->ffn));
     float *rope_cs = malloc(sizeof(float) * (size_t)(T * hd));
-    if (!h || (!capture && (!kall || !vall)) || !row_seq || !row_pos || !all_rows || !last_rows || !xn || !qb || !att ||
+    if (!h || !kall || !vall || !row_seq || !row_pos || !all_rows || !last_rows || !xn || !qb || !att ||
         !ob || !gate || !up || !rope_cs) {
         rc = qr_error(err, QRANK_E_NO_MEMORY, "out of memory for a batch of %lld tokens", (long long)T);
         goto done;
     }
-    if (capture) {
-        capture->n_layers = hp->n_layers;
-        capture->kv_dim = kv_dim;
-        capture->n_tokens = T;
-        capture->k = malloc(sizeof(float) * (size_t)hp->n_layers * (size_t)(T * kv_dim));
-        capture->v = malloc(sizeof(float) * (size_t)hp->n_layers * (size_t)(T * kv_dim));
-        if (!capture->k || !capture->v) {
+    for (size_t s = 0; s < n_seqs; s++) {
+        qr_kv_prefix *cap = seqs[s].capture;
+        if (!cap) continue;
+        const size_t n = (size_t)hp->n_layers * (size_t)(seqs[s].len * kv_dim);
+        *cap = (qr_kv_prefix){hp->n_layers, kv_dim, seqs[s].len, malloc(sizeof(float) * n), malloc(sizeof(float) * n)};
+        if (!cap->k || !cap->v) {
             rc = qr_error(err, QRANK_E_NO_MEMORY, "out of memory for the prefix cache");
             goto done;
         }
     }
     for (size_t s = 0; s < n_seqs; s++) {
-        const int64_t p0 = seqs[s].prefix ? seqs[s].prefix->n_tokens : 0;
+        const int64_t p0 = prefix_len(&seqs[s]);
         for (int64_t j = 0; j < seqs[s].len; j++) {
             row_seq[seqs[s].start + j] = (int64_t)s;
             row_pos[seqs[s].start + j] = p0 + j;
@@ -213,10 +228,6 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     for (int l = 0; l < hp->n_layers && !rc; l++) {
         const qr_layer *ly = &m->layers[l];
         const int last = l == hp->n_layers - 1;
-        if (capture) {
-            kall = capture->k + (size_t)l * (size_t)(T * kv_dim);
-            vall = capture->v + (size_t)l * (size_t)(T * kv_dim);
-        }
 
         const qr_att_ctx st = {m, seqs, row_seq, kall, vall, l};
         /* Keys and values of every row, chunk by chunk. In every layer but
@@ -238,6 +249,13 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             norm_rope_rows(m, qb, n, hp->n_heads, ly->q_norm, rope_cs, all_rows + c0, nt);
             rc = attention_mlp(m, ly, &st, all_rows + c0, n, qb, &b, err);
         }
+        for (size_t s = 0; s < n_seqs && !rc; s++) {
+            const qr_kv_prefix *cap = seqs[s].capture;
+            if (!cap) continue;
+            const size_t n = (size_t)(seqs[s].len * kv_dim), at = (size_t)l * n;
+            memcpy(cap->k + at, kall + seqs[s].start * kv_dim, sizeof(float) * n);
+            memcpy(cap->v + at, vall + seqs[s].start * kv_dim, sizeof(float) * n);
+        }
         if (!last) continue;
 
         /* the last layer: queries, attention and MLP only for the rows whose
@@ -258,12 +276,12 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
         for (size_t s = 0; s < n_seqs; s++) rmsnorm(out_last + s * H, h + last_rows[s] * H, m->output_norm, H, hp->rms_eps);
 
 done:
-    if (rc && capture) qr_kv_prefix_free(capture);
+    if (rc)
+        for (size_t s = 0; s < n_seqs; s++)
+            if (seqs[s].capture) qr_kv_prefix_free(seqs[s].capture);
     free(h);
-    if (!capture) {
-        free(kall);
-        free(vall);
-    }
+    free(kall);
+    free(vall);
     free(row_seq);
     free(row_pos);
     free(all_rows);

@@ -19,19 +19,25 @@ typedef struct qr_kv_prefix {
 void qr_kv_prefix_free(qr_kv_prefix *kv);
 
 /* One sequence in a packed batch: tokens[start .. start+len) of the batch's
- * token array. With a prefix, its positions start at prefix->n_tokens and
- * it attends to the prefix's keys/values first. */
+ * token array. Its positions start after its prefix, if it has one, and it
+ * attends to the prefix's keys/values first. The prefix is either
+ * - prefix: keys/values kept from an earlier call, or
+ * - prefix_seq: an earlier sequence of the same batch (itself without a
+ *   prefix), computed in the same matrix multiplications as this one,
+ * never both. capture (optional, only on a sequence without a prefix)
+ * receives the keys/values of its every position and layer, to serve later
+ * calls as a prefix; qr_kv_prefix_free releases them. */
 typedef struct qr_seq {
     int64_t start, len;
     const qr_kv_prefix *prefix;
+    const struct qr_seq *prefix_seq;
+    qr_kv_prefix *capture;
 } qr_seq;
 
 /* Runs the model over n_seqs packed sequences (no padding anywhere).
- * - out_last (optional): n_seqs x hidden, the final-norm hidden state of each
- *   sequence's last token; nothing else reaches the final layers' outputs.
- * - capture (optional, only with n_seqs == 1 and no prefix): receives the
- *   keys/values of every position of every layer, to serve as a prefix. */
+ * out_last (optional): n_seqs x hidden, the final-norm hidden state of each
+ * sequence's last token; nothing else reaches the final layers' outputs. */
 int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, size_t n_seqs,
-               qrank_precision precision, float *out_last, qr_kv_prefix *capture, qrank_error *err);
+               qrank_precision precision, float *out_last, qrank_error *err);
 
 #endif

@@ -54,9 +54,9 @@ static double full_prompt_logit(qrank_model *m, const char *instruction, const c
     if (n + m->n_rerank_suffix > cap) ids = realloc(ids, (n + m->n_rerank_suffix) * sizeof *ids);
     memcpy(ids + n, m->rerank_suffix, m->n_rerank_suffix * sizeof *ids);
     n += m->n_rerank_suffix;
-    qr_seq seq = {0, (int64_t)n, NULL};
+    qr_seq seq = {0, (int64_t)n, NULL, NULL, NULL};
     float *h = malloc(sizeof(float) * (size_t)m->hp.hidden);
-    if (qr_forward(m, ids, &seq, 1, QRANK_PRECISION_EXACT, h, NULL, &err)) {
+    if (qr_forward(m, ids, &seq, 1, QRANK_PRECISION_EXACT, h, &err)) {
         fprintf(stderr, "forward: %s\n", err.message);
         exit(1);
     }
@@ -142,6 +142,74 @@ static void test_prefix_sharing(qrank_model *m) {
     def.precision = QRANK_PRECISION_EXACT;
     rc = qrank_rerank(m, "another query", docs2, 3, &def, s2_alone, NULL, NULL, &err);
     for (size_t i = 0; i < 3 && !rc; i++) CHECK(fabsf(s2[i] - s2_alone[i]) < 1e-5f, "second request doc %zu differs", i);
+}
+
+/* More documents than one forward call takes (rerank.c, BATCH_TOKENS 4096):
+ * the first call computes both requests' prefixes along with the first
+ * documents; later calls attend to the keys/values it kept, the second
+ * request's documents only there. Every logit must match the whole prompt. */
+static void test_later_batches(qrank_model *m) {
+    enum { N_A = 80, N_B = 3 };
+    static char texts[N_A][256];
+    const char *docs_a[N_A], *docs_b[N_B] = {DOCS[4], DOCS[7], DOCS[1]};
+    for (int i = 0; i < N_A; i++) {
+        snprintf(texts[i], sizeof texts[i],
+                 "post %d: 杭州亚运会闭幕式 fireworks over the Qiantang river %d, photos from the Olympic Sports "
+                 "Center 奥体中心 and crowds 人山人海, then the subway 地铁 home at %d:%02d",
+                 i, i * 7, 20 + i % 4, i % 60);
+        docs_a[i] = texts[i];
+    }
+    qrank_rerank_params rp = qrank_rerank_default_params();
+    rp.precision = QRANK_PRECISION_EXACT;
+    rp.instruction = "Find posts about the closing ceremony";
+    float la[N_A], sa[N_A], lb[N_B], sb[N_B];
+    qrank_rerank_request reqs[2];
+    memset(reqs, 0, sizeof reqs);
+    reqs[0] = (qrank_rerank_request){.query = "闭幕式烟花", .docs = docs_a, .n_docs = N_A, .params = rp, .scores = sa,
+                                     .logits = la};
+    reqs[1] = (qrank_rerank_request){.query = "battery news", .docs = docs_b, .n_docs = N_B, .params = rp,
+                                     .scores = sb, .logits = lb};
+    qrank_error err;
+    int rc = qrank_rerank_batch(m, reqs, 2, &err);
+    CHECK(rc == QRANK_OK, "two requests over several batches: %s", rc ? err.message : "");
+    if (rc) return;
+    CHECK(reqs[0].usage.prompt_tokens > 4096 + 100, "the first request has only %zu prompt tokens, one batch",
+          reqs[0].usage.prompt_tokens);
+    double worst = 0;
+    for (int i = 0; i < N_A + N_B; i++) {
+        if (i < N_A && i % 9 != 0 && i != N_A - 1) continue; /* a sample of the first request's batches */
+        const int b = i >= N_A;
+        const char *doc = b ? docs_b[i - N_A] : docs_a[i];
+        const double got = b ? lb[i - N_A] : la[i];
+        const double d = fabs(full_prompt_logit(m, rp.instruction, b ? "battery news" : "闭幕式烟花", doc) - got);
+        if (d > worst) worst = d;
+        CHECK(d < 1e-4, "request %d doc %d: logit off the whole prompt's by %g", b, b ? i - N_A : i, d);
+    }
+    printf("documents in later batches: max |logit diff| = %.2e\n", worst);
+}
+
+/* qr_forward refuses prefixes it cannot honour, before any work. */
+static void test_forward_arguments(qrank_model *m) {
+    const int32_t ids[6] = {100, 200, 300, 400, 500, 600};
+    float h[3 * 4096];
+    qr_kv_prefix kv;
+    qrank_error err;
+    qr_seq later[2] = {{0, 3, NULL, NULL, NULL}, {3, 3, NULL, NULL, NULL}};
+    later[0].prefix_seq = &later[1]; /* a prefix after its sequence */
+    CHECK(qr_forward(m, ids, later, 2, QRANK_PRECISION_EXACT, h, &err) == QRANK_E_INVALID_ARGUMENT,
+          "a prefix sequence after its sequence was accepted");
+    qr_seq chain[3] = {{0, 2, NULL, NULL, NULL}, {2, 2, NULL, NULL, NULL}, {4, 2, NULL, NULL, NULL}};
+    chain[1].prefix_seq = &chain[0];
+    chain[2].prefix_seq = &chain[1]; /* a prefix with a prefix */
+    CHECK(qr_forward(m, ids, chain, 3, QRANK_PRECISION_EXACT, h, &err) == QRANK_E_INVALID_ARGUMENT,
+          "a prefix sequence with a prefix of its own was accepted");
+    qr_seq outside = {0, 3, NULL, &chain[0], NULL}; /* not in this batch */
+    CHECK(qr_forward(m, ids, &outside, 1, QRANK_PRECISION_EXACT, h, &err) == QRANK_E_INVALID_ARGUMENT,
+          "a prefix sequence from another array was accepted");
+    qr_seq cap[2] = {{0, 3, NULL, NULL, NULL}, {3, 3, NULL, NULL, &kv}};
+    cap[1].prefix_seq = &cap[0]; /* capture of a sequence with a prefix */
+    CHECK(qr_forward(m, ids, cap, 2, QRANK_PRECISION_EXACT, h, &err) == QRANK_E_INVALID_ARGUMENT,
+          "a capture of a sequence with a prefix was accepted");
 }
 
 /* Attention walks keys in blocks: sweep the prefix length across block
@@ -410,6 +478,8 @@ int main(int argc, char **argv) {
     test_plain_text(m);
     test_prefix_sharing(m);
     test_block_boundaries(m);
+    test_later_batches(m);
+    test_forward_arguments(m);
     test_truncation(m);
     test_rank_order();
     qrank_model_free(m);

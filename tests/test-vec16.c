@@ -112,7 +112,19 @@ static void naive_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n,
     const int hd = hp->head_dim, H = hp->n_heads, group = H / hp->n_kv_heads, kv_dim = hp->n_kv_heads * hd;
     for (int64_t i = 0; i < n; i++) {
         const qr_seq *sq = &s->seqs[s->row_seq[rows[i]]];
-        const int64_t n_pre = sq->prefix ? sq->prefix->n_tokens : 0, own = rows[i] - sq->start;
+        /* the prefix: kept from an earlier call, or rows of this batch */
+        const float *pk = NULL, *pv = NULL;
+        int64_t n_pre = 0;
+        if (sq->prefix) {
+            n_pre = sq->prefix->n_tokens;
+            pk = sq->prefix->k + (size_t)s->layer * (size_t)(n_pre * kv_dim);
+            pv = sq->prefix->v + (size_t)s->layer * (size_t)(n_pre * kv_dim);
+        } else if (sq->prefix_seq) {
+            n_pre = sq->prefix_seq->len;
+            pk = s->k + sq->prefix_seq->start * kv_dim;
+            pv = s->v + sq->prefix_seq->start * kv_dim;
+        }
+        const int64_t own = rows[i] - sq->start;
         const int64_t n_keys = n_pre + own + 1;
         double *sc = malloc(sizeof(double) * (size_t)n_keys);
         if (!sc) exit(2);
@@ -120,8 +132,7 @@ static void naive_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n,
             const float *qi = q + (i * H + h) * hd;
             double mx = -INFINITY;
             for (int64_t j = 0; j < n_keys; j++) {
-                const float *k = j < n_pre ? sq->prefix->k + ((size_t)s->layer * n_pre + j) * kv_dim
-                                           : s->k + (sq->start + j - n_pre) * kv_dim;
+                const float *k = j < n_pre ? pk + j * kv_dim : s->k + (sq->start + j - n_pre) * kv_dim;
                 k += (h / group) * hd;
                 double d = 0.0;
                 for (int c = 0; c < hd; c++) d += (double)qi[c] * k[c];
@@ -133,8 +144,7 @@ static void naive_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n,
             double *o = out + (i * H + h) * hd;
             for (int c = 0; c < hd; c++) o[c] = 0.0;
             for (int64_t j = 0; j < n_keys; j++) {
-                const float *v = j < n_pre ? sq->prefix->v + ((size_t)s->layer * n_pre + j) * kv_dim
-                                           : s->v + (sq->start + j - n_pre) * kv_dim;
+                const float *v = j < n_pre ? pv + j * kv_dim : s->v + (sq->start + j - n_pre) * kv_dim;
                 v += (h / group) * hd;
                 for (int c = 0; c < hd; c++) o[c] += sc[j] / sum * v[c];
             }
@@ -150,8 +160,10 @@ static float *random_floats(size_t n, float amp) {
     return p;
 }
 
-static void test_attention_case(int hd, int heads, int kv_heads, int64_t n_pre, const int64_t *lens, int n_seqs,
-                                 int last_rows_only, int layer) {
+/* n_pre > 0: a prefix of n_pre keys in front of every sequence, kept from an
+ * earlier call, or with in_batch, the batch's first sequence. */
+static void test_attention_case(int hd, int heads, int kv_heads, int64_t n_pre, int in_batch, const int64_t *lens,
+                                int n_seqs_in, int last_rows_only, int layer) {
     qrank_model m;
     memset(&m, 0, sizeof m);
     m.hp.head_dim = hd;
@@ -159,24 +171,30 @@ static void test_attention_case(int hd, int heads, int kv_heads, int64_t n_pre, 
     m.hp.n_kv_heads = kv_heads;
     const int kv_dim = kv_heads * hd, q_dim = heads * hd, n_layers = layer + 1;
     qr_kv_prefix pre = {n_layers, kv_dim, n_pre, NULL, NULL};
-    if (n_pre) {
+    if (n_pre && !in_batch) {
         /* large scores too (amplitude 3 x 3 x hd terms), so the running max moves */
         pre.k = random_floats((size_t)n_layers * (size_t)(n_pre * kv_dim), 3.0f);
         pre.v = random_floats((size_t)n_layers * (size_t)(n_pre * kv_dim), 1.0f);
     }
     int64_t T = 0;
     qr_seq seqs[8];
-    for (int s = 0; s < n_seqs; s++) {
-        seqs[s] = (qr_seq){T, lens[s], n_pre ? &pre : NULL};
-        T += lens[s];
+    int n_seqs = 0;
+    if (n_pre && in_batch) {
+        seqs[n_seqs++] = (qr_seq){0, n_pre, NULL, NULL, NULL};
+        T = n_pre;
+    }
+    for (int i = 0; i < n_seqs_in; i++) {
+        seqs[n_seqs++] = (qr_seq){T, lens[i], n_pre && !in_batch ? &pre : NULL, n_pre && in_batch ? &seqs[0] : NULL,
+                                  NULL};
+        T += lens[i];
     }
     int64_t *row_seq = malloc(sizeof(int64_t) * (size_t)T), *rows = malloc(sizeof(int64_t) * (size_t)T);
     if (!row_seq || !rows) exit(2);
     for (int s = 0; s < n_seqs; s++)
-        for (int64_t j = 0; j < lens[s]; j++) row_seq[seqs[s].start + j] = s;
+        for (int64_t j = 0; j < seqs[s].len; j++) row_seq[seqs[s].start + j] = s;
     int64_t n = 0;
     if (last_rows_only)
-        for (int s = 0; s < n_seqs; s++) rows[n++] = seqs[s].start + lens[s] - 1;
+        for (int s = 0; s < n_seqs; s++) rows[n++] = seqs[s].start + seqs[s].len - 1;
     else
         for (int64_t r = 0; r < T; r++) rows[n++] = r;
     float *k = random_floats((size_t)(T * kv_dim), 3.0f), *v = random_floats((size_t)(T * kv_dim), 1.0f);
@@ -191,8 +209,8 @@ static void test_attention_case(int hd, int heads, int kv_heads, int64_t n_pre, 
         const double e = fabs(out[i] - want[i]);
         if (!(e <= worst)) worst = e; /* NaN counts as worst */
     }
-    CHECK(worst < 2e-6, "attention hd %d heads %d/%d prefix %lld seqs %d%s: max error %g", hd, heads, kv_heads,
-          (long long)n_pre, n_seqs, last_rows_only ? " (last rows)" : "", worst);
+    CHECK(worst < 2e-6, "attention hd %d heads %d/%d prefix %lld%s seqs %d%s: max error %g", hd, heads, kv_heads,
+          (long long)n_pre, in_batch ? " (in the batch)" : "", n_seqs_in, last_rows_only ? " (last rows)" : "", worst);
     free(row_seq);
     free(rows);
     free(k);
@@ -208,14 +226,19 @@ static void test_attention(void) {
     const int64_t short_seqs[] = {1, 2, 17, 35, 16, 3};
     const int64_t long_seq[] = {150};
     const int64_t mixed_seqs[] = {150, 70, 1, 128, 300}; /* groups of 8 blocks, partial groups, a full one */
-    test_attention_case(128, 4, 2, 0, short_seqs, 6, 0, 0);
-    test_attention_case(128, 4, 2, 70, short_seqs, 6, 0, 1);
-    test_attention_case(128, 4, 2, 70, short_seqs, 6, 1, 1);
-    test_attention_case(40, 3, 1, 5, short_seqs, 6, 0, 0); /* 8-wide chunks, no 16 */
-    test_attention_case(6, 2, 2, 63, short_seqs, 6, 0, 0); /* scalar tail only */
-    test_attention_case(32, 8, 2, 0, long_seq, 1, 0, 0);   /* crosses 64-key blocks inside one sequence */
-    test_attention_case(34, 2, 1, 129, long_seq, 1, 0, 2);  /* odd tail after 8-wide, long prefix, layer 2 */
-    test_attention_case(64, 4, 2, 70, mixed_seqs, 5, 0, 0); /* 8-block groups end at each sequence */
+    test_attention_case(128, 4, 2, 0, 0, short_seqs, 6, 0, 0);
+    test_attention_case(128, 4, 2, 70, 0, short_seqs, 6, 0, 1);
+    test_attention_case(128, 4, 2, 70, 0, short_seqs, 6, 1, 1);
+    test_attention_case(40, 3, 1, 5, 0, short_seqs, 6, 0, 0); /* 8-wide chunks, no 16 */
+    test_attention_case(6, 2, 2, 63, 0, short_seqs, 6, 0, 0); /* scalar tail only */
+    test_attention_case(32, 8, 2, 0, 0, long_seq, 1, 0, 0);   /* crosses 64-key blocks inside one sequence */
+    test_attention_case(34, 2, 1, 129, 0, long_seq, 1, 0, 2);  /* odd tail after 8-wide, long prefix, layer 2 */
+    test_attention_case(64, 4, 2, 70, 0, mixed_seqs, 5, 0, 0); /* 8-block groups end at each sequence */
+    /* the prefix as the batch's first sequence (rerank.c's first batch) */
+    test_attention_case(128, 4, 2, 70, 1, short_seqs, 6, 0, 1);
+    test_attention_case(128, 4, 2, 70, 1, short_seqs, 6, 1, 0);
+    test_attention_case(34, 2, 1, 129, 1, long_seq, 1, 0, 2);
+    test_attention_case(64, 4, 2, 70, 1, mixed_seqs, 5, 0, 0);
 }
 
 int main(void) {
