@@ -207,28 +207,34 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
         reqs[r].usage.prefix_tokens_reused = reqs[r].usage.prompt_tokens - reqs[r].usage.computed_tokens;
     }
 
-    /* Documents in packed batches of about BATCH_TOKENS tokens. The first
-     * batch starts with every request's shared prefix, in the same matrix
-     * multiplications as the documents after it, which attend to it there
-     * (a forward pass of its own over all weights was 11-18% of posts-20);
-     * a request whose documents go on into later batches keeps its prefix's
-     * keys/values for them. Jobs are in request order, so each request's
-     * documents are one run. */
+    /* Documents in packed batches of about BATCH_TOKENS tokens. A request's
+     * shared prefix goes into the batch of its first document, ahead of the
+     * documents, through the same matrix multiplications; its documents
+     * there attend to its rows in the batch (a forward pass of its own over
+     * all weights was 11-18% of posts-20). A request whose documents go on
+     * into later batches keeps its prefix's keys/values for them. Jobs are
+     * in request order, so each request's documents are one run. */
     {
         int32_t *tokens = NULL;
         qr_seq *seqs = malloc((n_docs + n_reqs) * sizeof *seqs);
         float *hidden = malloc((size_t)H * (n_docs + n_reqs) * sizeof(float));
-        size_t *pre_seq = malloc(n_reqs * sizeof *pre_seq), *last_job = malloc(n_reqs * sizeof *last_job);
-        size_t tok_cap = 0, n_pre_tok = 0;
-        if (!seqs || !hidden || !pre_seq || !last_job) rc = qr_error(err, QRANK_E_NO_MEMORY, "out of memory");
-        for (size_t r = 0; r < n_reqs && !rc; r++)
-            if (reqs[r].n_docs) n_pre_tok += rs[r].n_shared;
+        size_t *pre_seq = malloc(n_reqs * sizeof *pre_seq), *first_job = malloc(n_reqs * sizeof *first_job),
+               *last_job = malloc(n_reqs * sizeof *last_job);
+        size_t tok_cap = 0;
+        if (!seqs || !hidden || !pre_seq || !first_job || !last_job)
+            rc = qr_error(err, QRANK_E_NO_MEMORY, "out of memory");
+        for (size_t i = n_docs; i-- > 0 && !rc;) first_job[jobs[i].request] = i;
         for (size_t i = 0; i < n_docs && !rc; i++) last_job[jobs[i].request] = i;
         size_t b0 = 0;
         while (!rc && b0 < n_docs) {
-            const int first = b0 == 0;
-            size_t b1 = b0, n_tok = first ? n_pre_tok : 0;
-            while (b1 < n_docs && (b1 == b0 || n_tok + jobs[b1].n_ids <= BATCH_TOKENS)) n_tok += jobs[b1++].n_ids;
+            size_t b1 = b0, n_tok = 0;
+            while (b1 < n_docs) {
+                const size_t r = jobs[b1].request;
+                const size_t add = jobs[b1].n_ids + (first_job[r] == b1 ? rs[r].n_shared : 0);
+                if (b1 > b0 && n_tok + add > BATCH_TOKENS) break;
+                n_tok += add;
+                b1++;
+            }
             if (tok_cap < n_tok) {
                 int32_t *p = realloc(tokens, n_tok * sizeof *p);
                 if (!p) {
@@ -239,8 +245,9 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
                 tok_cap = n_tok;
             }
             size_t pos = 0, n_seqs = 0;
-            for (size_t r = 0; first && r < n_reqs; r++) {
-                if (reqs[r].n_docs == 0) continue;
+            for (size_t i = b0; i < b1; i++) { /* the prefixes that start here */
+                const size_t r = jobs[i].request;
+                if (first_job[r] != i) continue;
                 memcpy(tokens + pos, rs[r].shared, rs[r].n_shared * sizeof(int32_t));
                 pre_seq[r] = n_seqs;
                 seqs[n_seqs++] = (qr_seq){(int64_t)pos, (int64_t)rs[r].n_shared, NULL, NULL,
@@ -250,9 +257,10 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
             const size_t first_doc = n_seqs;
             for (size_t i = b0; i < b1; i++) {
                 doc_job *jb = &jobs[i];
+                const int here = first_job[jb->request] >= b0;
                 memcpy(tokens + pos, jb->ids, jb->n_ids * sizeof(int32_t));
-                seqs[n_seqs++] = (qr_seq){(int64_t)pos, (int64_t)jb->n_ids, first ? NULL : &rs[jb->request].kv,
-                                          first ? &seqs[pre_seq[jb->request]] : NULL, NULL};
+                seqs[n_seqs++] = (qr_seq){(int64_t)pos, (int64_t)jb->n_ids, here ? NULL : &rs[jb->request].kv,
+                                          here ? &seqs[pre_seq[jb->request]] : NULL, NULL};
                 pos += jb->n_ids;
             }
             rc = qr_forward(m, tokens, seqs, n_seqs, prec, hidden, err);
@@ -275,6 +283,7 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
         free(seqs);
         free(hidden);
         free(pre_seq);
+        free(first_job);
         free(last_job);
     }
 

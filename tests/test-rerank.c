@@ -145,9 +145,11 @@ static void test_prefix_sharing(qrank_model *m) {
 }
 
 /* More documents than one forward call takes (rerank.c, BATCH_TOKENS 4096):
- * the first call computes both requests' prefixes along with the first
- * documents; later calls attend to the keys/values it kept, the second
- * request's documents only there. Every logit must match the whole prompt. */
+ * the first request's prefix runs in the first call with its first
+ * documents, and its later documents attend to the keys/values kept from
+ * there; the second request's prefix runs in the batch of its first
+ * document, a later one, behind the first request's last documents. Every
+ * logit must match the whole prompt's. */
 static void test_later_batches(qrank_model *m) {
     enum { N_A = 80, N_B = 3 };
     static char texts[N_A][256];
