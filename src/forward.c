@@ -186,7 +186,9 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     int64_t *row_seq = malloc(sizeof(int64_t) * (size_t)T);
     int64_t *row_pos = malloc(sizeof(int64_t) * (size_t)T);
     int64_t *all_rows = malloc(sizeof(int64_t) * (size_t)T);
-    int64_t *last_rows = malloc(sizeof(int64_t) * n_seqs);
+    /* the last rows whose hidden state is asked for, and their sequences */
+    int64_t *last_rows = malloc(sizeof(int64_t) * n_seqs), *last_seq = malloc(sizeof(int64_t) * n_seqs);
+    unsigned char *is_prefix = calloc(n_seqs, 1);
     float *xn = malloc(sizeof(float) * (size_t)(CH * H));
     float *qb = malloc(sizeof(float) * (size_t)(CH * q_dim));
     float *att = malloc(sizeof(float) * (size_t)(CH * q_dim));
@@ -194,7 +196,7 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     float *gate = malloc(sizeof(float) * (size_t)(CH * hp->ffn));
     float *up = malloc(sizeof(float) * (size_t)(CH * hp->ffn));
     float *rope_cs = malloc(sizeof(float) * (size_t)(T * hd));
-    if (!h || !kall || !vall || !row_seq || !row_pos || !all_rows || !last_rows || !xn || !qb || !att ||
+    if (!h || !kall || !vall || !row_seq || !row_pos || !all_rows || !last_rows || !last_seq || !is_prefix || !xn || !qb || !att ||
         !ob || !gate || !up || !rope_cs) {
         rc = qr_error(err, QRANK_E_NO_MEMORY, "out of memory for a batch of %lld tokens", (long long)T);
         goto done;
@@ -209,13 +211,19 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             goto done;
         }
     }
+    /* a sequence that is another's prefix gives keys and values, no output */
+    for (size_t s = 0; s < n_seqs; s++)
+        if (seqs[s].prefix_seq) is_prefix[seqs[s].prefix_seq - seqs] = 1;
+    int64_t n_last = 0;
     for (size_t s = 0; s < n_seqs; s++) {
         const int64_t p0 = prefix_len(&seqs[s]);
         for (int64_t j = 0; j < seqs[s].len; j++) {
             row_seq[seqs[s].start + j] = (int64_t)s;
             row_pos[seqs[s].start + j] = p0 + j;
         }
-        last_rows[s] = seqs[s].start + seqs[s].len - 1;
+        if (is_prefix[s]) continue;
+        last_rows[n_last] = seqs[s].start + seqs[s].len - 1;
+        last_seq[n_last++] = (int64_t)s;
     }
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t r = 0; r < T; r++) {
@@ -260,7 +268,7 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
 
         /* the last layer: queries, attention and MLP only for the rows whose
          * hidden state is asked for */
-        const int64_t n_rows = out_last ? (int64_t)n_seqs : 0;
+        const int64_t n_rows = out_last ? n_last : 0;
         for (int64_t c0 = 0; c0 < n_rows && !rc; c0 += CH) {
             const int64_t n = n_rows - c0 < CH ? n_rows - c0 : CH;
             const int64_t *cr = last_rows + c0;
@@ -272,8 +280,11 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
             rc = attention_mlp(m, ly, &st, cr, n, qb, &b, err);
         }
     }
-    if (!rc && out_last)
-        for (size_t s = 0; s < n_seqs; s++) rmsnorm(out_last + s * H, h + last_rows[s] * H, m->output_norm, H, hp->rms_eps);
+    if (!rc && out_last) {
+        memset(out_last, 0, sizeof(float) * n_seqs * (size_t)H);
+        for (int64_t i = 0; i < n_last; i++)
+            rmsnorm(out_last + last_seq[i] * H, h + last_rows[i] * H, m->output_norm, H, hp->rms_eps);
+    }
 
 done:
     if (rc)
@@ -286,6 +297,8 @@ done:
     free(row_pos);
     free(all_rows);
     free(last_rows);
+    free(last_seq);
+    free(is_prefix);
     free(xn);
     free(qb);
     free(att);

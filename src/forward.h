@@ -36,7 +36,9 @@ typedef struct qr_seq {
 
 /* Runs the model over n_seqs packed sequences (no padding anywhere).
  * out_last (optional): n_seqs x hidden, the final-norm hidden state of each
- * sequence's last token; nothing else reaches the final layers' outputs. */
+ * sequence's last token; nothing else reaches the final layers' outputs. A
+ * sequence that is another's prefix_seq only lends its keys and values: its
+ * row is zero. */
 int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, size_t n_seqs,
                qrank_precision precision, float *out_last, qrank_error *err);
 

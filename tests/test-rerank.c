@@ -212,6 +212,23 @@ static void test_forward_arguments(qrank_model *m) {
     cap[1].prefix_seq = &cap[0]; /* capture of a sequence with a prefix */
     CHECK(qr_forward(m, ids, cap, 2, QRANK_PRECISION_EXACT, h, &err) == QRANK_E_INVALID_ARGUMENT,
           "a capture of a sequence with a prefix was accepted");
+
+    /* a prefix in the batch: its output row is zero, and the sequence after
+     * it ends as the six tokens would whole */
+    const int H = m->hp.hidden;
+    qr_seq pair[2] = {{0, 3, NULL, NULL, NULL}, {3, 3, NULL, NULL, NULL}}, whole = {0, 6, NULL, NULL, NULL};
+    pair[1].prefix_seq = &pair[0];
+    float *want = h + 2 * H;
+    for (int i = 0; i < 2 * H; i++) h[i] = 1.0f;
+    CHECK(qr_forward(m, ids, pair, 2, QRANK_PRECISION_EXACT, h, &err) == QRANK_OK, "prefix in the batch failed");
+    CHECK(qr_forward(m, ids, &whole, 1, QRANK_PRECISION_EXACT, want, &err) == QRANK_OK, "whole sequence failed");
+    int nonzero = 0, off = 0;
+    for (int i = 0; i < H; i++) {
+        nonzero += h[i] != 0.0f;
+        off += !(fabsf(h[H + i] - want[i]) <= 1e-5f);
+    }
+    CHECK(nonzero == 0, "the prefix sequence's output row has %d nonzero values", nonzero);
+    CHECK(off == 0, "%d values of the last hidden state differ from the whole sequence's", off);
 }
 
 /* Attention walks keys in blocks: sweep the prefix length across block
