@@ -196,8 +196,8 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     float *gate = malloc(sizeof(float) * (size_t)(CH * hp->ffn));
     float *up = malloc(sizeof(float) * (size_t)(CH * hp->ffn));
     float *rope_cs = malloc(sizeof(float) * (size_t)(T * hd));
-    if (!h || !kall || !vall || !row_seq || !row_pos || !all_rows || !last_rows || !last_seq || !is_prefix || !xn || !qb || !att ||
-        !ob || !gate || !up || !rope_cs) {
+    if (!h || !kall || !vall || !row_seq || !row_pos || !all_rows || !last_rows || !last_seq || !is_prefix || !xn ||
+        !qb || !att || !ob || !gate || !up || !rope_cs) {
         rc = qr_error(err, QRANK_E_NO_MEMORY, "out of memory for a batch of %lld tokens", (long long)T);
         goto done;
     }
