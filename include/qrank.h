@@ -84,6 +84,9 @@ typedef struct qrank_model_params {
      *    process would not win the copy back);
      *  1: all of them at load, for long-lived processes (qrank serve
      *    --repack);
+     *  2: as 0, and Q8_0's too, made by qrank_model_pack_step while the
+     *    caller is idle (qrank serve's default): the load stays fast, and
+     *    calls get faster as the copies arrive, with the same scores;
      * -1: none. Q4_0/Q4_K/Q6_K then run on the f32 kernel. */
     int repack;
 } qrank_model_params;
@@ -103,6 +106,14 @@ void qrank_model_set_threads(qrank_model *model, int n_threads);
  * Q4_0/Q4_K/Q6_K matrices), as a server does before it reports ready.
  * Nothing to do for other models, or when the copies exist. */
 void qrank_model_pack(qrank_model *model);
+
+/* Makes a few more of the copies that repack 2 leaves for idle time (one
+ * matrix per compute thread, a few milliseconds for the 0.6B model), for a
+ * caller with nothing else to do: qrank serve calls it while no request
+ * waits. Returns 1 while copies remain, else 0. Calls on the model may run
+ * beside it: a matrix is read from the file's layout until its copy is
+ * whole, and the scores are the same bit for bit either way. */
+int qrank_model_pack_step(qrank_model *model);
 
 typedef struct qrank_model_info {
     qrank_model_kind kind;

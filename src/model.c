@@ -446,8 +446,9 @@ static void drop_pages(void *ctx, const void *p, size_t n) {
  *   or by the first fast call (0).
  * - Q8_0: its kernel packs a chunk at a time on the fly; the copy spares
  *   that on every later call (5-10%, ~25% on small batches) but costs more
- *   than one call spends on it, so only at load (repack 1), for
- *   long-lived processes.
+ *   than one call spends on it, so only for long-lived processes: at load
+ *   (repack 1) or while they are idle (2, qrank_model_pack_step). Optional:
+ *   calls read the file's layout until a copy is made.
  * repack < 0: no copies. */
 static int wants_pack(const qrank_model *m, const qr_tensor *t, int repack) {
     if (repack < 0) return 0;
@@ -456,7 +457,7 @@ static int wants_pack(const qrank_model *m, const qr_tensor *t, int repack) {
 }
 
 /* Reserves one mapping for every packed copy and points the matrices at
- * their slots; with repack > 0 makes the copies now. Reserving costs no
+ * their slots; with repack 1 makes the copies now. Reserving costs no
  * memory: pages arrive as the copies are made. Skipped, not failed, when
  * the table has no packed layout or the address space is not there: the
  * kernels read the file's layout then. --precision exact reads the file's
@@ -501,20 +502,32 @@ static void plan_packing(qrank_model *m, int repack) {
         qr_layer *ly = &m->layers[j / 7];
         const qr_tensor **slot[7] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->w_gate, &ly->w_up, &ly->w_down};
         qr_pack_slot *s = &m->pack_pool.slots[n++];
-        *s = (qr_pack_slot){&m->pack_pool, *slot[j % 7], (char *)buf + offset[j], k->pack_size(*slot[j % 7])};
+        s->pool = &m->pack_pool;
+        s->tensor = *slot[j % 7];
+        s->dst = (char *)buf + offset[j];
+        s->size = k->pack_size(s->tensor);
+        s->optional = s->tensor->type == QR_TYPE_Q8_0;
+        atomic_init(&s->made, 0);
         ly->own[j % 7] = **slot[j % 7];
         ly->own[j % 7].slot = s;
         *slot[j % 7] = &ly->own[j % 7];
     }
     free(offset);
-    if (repack > 0) {
-        qr_pack_pool_fill(&m->pack_pool, k, m->n_threads);
+    if (repack == 1) {
+        qr_pack_pool_fill(&m->pack_pool, k, m->n_threads, 0);
         mprotect(buf, total, PROT_READ); /* nothing writes to it again */
     }
 }
 
 void qrank_model_pack(qrank_model *m) {
-    if (m->packed) qr_pack_pool_fill(&m->pack_pool, &m->kernels, m->n_threads);
+    if (m->packed) qr_pack_pool_fill(&m->pack_pool, &m->kernels, m->n_threads, 1);
+}
+
+int qrank_model_pack_step(qrank_model *m) {
+    if (!m->packed) return 0;
+    const int left = qr_pack_pool_step(&m->pack_pool, &m->kernels, m->n_threads);
+    if (left == 0) mprotect(m->packed, m->packed_bytes, PROT_READ); /* nothing writes to it again */
+    return left > 0;
 }
 
 static int collect_tensors(qrank_model *m, qrank_error *err) {

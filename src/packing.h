@@ -12,7 +12,14 @@
  * page and wait for each other's zeroing. The first caller to need them
  * takes the pool's lock and packs; concurrent callers wait on the lock
  * rather than compute with a different kernel, so a request's scores never
- * depend on what ran beside it. */
+ * depend on what ran beside it.
+ *
+ * Optional copies are the exception: Q8_0's kernel also reads the file's
+ * layout, with the very same arithmetic (the tile is fed the same groups,
+ * packed a chunk at a time), so a call never waits for them and uses each
+ * one from the moment it is complete. They are made a few matrices at a
+ * time by whoever has nothing better to do (qr_pack_pool_step), or all at
+ * once when asked for (load). */
 #ifndef QRANK_PACKING_H
 #define QRANK_PACKING_H
 
@@ -29,6 +36,8 @@ typedef struct qr_pack_slot {
     const qr_tensor *tensor; /* the matrix, as the file has it */
     void *dst;               /* where its copy goes: pack_size bytes, 64-byte aligned */
     size_t size;
+    int optional;            /* the kernel reads the file's layout too: never wait for this copy */
+    atomic_int made;         /* 1 once dst holds the whole copy (release; read with acquire) */
 } qr_pack_slot;
 
 typedef struct qr_pack_pool {
@@ -38,8 +47,9 @@ typedef struct qr_pack_pool {
      * that the model's file pages can go and resident memory stays one copy. */
     void (*drop_pages)(void *ctx, const void *p, size_t n);
     void *drop_ctx;
-    pthread_mutex_t lock; /* held while packing */
-    atomic_int ready;     /* 1: every slot's dst holds its copy */
+    pthread_mutex_t lock;      /* held while packing */
+    atomic_int ready;          /* 1: every slot's copy is made */
+    atomic_int ready_required; /* 1: every copy that is not optional is made */
     atomic_size_t packed_bytes;
 } qr_pack_pool;
 
@@ -47,11 +57,18 @@ typedef struct qr_pack_pool {
 int qr_pack_pool_init(qr_pack_pool *p, int n_slots);
 void qr_pack_pool_destroy(qr_pack_pool *p);
 
-/* Makes every copy of the pool on n_threads threads, unless they are made. */
-void qr_pack_pool_fill(qr_pack_pool *p, const qr_kernels *k, int n_threads);
+/* Makes the copies not made yet on n_threads threads: every one, or with
+ * required_only those that are not optional. */
+void qr_pack_pool_fill(qr_pack_pool *p, const qr_kernels *k, int n_threads, int required_only);
 
-/* The tensor a fast call should read: w itself when it has no slot, else
- * *tmp, w with packed set, making the pool's copies first if nobody has. */
+/* Makes the next few copies not made yet, one matrix per thread, and
+ * returns how many are still to make (0: the pool is complete). Calls on
+ * the model may run meanwhile. */
+int qr_pack_pool_step(qr_pack_pool *p, const qr_kernels *k, int n_threads);
+
+/* The tensor a fast call should read: w itself when it has no slot or its
+ * optional copy is not made yet, else *tmp, w with packed set, making the
+ * pool's required copies first if nobody has. */
 const qr_tensor *qr_pack_use(const qr_kernels *k, int n_threads, const qr_tensor *w, qr_tensor *tmp);
 
 #endif

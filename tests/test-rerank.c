@@ -379,6 +379,68 @@ out:
     qrank_model_free(eager);
 }
 
+static void *pack_all_steps(void *arg) {
+    while (qrank_model_pack_step(arg)) {
+    }
+    return NULL;
+}
+
+/* repack 2: copies made a few at a time by qrank_model_pack_step (what qrank
+ * serve does while idle). A call scores the same, bit for bit, before any
+ * copy, with some made, while another thread makes the rest, and after. */
+static void test_repack_idle(const char *path, int kquant) {
+    qrank_model *idle = NULL, *eager = NULL;
+    qrank_error err;
+    qrank_model_params mp = qrank_model_default_params();
+    mp.repack = 1;
+    CHECK(qrank_model_load(path, &mp, &eager, &err) == QRANK_OK, "%s", err.message);
+    mp.repack = 2;
+    CHECK(qrank_model_load(path, &mp, &idle, &err) == QRANK_OK, "%s", err.message);
+    if (!idle || !eager) goto out;
+    qrank_model_info ii, ei;
+    qrank_model_get_info(idle, &ii);
+    qrank_model_get_info(eager, &ei);
+    CHECK(ii.layout_bytes == ei.layout_bytes && ii.packed_bytes == 0, "idle, loaded: %zu of %zu bytes (at load %zu)",
+          ii.packed_bytes, ii.layout_bytes, ei.layout_bytes);
+    enum { N = sizeof DOCS / sizeof DOCS[0] };
+    float want[2][N], got[N];
+    for (int exact = 0; exact < 2; exact++)
+        CHECK(score_docs(eager, exact ? QRANK_PRECISION_EXACT : QRANK_PRECISION_FAST, want[exact]) == QRANK_OK,
+              "rerank at load");
+    if (!kquant) {
+        CHECK(score_docs(idle, QRANK_PRECISION_FAST, got) == QRANK_OK && memcmp(got, want[0], sizeof got) == 0,
+              "idle, before any copy: scores differ from copies made at load");
+        qrank_model_get_info(idle, &ii);
+        CHECK(ii.packed_bytes == 0, "a fast call made %zu bytes of Q8_0 copies; they are left for idle time",
+              ii.packed_bytes);
+    }
+    if (ei.layout_bytes > 0) {
+        CHECK(qrank_model_pack_step(idle) == 1, "one step made every copy of a model with several layers");
+        qrank_model_get_info(idle, &ii);
+        CHECK(ii.packed_bytes > 0 && ii.packed_bytes < ii.layout_bytes, "one step: %zu of %zu bytes",
+              ii.packed_bytes, ii.layout_bytes);
+        CHECK(score_docs(idle, QRANK_PRECISION_FAST, got) == QRANK_OK && memcmp(got, want[0], sizeof got) == 0,
+              "idle, some copies made: scores differ from copies made at load");
+        pthread_t th;
+        CHECK(pthread_create(&th, NULL, pack_all_steps, idle) == 0, "pthread_create");
+        for (int call = 0; call < 3; call++)
+            CHECK(score_docs(idle, QRANK_PRECISION_FAST, got) == QRANK_OK && memcmp(got, want[0], sizeof got) == 0,
+                  "idle, call %d beside the steps: scores differ from copies made at load", call);
+        pthread_join(th, NULL);
+    }
+    CHECK(qrank_model_pack_step(idle) == 0, "a step after the last copy says more remain");
+    qrank_model_get_info(idle, &ii);
+    CHECK(ii.packed_bytes == ii.layout_bytes, "idle, every step done: %zu of %zu bytes", ii.packed_bytes,
+          ii.layout_bytes);
+    for (int exact = 0; exact < 2; exact++)
+        CHECK(score_docs(idle, exact ? QRANK_PRECISION_EXACT : QRANK_PRECISION_FAST, got) == QRANK_OK &&
+                  memcmp(got, want[exact], sizeof got) == 0,
+              "idle, every copy made: %s scores differ from copies made at load", exact ? "exact" : "fast");
+out:
+    qrank_model_free(idle);
+    qrank_model_free(eager);
+}
+
 typedef struct {
     qrank_model *m;
     float scores[sizeof DOCS / sizeof DOCS[0]];
@@ -504,9 +566,11 @@ int main(int argc, char **argv) {
     qrank_model_free(m);
     snprintf(path, sizeof path, "%s/models/engine-q8_0.gguf", argv[2]);
     test_repack(path, 0);
+    test_repack_idle(path, 0);
     test_nonfinite(path, argv[2]);
     snprintf(path, sizeof path, "%s/models/engine-q4_k_m.gguf", argv[2]);
     test_repack(path, 1);
+    test_repack_idle(path, 1);
     test_concurrent_first_calls(path);
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
