@@ -601,14 +601,21 @@ static cJSON *model_entry(server *srv, const char *id, const qrank_model_info *i
 }
 
 static void handle_models(server *srv, const http_request *req, http_response *resp) {
+    /* as of now: packed_bytes grows while the scheduler lays weights out */
+    qrank_model_info rerank_info = srv->rerank_info, embed_info = srv->embed_info;
+    if (srv->scheduler) {
+        scheduler_model_info(srv->scheduler, 0, &rerank_info);
+        if (srv->has_embedder)
+            scheduler_model_info(srv->scheduler, 1, &embed_info);
+    }
     cJSON *root = cJSON_CreateObject();
     cJSON *data = cJSON_AddArrayToObject(root, "data");
-    cJSON *rerank = model_entry(srv, srv->rerank_id, &srv->rerank_info);
+    cJSON *rerank = model_entry(srv, srv->rerank_id, &rerank_info);
     int ok = data && rerank && cJSON_AddItemToArray(data, rerank);
     if (!ok)
         cJSON_Delete(rerank);
     if (ok && srv->has_embedder) {
-        cJSON *embed = model_entry(srv, srv->embed_id, &srv->embed_info);
+        cJSON *embed = model_entry(srv, srv->embed_id, &embed_info);
         ok = embed && cJSON_AddItemToArray(data, embed);
         if (!ok)
             cJSON_Delete(embed);

@@ -21,7 +21,12 @@
  * until the compute thread has set job->finished, so no job is freed while
  * the queue still points at it. A submitter whose client has gone unlinks its
  * own job under the lock if the job is still queued (not `started`), so work
- * nobody will read is never computed. */
+ * nobody will read is never computed.
+ *
+ * While the queue is empty the compute thread lays the models' Q8_0 weights
+ * out for the fast kernel (qrank_model_pack_step, repack 2), a matrix per
+ * thread at a time: a request that arrives meanwhile waits a few
+ * milliseconds at most, and scores the same on either layout. */
 #include <errno.h>
 #include <time.h>
 #include "scheduler.h"
@@ -63,6 +68,7 @@ struct scheduler {
     job *head, *tail;
     size_t depth;
     int stopping;
+    int packing; /* the models may still have copies to make (compute thread only) */
 };
 
 size_t scheduler_rerank_cost(const qrank_rerank_request *r) {
@@ -163,8 +169,17 @@ static void *compute_thread(void *arg) {
     size_t round_cap = 0;
     pthread_mutex_lock(&s->lock);
     for (;;) {
-        while (!s->head && !s->stopping)
+        while (!s->head && !s->stopping) {
+            if (s->packing) {
+                pthread_mutex_unlock(&s->lock);
+                const int reranker_left = s->reranker && qrank_model_pack_step(s->reranker);
+                const int embedder_left = s->embedder && qrank_model_pack_step(s->embedder);
+                pthread_mutex_lock(&s->lock);
+                s->packing = reranker_left || embedder_left;
+                continue;
+            }
             pthread_cond_wait(&s->work, &s->lock);
+        }
         if (!s->head)
             break; /* stopping and drained */
 
@@ -238,6 +253,7 @@ int scheduler_create(qrank_model *reranker, qrank_model *embedder, const schedul
     s->embedder = embedder;
     s->cfg = *cfg;
     s->metrics = m;
+    s->packing = 1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->done, NULL);
@@ -363,4 +379,10 @@ void scheduler_free(scheduler *s) {
     qrank_model_free(s->reranker);
     qrank_model_free(s->embedder);
     free(s);
+}
+
+void scheduler_model_info(scheduler *s, int embedder, qrank_model_info *info) {
+    const qrank_model *m = embedder ? s->embedder : s->reranker;
+    if (m)
+        qrank_model_get_info(m, info); /* read-only; packed_bytes is atomic */
 }

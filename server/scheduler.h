@@ -48,6 +48,10 @@ typedef struct sched_watch {
 } sched_watch;
 enum { SCHED_WATCH_MS = 100 };
 
+/* A loaded model's info as of now (packed_bytes grows while the scheduler
+ * lays weights out); embedder selects which. Left alone if that model is absent. */
+void scheduler_model_info(scheduler *s, int embedder, qrank_model_info *info);
+
 /* Blocks until the request is scored (its scores/logits/usage filled).
  * watch may be NULL (wait whatever happens). */
 int scheduler_rerank(scheduler *s, qrank_rerank_request *request, const sched_watch *watch,

@@ -78,6 +78,38 @@ test("GET /v1/models lists the reranker and the embedder", async () => {
   assert.equal(r.json.notice, undefined);
 });
 
+// The Q8_0 weights are laid out for the fast kernel while no request waits
+// (qrank_model_pack_step); the later tests then compare the server's scores,
+// on those copies, with the CLI's, which never makes them.
+test("GET /v1/models: Q8_0 layouts made while idle (packed_bytes reaches layout_bytes); none with --no-repack", async () => {
+  let r = await get(srv.base, "/v1/models");
+  const hasLayout = r.json.data[0].kernels !== "generic";
+  if (!hasLayout) console.log("skipped the layout check: the generic kernel table has no packed layout");
+  const deadline = Date.now() + 20000;
+  while (hasLayout && r.json.data.some((m) => m.packed_bytes < m.layout_bytes) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    r = await get(srv.base, "/v1/models");
+  }
+  for (const m of r.json.data) {
+    assert.equal(m.weight_type, "Q8_0");
+    if (hasLayout) assert.ok(m.layout_bytes > 0, `${m.kind}: no layout planned`);
+    assert.equal(m.packed_bytes, m.layout_bytes, `${m.kind}: ${m.packed_bytes} of ${m.layout_bytes} bytes after 20 s idle`);
+  }
+  const never = await startServer(["--no-repack"]);
+  try {
+    const expected = await cliScores(QUERY, DOCS);
+    const scored = await post(never.base, "/v1/rerank", { query: QUERY, documents: DOCS });
+    assert.equal(scored.status, 200, scored.text);
+    for (const x of scored.json.results) assert.equal(f32(x.relevance_score), f32(expected[x.index]), `doc ${x.index}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const m = (await get(never.base, "/v1/models")).json.data[0];
+    assert.equal(m.packed_bytes, 0);
+    assert.equal(m.layout_bytes, 0);
+  } finally {
+    await never.stop();
+  }
+});
+
 test("POST /v1/rerank (Cohere/Jina form): sorted, top_n, no document unless asked, CLI's scores", async () => {
   const expected = await cliScores(QUERY, DOCS);
   const r = await post(srv.base, "/v1/rerank", { model: "my-reranker", query: QUERY, documents: DOCS });
