@@ -2,7 +2,7 @@
 """http_rerank.py - posts-N end to end as users run it: `qrank rerank` and `qrank serve`.
 
   bench/http_rerank.py [--build build] [--model models/bench-0.6b-q8_0.gguf]
-                       [--docs 20] [--repeats 5] [--threads N] [--repack]
+                       [--docs 20] [--repeats 5] [--threads N] [--repack idle|load|off]
 
 The same posts and query as bench-rerank's posts-N workload (bench-rerank
 --print-posts). Prints, each over --repeats runs (median, min, max):
@@ -10,7 +10,10 @@ The same posts and query as bench-rerank's posts-N workload (bench-rerank
   (loading the model included);
 - the server: one `qrank serve --port 0`, the time from its start until it
   says it is running, then POST /v1/rerank (Cohere form) with all posts, from
-  request to full answer (with --repack, `qrank serve --repack`);
+  request to full answer. --repack says how the server lays Q8_0 weights
+  out for its fast kernel: idle (its default: while no request waits; the
+  requests are sent once /v1/models says it is done, and the time from the
+  start to then is printed), load (`--repack`) or off (`--no-repack`);
 - the prompt tokens of the answer's usage (one whole prompt per post, as the
   official code counts them) and the seconds a one-prompt-per-post engine at
   llama.cpp's measured 300-340 prompt tokens/s (2 threads, this kind of
@@ -44,7 +47,8 @@ def main():
     ap.add_argument("--docs", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--repack", action="store_true", help="qrank serve --repack")
+    ap.add_argument("--repack", choices=("idle", "load", "off"), default="idle",
+                    help="how qrank serve lays Q8_0 weights out (default: idle, its own default)")
     a = ap.parse_args()
     qrank = os.path.join(a.build, "qrank")
     maker = os.path.join(a.build, "bench", "bench-rerank")
@@ -70,7 +74,7 @@ def main():
 
     t0 = time.monotonic()
     server = subprocess.Popen([qrank, "serve", "-m", a.model, "--port", "0"] + threads +
-                              (["--repack"] if a.repack else []),
+                              {"idle": [], "load": ["--repack"], "off": ["--no-repack"]}[a.repack],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         port = None
@@ -82,6 +86,14 @@ def main():
         if port is None:
             sys.exit("http_rerank.py: the server stopped before it was running")
         ready = time.monotonic() - t0
+        laid_out = None
+        while a.repack == "idle":
+            with urllib.request.urlopen("http://127.0.0.1:%d/v1/models" % port, timeout=60) as resp:
+                model = json.loads(resp.read())["data"][0]
+            if model["packed_bytes"] >= model["layout_bytes"]:
+                laid_out = time.monotonic() - t0
+                break
+            time.sleep(0.01)
         body = json.dumps({"query": QUERY, "documents": posts}).encode()
         http, prompt_tokens = [], 0
         for _ in range(a.repeats):
@@ -99,8 +111,8 @@ def main():
         server.wait(timeout=60)
 
     lo, hi = (prompt_tokens / r for r in reversed(LLAMA_CPP_TOKENS_PER_S))
-    print("model %s, %d posts, %d repeats, threads %s%s" % (a.model, len(posts), a.repeats, a.threads or "all",
-                                                           ", server --repack" if a.repack else ""))
+    print("model %s, %d posts, %d repeats, threads %s, server repack %s" % (a.model, len(posts), a.repeats,
+                                                                          a.threads or "all", a.repack))
     print("prompt tokens (one whole prompt per post): %d; at llama.cpp's 300-340 tokens/s: %.1f-%.1f s"
           % (prompt_tokens, lo, hi))
     print("%-44s %-26s %s" % ("path", "median s (min-max)", "vs one prompt per post at llama.cpp's rate"))
@@ -108,6 +120,8 @@ def main():
         med = statistics.median(xs)
         print("%-44s %-26s %.1f-%.1fx" % (label, summary(xs), lo / med, hi / med))
     print("%-44s %.3f" % ("qrank serve: start to running", ready))
+    if laid_out is not None:
+        print("%-44s %.3f" % ("qrank serve: start to Q8_0 weights laid out", laid_out))
 
 
 if __name__ == "__main__":
