@@ -147,6 +147,13 @@ static int64_t prefix_len(const qr_seq *sq) {
     return sq->prefix ? sq->prefix->n_tokens : sq->prefix_seq ? sq->prefix_seq->len : 0;
 }
 
+/* The piece of a workspace block at *off (NULL while only sizing: base NULL). */
+static void *carve(unsigned char *base, size_t *off, size_t bytes) {
+    void *p = base ? base + *off : NULL;
+    *off += (bytes + 63) / 64 * 64;
+    return p;
+}
+
 int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, size_t n_seqs,
                qrank_precision prec, float *out_last, qrank_error *err) {
     const qr_hparams *hp = &m->hp;
@@ -180,24 +187,32 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     for (size_t s = 0; s < n_seqs; s++) /* freed at done: on any error */
         if (seqs[s].capture) memset(seqs[s].capture, 0, sizeof *seqs[s].capture);
     const int64_t CH = T < ROW_CHUNK ? T : ROW_CHUNK;
-    float *h = malloc(sizeof(float) * (size_t)(T * H));
-    float *kall = malloc(sizeof(float) * (size_t)(T * kv_dim));
-    float *vall = malloc(sizeof(float) * (size_t)(T * kv_dim));
-    int64_t *row_seq = malloc(sizeof(int64_t) * (size_t)T);
-    int64_t *row_pos = malloc(sizeof(int64_t) * (size_t)T);
-    int64_t *all_rows = malloc(sizeof(int64_t) * (size_t)T);
+    /* The big buffers come from the model's kept block (workspace.h), in
+     * 64-byte-aligned pieces; the first pass only adds up their sizes. */
+    unsigned char *ws = NULL;
+    float *h, *kall, *vall, *xn, *qb, *att, *ob, *gate, *up, *rope_cs;
+    int64_t *row_seq, *row_pos, *all_rows;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t off = 0;
+        h = carve(ws, &off, sizeof(float) * (size_t)(T * H));
+        kall = carve(ws, &off, sizeof(float) * (size_t)(T * kv_dim));
+        vall = carve(ws, &off, sizeof(float) * (size_t)(T * kv_dim));
+        rope_cs = carve(ws, &off, sizeof(float) * (size_t)(T * hd));
+        row_seq = carve(ws, &off, sizeof(int64_t) * (size_t)T);
+        row_pos = carve(ws, &off, sizeof(int64_t) * (size_t)T);
+        all_rows = carve(ws, &off, sizeof(int64_t) * (size_t)T);
+        xn = carve(ws, &off, sizeof(float) * (size_t)(CH * H));
+        qb = carve(ws, &off, sizeof(float) * (size_t)(CH * q_dim));
+        att = carve(ws, &off, sizeof(float) * (size_t)(CH * q_dim));
+        ob = carve(ws, &off, sizeof(float) * (size_t)(CH * H));
+        gate = carve(ws, &off, sizeof(float) * (size_t)(CH * hp->ffn));
+        up = carve(ws, &off, sizeof(float) * (size_t)(CH * hp->ffn));
+        if (pass == 0 && !(ws = qr_workspace_take(m->workspace, off))) break;
+    }
     /* the last rows whose hidden state is asked for, and their sequences */
     int64_t *last_rows = malloc(sizeof(int64_t) * n_seqs), *last_seq = malloc(sizeof(int64_t) * n_seqs);
     unsigned char *is_prefix = calloc(n_seqs, 1);
-    float *xn = malloc(sizeof(float) * (size_t)(CH * H));
-    float *qb = malloc(sizeof(float) * (size_t)(CH * q_dim));
-    float *att = malloc(sizeof(float) * (size_t)(CH * q_dim));
-    float *ob = malloc(sizeof(float) * (size_t)(CH * H));
-    float *gate = malloc(sizeof(float) * (size_t)(CH * hp->ffn));
-    float *up = malloc(sizeof(float) * (size_t)(CH * hp->ffn));
-    float *rope_cs = malloc(sizeof(float) * (size_t)(T * hd));
-    if (!h || !kall || !vall || !row_seq || !row_pos || !all_rows || !last_rows || !last_seq || !is_prefix || !xn ||
-        !qb || !att || !ob || !gate || !up || !rope_cs) {
+    if (!ws || !last_rows || !last_seq || !is_prefix) {
         rc = qr_error(err, QRANK_E_NO_MEMORY, "out of memory for a batch of %lld tokens", (long long)T);
         goto done;
     }
@@ -290,21 +305,9 @@ done:
     if (rc)
         for (size_t s = 0; s < n_seqs; s++)
             if (seqs[s].capture) qr_kv_prefix_free(seqs[s].capture);
-    free(h);
-    free(kall);
-    free(vall);
-    free(row_seq);
-    free(row_pos);
-    free(all_rows);
+    qr_workspace_give(m->workspace, ws);
     free(last_rows);
     free(last_seq);
     free(is_prefix);
-    free(xn);
-    free(qb);
-    free(att);
-    free(ob);
-    free(gate);
-    free(up);
-    free(rope_cs);
     return rc;
 }

@@ -578,6 +578,7 @@ int qrank_model_load(const char *path, const qrank_model_params *params, qrank_m
         qr_kernels_select(&m->kernels, NULL);
         qrank_model_set_threads(m, p.n_threads);
         m->precision = p.precision;
+        m->workspace = qr_workspace_cache_create();
         plan_packing(m, p.repack);
     }
     if (rc) {
@@ -607,6 +608,7 @@ void qrank_model_free(qrank_model *m) {
     free(m->rerank_prefix);
     free(m->rerank_suffix);
     free(m->all_tensors);
+    qr_workspace_cache_free(m->workspace);
     if (m->packed) {
         qr_pack_pool_destroy(&m->pack_pool);
         munmap(m->packed, m->packed_bytes);

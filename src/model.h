@@ -15,6 +15,7 @@
 #include "safetensors.h"
 #include "tensor.h"
 #include "tokenizer.h"
+#include "workspace.h"
 
 typedef struct qr_hparams {
     int n_layers, hidden, ffn, n_heads, n_kv_heads, head_dim;
@@ -63,6 +64,7 @@ struct qrank_model {
     qr_pack_pool pack_pool;
     int n_threads;
     qrank_precision precision;
+    qr_workspace_cache *workspace; /* forward passes' scratch, kept between calls (NULL: none kept) */
 
     /* tensor listing for qrank_model_get_tensor */
     const qr_tensor **all_tensors;

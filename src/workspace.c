@@ -1,0 +1,46 @@
+/* workspace.c - one kept block per model (workspace.h). */
+#include "workspace.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { HEADER = 64 }; /* the block's size, in front of the aligned memory */
+
+struct qr_workspace_cache {
+    _Atomic(unsigned char *) block; /* a header, or NULL while a call has it */
+};
+
+qr_workspace_cache *qr_workspace_cache_create(void) {
+    qr_workspace_cache *c = malloc(sizeof *c);
+    if (c) atomic_init(&c->block, NULL);
+    return c;
+}
+
+void qr_workspace_cache_free(qr_workspace_cache *c) {
+    if (!c) return;
+    free(atomic_load(&c->block));
+    free(c);
+}
+
+void *qr_workspace_take(qr_workspace_cache *c, size_t bytes) {
+    unsigned char *b = c ? atomic_exchange(&c->block, NULL) : NULL;
+    if (b) {
+        size_t size;
+        memcpy(&size, b, sizeof size);
+        if (size >= bytes) return b + HEADER;
+        free(b);
+    }
+    const size_t size = (bytes + 63) / 64 * 64;
+    if (size < bytes || size > (size_t)-1 - HEADER) return NULL;
+    b = aligned_alloc(64, HEADER + size);
+    if (!b) return NULL;
+    memcpy(b, &size, sizeof size);
+    return b + HEADER;
+}
+
+void qr_workspace_give(qr_workspace_cache *c, void *p) {
+    if (!p) return;
+    unsigned char *b = (unsigned char *)p - HEADER, *none = NULL;
+    if (!c || !atomic_compare_exchange_strong(&c->block, &none, b)) free(b);
+}
