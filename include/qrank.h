@@ -107,6 +107,12 @@ void qrank_model_set_threads(qrank_model *model, int n_threads);
  * Nothing to do for other models, or when the copies exist. */
 void qrank_model_pack(qrank_model *model);
 
+/* Allocates and touches now the scratch memory that calls keep between
+ * them (that of a 4,096-token batch: about 75 MB for the 0.6B model), as a
+ * server does before it reports ready: later calls then neither fault it
+ * in nor grow the process. Without it the first large call allocates it. */
+int qrank_model_reserve(qrank_model *model, qrank_error *err);
+
 /* Makes a few more of the copies that repack 2 leaves for idle time (one
  * matrix per compute thread, a few milliseconds for the 0.6B model), for a
  * caller with nothing else to do: qrank serve calls it while no request

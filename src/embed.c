@@ -14,7 +14,7 @@
 #include "forward.h"
 #include "model.h"
 
-enum { BATCH_TOKENS = 4096 };
+enum { BATCH_TOKENS = QR_BATCH_TOKENS };
 
 qrank_embed_params qrank_embed_default_params(void) {
     qrank_embed_params p;

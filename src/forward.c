@@ -154,11 +154,44 @@ static void *carve(unsigned char *base, size_t *off, size_t bytes) {
     return p;
 }
 
+typedef struct {
+    float *h, *kall, *vall, *xn, *qb, *att, *ob, *gate, *up, *rope_cs;
+    int64_t *row_seq, *row_pos, *all_rows;
+} scratch;
+
+/* Lays a call's buffers out over base in 64-byte-aligned pieces (all NULL
+ * when base is NULL) and returns the bytes they take. */
+static size_t carve_scratch(const qrank_model *m, int64_t T, unsigned char *base, scratch *sc) {
+    const qr_hparams *hp = &m->hp;
+    const int64_t H = hp->hidden, hd = hp->head_dim, q_dim = hp->n_heads * hd, kv_dim = hp->n_kv_heads * hd;
+    const int64_t CH = T < ROW_CHUNK ? T : ROW_CHUNK;
+    size_t off = 0;
+    sc->h = carve(base, &off, sizeof(float) * (size_t)(T * H));
+    sc->kall = carve(base, &off, sizeof(float) * (size_t)(T * kv_dim));
+    sc->vall = carve(base, &off, sizeof(float) * (size_t)(T * kv_dim));
+    sc->rope_cs = carve(base, &off, sizeof(float) * (size_t)(T * hd));
+    sc->row_seq = carve(base, &off, sizeof(int64_t) * (size_t)T);
+    sc->row_pos = carve(base, &off, sizeof(int64_t) * (size_t)T);
+    sc->all_rows = carve(base, &off, sizeof(int64_t) * (size_t)T);
+    sc->xn = carve(base, &off, sizeof(float) * (size_t)(CH * H));
+    sc->qb = carve(base, &off, sizeof(float) * (size_t)(CH * q_dim));
+    sc->att = carve(base, &off, sizeof(float) * (size_t)(CH * q_dim));
+    sc->ob = carve(base, &off, sizeof(float) * (size_t)(CH * H));
+    sc->gate = carve(base, &off, sizeof(float) * (size_t)(CH * hp->ffn));
+    sc->up = carve(base, &off, sizeof(float) * (size_t)(CH * hp->ffn));
+    return off;
+}
+
+size_t qr_forward_scratch_bytes(const qrank_model *m, int64_t n_tokens) {
+    scratch sc;
+    return carve_scratch(m, n_tokens, NULL, &sc);
+}
+
 int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, size_t n_seqs,
                qrank_precision prec, float *out_last, qrank_error *err) {
     const qr_hparams *hp = &m->hp;
     const int H = hp->hidden, hd = hp->head_dim, nt = m->n_threads;
-    const int q_dim = hp->n_heads * hd, kv_dim = hp->n_kv_heads * hd;
+    const int kv_dim = hp->n_kv_heads * hd;
     const qr_kernels *K = &m->kernels;
     if (n_seqs == 0) return QRANK_OK;
     int64_t T = 0;
@@ -187,28 +220,13 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     for (size_t s = 0; s < n_seqs; s++) /* freed at done: on any error */
         if (seqs[s].capture) memset(seqs[s].capture, 0, sizeof *seqs[s].capture);
     const int64_t CH = T < ROW_CHUNK ? T : ROW_CHUNK;
-    /* The big buffers come from the model's kept block (workspace.h), in
-     * 64-byte-aligned pieces; the first pass only adds up their sizes. */
-    unsigned char *ws = NULL;
-    float *h, *kall, *vall, *xn, *qb, *att, *ob, *gate, *up, *rope_cs;
-    int64_t *row_seq, *row_pos, *all_rows;
-    for (int pass = 0; pass < 2; pass++) {
-        size_t off = 0;
-        h = carve(ws, &off, sizeof(float) * (size_t)(T * H));
-        kall = carve(ws, &off, sizeof(float) * (size_t)(T * kv_dim));
-        vall = carve(ws, &off, sizeof(float) * (size_t)(T * kv_dim));
-        rope_cs = carve(ws, &off, sizeof(float) * (size_t)(T * hd));
-        row_seq = carve(ws, &off, sizeof(int64_t) * (size_t)T);
-        row_pos = carve(ws, &off, sizeof(int64_t) * (size_t)T);
-        all_rows = carve(ws, &off, sizeof(int64_t) * (size_t)T);
-        xn = carve(ws, &off, sizeof(float) * (size_t)(CH * H));
-        qb = carve(ws, &off, sizeof(float) * (size_t)(CH * q_dim));
-        att = carve(ws, &off, sizeof(float) * (size_t)(CH * q_dim));
-        ob = carve(ws, &off, sizeof(float) * (size_t)(CH * H));
-        gate = carve(ws, &off, sizeof(float) * (size_t)(CH * hp->ffn));
-        up = carve(ws, &off, sizeof(float) * (size_t)(CH * hp->ffn));
-        if (pass == 0 && !(ws = qr_workspace_take(m->workspace, off))) break;
-    }
+    /* The big buffers come from the model's kept block (workspace.h). */
+    scratch sc;
+    unsigned char *ws = qr_workspace_take(m->workspace, carve_scratch(m, T, NULL, &sc));
+    if (ws) carve_scratch(m, T, ws, &sc);
+    float *h = sc.h, *kall = sc.kall, *vall = sc.vall, *xn = sc.xn, *qb = sc.qb, *att = sc.att, *ob = sc.ob,
+          *gate = sc.gate, *up = sc.up, *rope_cs = sc.rope_cs;
+    int64_t *row_seq = sc.row_seq, *row_pos = sc.row_pos, *all_rows = sc.all_rows;
     /* the last rows whose hidden state is asked for, and their sequences */
     int64_t *last_rows = malloc(sizeof(int64_t) * n_seqs), *last_seq = malloc(sizeof(int64_t) * n_seqs);
     unsigned char *is_prefix = calloc(n_seqs, 1);

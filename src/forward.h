@@ -7,6 +7,14 @@
 
 #include "model.h"
 
+/* Tokens per forward call that rerank.c and embed.c pack their batches to
+ * (a single longer sequence makes a call of its own). The model keeps the
+ * scratch of a call up to this size between calls (workspace.h). */
+enum { QR_BATCH_TOKENS = 4096 };
+
+/* Bytes of scratch a forward call over n_tokens uses. */
+size_t qr_forward_scratch_bytes(const qrank_model *m, int64_t n_tokens);
+
 /* Keys and values of a shared prompt prefix, every layer, after k_norm and
  * RoPE: k[l][pos][kv_dim], v[l][pos][kv_dim]. Documents that follow the
  * prefix attend to these instead of recomputing them. */

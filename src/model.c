@@ -7,6 +7,7 @@
  * vectors and the two output rows the reranker needs ("yes", "no") are
  * widened to f32, a few KB. */
 #include "model.h"
+#include "forward.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -523,6 +524,12 @@ void qrank_model_pack(qrank_model *m) {
     if (m->packed) qr_pack_pool_fill(&m->pack_pool, &m->kernels, m->n_threads, 1);
 }
 
+int qrank_model_reserve(qrank_model *m, qrank_error *err) {
+    if (qr_workspace_reserve(m->workspace, qr_forward_scratch_bytes(m, QR_BATCH_TOKENS)))
+        return qr_error(err, QRANK_E_NO_MEMORY, "out of memory for the scratch of a %d-token batch", QR_BATCH_TOKENS);
+    return QRANK_OK;
+}
+
 int qrank_model_pack_step(qrank_model *m) {
     if (!m->packed) return 0;
     const int left = qr_pack_pool_step(&m->pack_pool, &m->kernels, m->n_threads);
@@ -578,7 +585,7 @@ int qrank_model_load(const char *path, const qrank_model_params *params, qrank_m
         qr_kernels_select(&m->kernels, NULL);
         qrank_model_set_threads(m, p.n_threads);
         m->precision = p.precision;
-        m->workspace = qr_workspace_cache_create();
+        m->workspace = qr_workspace_cache_create(qr_forward_scratch_bytes(m, QR_BATCH_TOKENS));
         plan_packing(m, p.repack);
     }
     if (rc) {

@@ -25,7 +25,7 @@
 
 /* Tokens per forward call: large enough to keep the matrix kernels busy,
  * small enough to bound activation memory. A longer document runs alone. */
-enum { BATCH_TOKENS = 4096 };
+enum { BATCH_TOKENS = QR_BATCH_TOKENS };
 
 qrank_rerank_params qrank_rerank_default_params(void) {
     qrank_rerank_params p;

@@ -9,11 +9,14 @@ enum { HEADER = 64 }; /* the block's size, in front of the aligned memory */
 
 struct qr_workspace_cache {
     _Atomic(unsigned char *) block; /* a header, or NULL while a call has it */
+    size_t keep_max;
 };
 
-qr_workspace_cache *qr_workspace_cache_create(void) {
+qr_workspace_cache *qr_workspace_cache_create(size_t keep_max) {
     qr_workspace_cache *c = malloc(sizeof *c);
-    if (c) atomic_init(&c->block, NULL);
+    if (!c) return NULL;
+    atomic_init(&c->block, NULL);
+    c->keep_max = keep_max;
     return c;
 }
 
@@ -42,5 +45,24 @@ void *qr_workspace_take(qr_workspace_cache *c, size_t bytes) {
 void qr_workspace_give(qr_workspace_cache *c, void *p) {
     if (!p) return;
     unsigned char *b = (unsigned char *)p - HEADER, *none = NULL;
-    if (!c || !atomic_compare_exchange_strong(&c->block, &none, b)) free(b);
+    size_t size;
+    memcpy(&size, b, sizeof size);
+    if (!c || size > c->keep_max || !atomic_compare_exchange_strong(&c->block, &none, b)) free(b);
+}
+
+int qr_workspace_reserve(qr_workspace_cache *c, size_t bytes) {
+    if (!c) return 0; /* nothing is kept: nothing to reserve */
+    if (bytes > c->keep_max) bytes = c->keep_max;
+    unsigned char *p = qr_workspace_take(c, bytes);
+    if (!p) return -1;
+    memset(p, 0, bytes);
+    qr_workspace_give(c, p);
+    return 0;
+}
+
+size_t qr_workspace_kept(qr_workspace_cache *c) {
+    unsigned char *b = c ? atomic_load(&c->block) : NULL;
+    size_t size = 0;
+    if (b) memcpy(&size, b, sizeof size);
+    return size;
 }

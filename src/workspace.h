@@ -8,7 +8,11 @@
  * 220,000 page faults in 24 calls, and the runs with the most were 10-20%
  * slower. The model keeps one block; a call takes it (growing it if it is
  * too small) and gives it back. Calls that run at once on the same model
- * find it taken and allocate their own, which the last to give back frees. */
+ * find it taken and allocate their own, which the last to give back frees.
+ * A block over keep_max (a call longer than the batches rerank.c and
+ * embed.c make) is freed, not kept. A server reserves the block at its
+ * largest kept size at the start, so that its resident memory does not
+ * step up later when the first large batch comes. */
 #ifndef QRANK_WORKSPACE_H
 #define QRANK_WORKSPACE_H
 
@@ -17,7 +21,7 @@
 typedef struct qr_workspace_cache qr_workspace_cache;
 
 /* NULL when out of memory: take and give then allocate and free each time. */
-qr_workspace_cache *qr_workspace_cache_create(void);
+qr_workspace_cache *qr_workspace_cache_create(size_t keep_max);
 void qr_workspace_cache_free(qr_workspace_cache *c);
 
 /* At least bytes of 64-byte-aligned memory, contents undefined; NULL when
@@ -26,5 +30,12 @@ void *qr_workspace_take(qr_workspace_cache *c, size_t bytes);
 
 /* Gives back what take returned (NULL is ignored). */
 void qr_workspace_give(qr_workspace_cache *c, void *p);
+
+/* The size of the block kept now (0: none; for tests). */
+size_t qr_workspace_kept(qr_workspace_cache *c);
+
+/* Makes the kept block at least bytes (at most keep_max) and touches all
+ * of it; -1 when out of memory. */
+int qr_workspace_reserve(qr_workspace_cache *c, size_t bytes);
 
 #endif

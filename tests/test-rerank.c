@@ -383,7 +383,7 @@ out:
  * not, a second block for a call that finds it taken; ASan's leak check
  * sees that nothing is lost. */
 static void test_workspace(void) {
-    qr_workspace_cache *c = qr_workspace_cache_create();
+    qr_workspace_cache *c = qr_workspace_cache_create(1 << 20);
     CHECK(c != NULL, "qr_workspace_cache_create");
     unsigned char *a = qr_workspace_take(c, 1000);
     CHECK(a && ((uintptr_t)a & 63) == 0, "take: %p, not 64-byte aligned", (void *)a);
@@ -399,6 +399,18 @@ static void test_workspace(void) {
     CHECK(big != NULL, "a larger take failed");
     if (big) memset(big, 2, 1 << 20); /* all of it is there (ASan) */
     qr_workspace_give(c, big);
+    CHECK(qr_workspace_take(c, 100) == big, "a block of keep_max was not kept");
+    qr_workspace_give(c, big);
+    CHECK(qr_workspace_kept(c) == 1 << 20, "kept %zu bytes, not the 1 MB block", qr_workspace_kept(c));
+    unsigned char *huge = qr_workspace_take(c, (1 << 20) + 1); /* over keep_max: freed on give */
+    CHECK(huge != NULL, "a take over keep_max");
+    qr_workspace_give(c, huge);
+    CHECK(qr_workspace_kept(c) == 0, "a block over keep_max was kept (%zu bytes)", qr_workspace_kept(c));
+    CHECK(qr_workspace_reserve(c, 5000) == 0 && qr_workspace_kept(c) >= 5000, "reserve kept %zu bytes",
+          qr_workspace_kept(c));
+    unsigned char *reserved = qr_workspace_take(c, 5000);
+    CHECK(reserved != NULL && reserved[4999] == 0, "the reserved block is not the one kept, touched");
+    qr_workspace_give(c, reserved);
     CHECK(qr_workspace_take(c, (size_t)-1) == NULL, "an impossible size was granted");
     qr_workspace_give(c, NULL);
     qr_workspace_cache_free(c);
