@@ -174,7 +174,7 @@ static void *compute_thread(void *arg) {
     pthread_mutex_lock(&s->lock);
     for (;;) {
         while (!s->head && !s->stopping) {
-            if (s->packing) {
+            if (!s->reserved || s->packing) {
                 pthread_mutex_unlock(&s->lock);
                 if (!s->reserved) {
                     /* out of memory here only means calls allocate as they go */

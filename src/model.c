@@ -525,7 +525,7 @@ void qrank_model_pack(qrank_model *m) {
 }
 
 int qrank_model_reserve(qrank_model *m, qrank_error *err) {
-    if (qr_workspace_reserve(m->workspace, qr_forward_scratch_bytes(m, QR_BATCH_TOKENS)))
+    if (qr_workspace_reserve(m->workspace)) /* keep_max: a QR_BATCH_TOKENS batch's scratch */
         return qr_error(err, QRANK_E_NO_MEMORY, "out of memory for the scratch of a %d-token batch", QR_BATCH_TOKENS);
     return QRANK_OK;
 }

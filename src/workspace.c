@@ -50,12 +50,11 @@ void qr_workspace_give(qr_workspace_cache *c, void *p) {
     if (!c || size > c->keep_max || !atomic_compare_exchange_strong(&c->block, &none, b)) free(b);
 }
 
-int qr_workspace_reserve(qr_workspace_cache *c, size_t bytes) {
+int qr_workspace_reserve(qr_workspace_cache *c) {
     if (!c) return 0; /* nothing is kept: nothing to reserve */
-    if (bytes > c->keep_max) bytes = c->keep_max;
-    unsigned char *p = qr_workspace_take(c, bytes);
+    unsigned char *p = qr_workspace_take(c, c->keep_max);
     if (!p) return -1;
-    memset(p, 0, bytes);
+    memset(p, 0, c->keep_max);
     qr_workspace_give(c, p);
     return 0;
 }

@@ -34,8 +34,8 @@ void qr_workspace_give(qr_workspace_cache *c, void *p);
 /* The size of the block kept now (0: none; for tests). */
 size_t qr_workspace_kept(qr_workspace_cache *c);
 
-/* Makes the kept block at least bytes (at most keep_max) and touches all
- * of it; -1 when out of memory. */
-int qr_workspace_reserve(qr_workspace_cache *c, size_t bytes);
+/* Makes the kept block keep_max bytes and touches all of it; -1 when out
+ * of memory. */
+int qr_workspace_reserve(qr_workspace_cache *c);
 
 #endif
