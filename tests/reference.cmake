@@ -39,3 +39,22 @@ foreach(spec ${QRANK_REF_TESTS})
            COMMAND ${QRANK_PYTHON} ${QRANK_REF_DIR}/${driver} $<TARGET_FILE:qrank> ${QRANK_REF_MODELS} ${args})
   set_tests_properties(reference-${name} PROPERTIES FIXTURES_REQUIRED qrank_reference_models TIMEOUT 300)
 endforeach()
+
+# The official Qwen3 code (transformers' Qwen3 and the model cards' scoring) on four of these
+# models, recorded in tests/official/golden.json by make_golden.py where torch and transformers
+# are installed. check_golden.py needs neither: it holds qrank's tokens, prompts, scores and
+# embeddings (and the float64 reference) to that file, after checking the models are the
+# golden's byte for byte. make_golden.py itself runs as official-golden-fresh, which exits 77
+# (skipped, with the reason) where transformers cannot be imported, CI included.
+set(QRANK_OFFICIAL_DIR ${CMAKE_CURRENT_SOURCE_DIR}/official)
+add_test(NAME reference-official
+         COMMAND ${QRANK_PYTHON} ${QRANK_OFFICIAL_DIR}/check_golden.py $<TARGET_FILE:qrank>
+                 ${QRANK_REF_MODELS} ${QRANK_OFFICIAL_DIR}/golden.json)
+set_tests_properties(reference-official PROPERTIES FIXTURES_REQUIRED qrank_reference_models TIMEOUT 300)
+set(QRANK_OFFICIAL_PYTHON ${QRANK_PYTHON} CACHE FILEPATH
+    "a Python with torch, transformers and numpy, for official-golden-fresh")
+add_test(NAME official-golden-fresh
+         COMMAND ${QRANK_OFFICIAL_PYTHON} ${QRANK_OFFICIAL_DIR}/make_golden.py $<TARGET_FILE:qrank>
+                 ${QRANK_REF_MODELS} ${CMAKE_BINARY_DIR}/official-golden.json)
+set_tests_properties(official-golden-fresh PROPERTIES FIXTURES_REQUIRED qrank_reference_models
+                     SKIP_RETURN_CODE 77 TIMEOUT 600)
