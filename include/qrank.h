@@ -89,6 +89,12 @@ typedef struct qrank_model_params {
      *    calls get faster as the copies arrive, with the same scores;
      * -1: none. Q4_0/Q4_K/Q6_K then run on the f32 kernel. */
     int repack;
+    /* Rerankers: MB of memory for the keys and values of prompt prefixes
+     * (system prompt, instruction and query) kept between calls, so that a
+     * query scored again, against new documents, skips those rows with the
+     * same scores bit for bit. About 10 MB per query for the 0.6B model,
+     * least recently used first out. 0 = the default, 64; -1 = none. */
+    int prefix_cache_mb;
 } qrank_model_params;
 
 qrank_model_params qrank_model_default_params(void);
@@ -143,6 +149,10 @@ typedef struct qrank_model_info {
     const char *kernels;  /* the matrix kernels this CPU runs: "avx512", "avxvnni", "avx2", "generic" */
     size_t packed_bytes;  /* weights laid out again for those kernels so far */
     size_t layout_bytes;  /* ... once every matrix that gets a layout has been used (0: none) */
+    /* the reranker's prefix cache (qrank_model_params.prefix_cache_mb): calls
+     * whose prefix was kept, calls that computed it, and memory in use */
+    uint64_t prefix_cache_hits, prefix_cache_misses;
+    size_t prefix_cache_bytes;
 } qrank_model_info;
 
 void qrank_model_get_info(const qrank_model *model, qrank_model_info *info);

@@ -7,6 +7,7 @@
  * vectors and the two output rows the reranker needs ("yes", "no") are
  * widened to f32, a few KB. */
 #include "model.h"
+#include "prefix_cache.h"
 #include "forward.h"
 
 #include <ctype.h>
@@ -586,6 +587,8 @@ int qrank_model_load(const char *path, const qrank_model_params *params, qrank_m
         qrank_model_set_threads(m, p.n_threads);
         m->precision = p.precision;
         m->workspace = qr_workspace_cache_create(qr_forward_scratch_bytes(m, QR_BATCH_TOKENS));
+        if (m->kind == QRANK_KIND_RERANKER && p.prefix_cache_mb >= 0)
+            m->prefix_cache = qr_prefix_cache_create((size_t)(p.prefix_cache_mb ? p.prefix_cache_mb : 64) << 20);
         plan_packing(m, p.repack);
     }
     if (rc) {
@@ -616,6 +619,7 @@ void qrank_model_free(qrank_model *m) {
     free(m->rerank_suffix);
     free(m->all_tensors);
     qr_workspace_cache_free(m->workspace);
+    qr_prefix_cache_free(m->prefix_cache);
     if (m->packed) {
         qr_pack_pool_destroy(&m->pack_pool);
         munmap(m->packed, m->packed_bytes);
@@ -651,6 +655,11 @@ void qrank_model_get_info(const qrank_model *m, qrank_model_info *info) {
     info->kernels = m->kernels.name;
     info->packed_bytes = m->packed ? atomic_load(&m->pack_pool.packed_bytes) : 0;
     info->layout_bytes = m->packed ? m->packed_bytes : 0;
+    qr_prefix_cache_stats pc;
+    qr_prefix_cache_get_stats(m->prefix_cache, &pc);
+    info->prefix_cache_hits = pc.hits;
+    info->prefix_cache_misses = pc.misses;
+    info->prefix_cache_bytes = pc.bytes;
 }
 
 int qrank_model_get_tensor(const qrank_model *m, size_t i, qrank_tensor_info *info) {

@@ -17,6 +17,8 @@
 #include "tokenizer.h"
 #include "workspace.h"
 
+typedef struct qr_prefix_cache qr_prefix_cache; /* prefix_cache.h, which needs this file's types */
+
 typedef struct qr_hparams {
     int n_layers, hidden, ffn, n_heads, n_kv_heads, head_dim;
     int vocab_size, embedding_rows, context_length;
@@ -65,6 +67,7 @@ struct qrank_model {
     int n_threads;
     qrank_precision precision;
     qr_workspace_cache *workspace; /* forward passes' scratch, kept between calls (NULL: none kept) */
+    qr_prefix_cache *prefix_cache; /* rerankers' prefix keys/values between calls (NULL: none) */
 
     /* tensor listing for qrank_model_get_tensor */
     const qr_tensor **all_tensors;

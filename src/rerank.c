@@ -4,7 +4,8 @@
  *   body = "<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {document}".
  * Everything up to "<Document>:" is the same for every document of a query,
  * so it is tokenized once and run through the model once; its keys/values are
- * the prefix every document attends to. The space after the colon belongs to
+ * the prefix every document attends to, and the model keeps them for later
+ * calls with the same query (prefix_cache.h). The space after the colon belongs to
  * the document (the pre-tokenizer joins it to the next word), so each
  * document is tokenized as " " + document: MODEL.md explains why this split
  * gives the same ids as tokenizing the body in one piece.
@@ -22,6 +23,7 @@
 #include "error.h"
 #include "forward.h"
 #include "model.h"
+#include "prefix_cache.h"
 
 /* Tokens per forward call: large enough to keep the matrix kernels busy,
  * small enough to bound activation memory. A longer document runs alone. */
@@ -48,7 +50,8 @@ typedef struct request_state {
     int32_t *shared; /* prefix template + body up to "<Document>:" (maybe truncated) */
     size_t n_shared, cap;
     qr_kv_prefix kv;
-    size_t doc_budget; /* tokens a document may keep */
+    qr_prefix_entry *cached; /* the shared part's keys/values from an earlier call (prefix_cache.h) */
+    size_t doc_budget;       /* tokens a document may keep */
 } request_state;
 
 static int tokenize_str(const qrank_model *m, const char *s, int32_t **ids, size_t *n, size_t *cap,
@@ -133,6 +136,7 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
     for (size_t r = 0; r < n_reqs && !rc; r++) {
         if (reqs[r].n_docs == 0) continue;
         rc = build_shared(m, &reqs[r], &rs[r], err);
+        if (!rc) rs[r].cached = qr_prefix_cache_get(m->prefix_cache, (int)prec, rs[r].shared, rs[r].n_shared);
     }
     if (rc) goto done;
 
@@ -200,10 +204,11 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
         u->computed_tokens += jb->n_ids;
     }
 
-    /* Usage: each request's shared prefix is computed once. */
+    /* Usage: each request's shared prefix is computed once, or not at all
+     * when an earlier call's keys/values are kept. */
     for (size_t r = 0; r < n_reqs; r++) {
         if (reqs[r].n_docs == 0) continue;
-        reqs[r].usage.computed_tokens += rs[r].n_shared;
+        if (!rs[r].cached) reqs[r].usage.computed_tokens += rs[r].n_shared;
         reqs[r].usage.prefix_tokens_reused = reqs[r].usage.prompt_tokens - reqs[r].usage.computed_tokens;
     }
 
@@ -230,7 +235,7 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
             size_t b1 = b0, n_tok = 0;
             while (b1 < n_docs) {
                 const size_t r = jobs[b1].request;
-                const size_t add = jobs[b1].n_ids + (first_job[r] == b1 ? rs[r].n_shared : 0);
+                const size_t add = jobs[b1].n_ids + (first_job[r] == b1 && !rs[r].cached ? rs[r].n_shared : 0);
                 if (b1 > b0 && n_tok + add > BATCH_TOKENS) break;
                 n_tok += add;
                 b1++;
@@ -247,19 +252,22 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
             size_t pos = 0, n_seqs = 0;
             for (size_t i = b0; i < b1; i++) { /* the prefixes that start here */
                 const size_t r = jobs[i].request;
-                if (first_job[r] != i) continue;
+                if (first_job[r] != i || rs[r].cached) continue;
                 memcpy(tokens + pos, rs[r].shared, rs[r].n_shared * sizeof(int32_t));
                 pre_seq[r] = n_seqs;
+                /* kept for later batches, and for later calls when there is a cache */
                 seqs[n_seqs++] = (qr_seq){(int64_t)pos, (int64_t)rs[r].n_shared, NULL, NULL,
-                                          last_job[r] >= b1 ? &rs[r].kv : NULL};
+                                          last_job[r] >= b1 || m->prefix_cache ? &rs[r].kv : NULL};
                 pos += rs[r].n_shared;
             }
             const size_t first_doc = n_seqs;
             for (size_t i = b0; i < b1; i++) {
                 doc_job *jb = &jobs[i];
-                const int here = first_job[jb->request] >= b0;
+                const request_state *st = &rs[jb->request];
+                const int here = !st->cached && first_job[jb->request] >= b0;
+                const qr_kv_prefix *kept = st->cached ? qr_prefix_entry_kv(st->cached) : &st->kv;
                 memcpy(tokens + pos, jb->ids, jb->n_ids * sizeof(int32_t));
-                seqs[n_seqs++] = (qr_seq){(int64_t)pos, (int64_t)jb->n_ids, here ? NULL : &rs[jb->request].kv,
+                seqs[n_seqs++] = (qr_seq){(int64_t)pos, (int64_t)jb->n_ids, here ? NULL : kept,
                                           here ? &seqs[pre_seq[jb->request]] : NULL, NULL};
                 pos += jb->n_ids;
             }
@@ -286,12 +294,17 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
         free(first_job);
         free(last_job);
     }
+    if (!rc)
+        for (size_t r = 0; r < n_reqs; r++)
+            if (!rs[r].cached && rs[r].kv.k)
+                qr_prefix_cache_put(m->prefix_cache, (int)prec, rs[r].shared, rs[r].n_shared, &rs[r].kv);
 
 done:
     if (rs)
         for (size_t r = 0; r < n_reqs; r++) {
             free(rs[r].shared);
             qr_kv_prefix_free(&rs[r].kv);
+            qr_prefix_cache_release(m->prefix_cache, rs[r].cached);
         }
     if (jobs)
         for (size_t i = 0; i < n_docs; i++) free(jobs[i].ids);

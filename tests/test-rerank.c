@@ -534,6 +534,88 @@ out:
 /* A NaN among the weights (a corrupt file that loads) must end in an
  * error in both precisions, never in a score: rounding activations to int8
  * would otherwise turn it into a finite, wrong one. */
+/* The prefix cache (prefix_cache.h): a query scored again skips its shared
+ * rows and gives the very same scores, fast and exact, also for documents in
+ * later batches; another instruction misses; a small budget evicts. */
+static int rerank_q(qrank_model *m, const char *q, const char *instruction, const char *const *docs, size_t n,
+                    qrank_precision p, float *out, qrank_usage *u) {
+    qrank_rerank_params rp = qrank_rerank_default_params();
+    rp.precision = p;
+    rp.instruction = instruction;
+    qrank_error err;
+    const int rc = qrank_rerank(m, q, docs, n, &rp, out, NULL, u, &err);
+    if (rc) fprintf(stderr, "rerank: %s\n", err.message);
+    return rc;
+}
+
+static void test_prefix_cache(const char *path) {
+    qrank_model *m = NULL, *off = NULL, *small = NULL;
+    qrank_error err;
+    qrank_model_params mp = qrank_model_default_params();
+    CHECK(qrank_model_load(path, &mp, &m, &err) == QRANK_OK, "%s", err.message);
+    mp.prefix_cache_mb = -1;
+    CHECK(qrank_model_load(path, &mp, &off, &err) == QRANK_OK, "%s", err.message);
+    mp.prefix_cache_mb = 1;
+    CHECK(qrank_model_load(path, &mp, &small, &err) == QRANK_OK, "%s", err.message);
+    if (!m || !off || !small) goto out;
+    enum { MANY = 300 };
+    const char *many[MANY];
+    for (int i = 0; i < MANY; i++) many[i] = DOCS[i % N_DOCS];
+    static float want[MANY], got[MANY];
+    qrank_model_info info;
+    for (int exact = 0; exact < 2; exact++) {
+        const qrank_precision p = exact ? QRANK_PRECISION_EXACT : QRANK_PRECISION_FAST;
+        const char *q = "烟花 fireworks tonight"; /* the same ids: precision is part of the key */
+        qrank_usage u0, u1, u2;
+        CHECK(rerank_q(off, q, NULL, DOCS, N_DOCS, p, want, &u0) == QRANK_OK, "no cache");
+        CHECK(rerank_q(m, q, NULL, DOCS, N_DOCS, p, got, &u1) == QRANK_OK && memcmp(got, want, N_DOCS * 4) == 0,
+              "%s, first call: scores differ from a model without a cache", exact ? "exact" : "fast");
+        CHECK(rerank_q(m, q, NULL, DOCS, N_DOCS, p, got, &u2) == QRANK_OK && memcmp(got, want, N_DOCS * 4) == 0,
+              "%s, prefix from the cache: scores differ", exact ? "exact" : "fast");
+        CHECK(u1.computed_tokens == u0.computed_tokens && u2.prompt_tokens == u0.prompt_tokens &&
+                  u2.computed_tokens < u1.computed_tokens &&
+                  u2.prefix_tokens_reused == u2.prompt_tokens - u2.computed_tokens,
+              "usage: computed %zu, then %zu (of %zu prompt tokens)", u1.computed_tokens, u2.computed_tokens,
+              u2.prompt_tokens);
+        /* a call spanning several batches, every one on the kept prefix */
+        CHECK(rerank_q(off, q, NULL, many, MANY, p, want, NULL) == QRANK_OK, "no cache, many");
+        CHECK(rerank_q(m, q, NULL, many, MANY, p, got, &u1) == QRANK_OK && memcmp(got, want, sizeof want) == 0,
+              "%s: %d documents on the kept prefix differ", exact ? "exact" : "fast", MANY);
+        /* another instruction is another prefix */
+        CHECK(rerank_q(off, q, "Find posts about fireworks", DOCS, N_DOCS, p, want, &u0) == QRANK_OK &&
+                  rerank_q(m, q, "Find posts about fireworks", DOCS, N_DOCS, p, got, &u2) == QRANK_OK &&
+                  memcmp(got, want, N_DOCS * 4) == 0 && u2.computed_tokens == u0.computed_tokens,
+              "%s: another instruction: scores, or computed %zu tokens, not %zu", exact ? "exact" : "fast",
+              u2.computed_tokens, u0.computed_tokens);
+    }
+    qrank_model_get_info(m, &info);
+    CHECK(info.prefix_cache_hits == 4 && info.prefix_cache_misses == 4 && info.prefix_cache_bytes > 0,
+          "cache: %llu hits, %llu misses, %zu bytes", (unsigned long long)info.prefix_cache_hits,
+          (unsigned long long)info.prefix_cache_misses, info.prefix_cache_bytes);
+    qrank_model_get_info(off, &info);
+    CHECK(info.prefix_cache_hits == 0 && info.prefix_cache_misses == 0 && info.prefix_cache_bytes == 0,
+          "no cache: %llu hits", (unsigned long long)info.prefix_cache_hits);
+    /* 1 MB: 40 queries do not fit; the budget holds, and a query evicted and
+     * scored again still gives the same scores */
+    for (int i = 0; i < 40; i++) {
+        char q[32];
+        snprintf(q, sizeof q, "query %d", i);
+        CHECK(rerank_q(small, q, NULL, DOCS, 2, QRANK_PRECISION_FAST, got, NULL) == QRANK_OK, "%s", q);
+    }
+    qrank_model_get_info(small, &info);
+    CHECK(info.prefix_cache_bytes > 0 && info.prefix_cache_bytes <= (1 << 20) && info.prefix_cache_misses == 40,
+          "1 MB cache after 40 queries: %zu bytes, %llu misses", info.prefix_cache_bytes,
+          (unsigned long long)info.prefix_cache_misses);
+    CHECK(rerank_q(off, "query 0", NULL, DOCS, N_DOCS, QRANK_PRECISION_FAST, want, NULL) == QRANK_OK &&
+              rerank_q(small, "query 0", NULL, DOCS, N_DOCS, QRANK_PRECISION_FAST, got, NULL) == QRANK_OK &&
+              memcmp(got, want, N_DOCS * 4) == 0,
+          "an evicted query scored again differs");
+out:
+    qrank_model_free(m);
+    qrank_model_free(off);
+    qrank_model_free(small);
+}
+
 static void test_nonfinite(const char *path, const char *build_dir) {
     FILE *f = fopen(path, "rb");
     CHECK(f != NULL, "cannot open %s", path);
@@ -610,6 +692,7 @@ int main(int argc, char **argv) {
     test_rank_order();
     test_workspace();
     qrank_model_free(m);
+    test_prefix_cache(path);
     snprintf(path, sizeof path, "%s/models/engine-q8_0.gguf", argv[2]);
     test_repack(path, 0);
     test_repack_idle(path, 0);
