@@ -197,7 +197,7 @@ static void render_counter(text *t, const char *name, const char *help, unsigned
     text_printf(t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, v);
 }
 
-char *metrics_render(metrics *m, size_t *len) {
+char *metrics_render(metrics *m, const metrics_prefix_cache *pc, size_t *len) {
     text t = {0};
     pthread_mutex_lock(&m->lock);
 
@@ -256,6 +256,15 @@ char *metrics_render(metrics *m, size_t *len) {
                     "passes now.\n# TYPE qrank_requests_computing gauge\nqrank_requests_computing %llu\n",
                 m->computing);
     pthread_mutex_unlock(&m->lock);
+    if (pc) {
+        render_counter(&t, "qrank_prefix_cache_hits_total",
+                       "Rerank requests whose query prefix was kept from an earlier request.", pc->hits);
+        render_counter(&t, "qrank_prefix_cache_misses_total",
+                       "Rerank requests that computed their query prefix (then kept it if it fit).", pc->misses);
+        text_printf(&t, "# HELP qrank_prefix_cache_bytes Memory holding kept query prefixes.\n"
+                        "# TYPE qrank_prefix_cache_bytes gauge\nqrank_prefix_cache_bytes %llu\n",
+                    pc->bytes);
+    }
 
     if (t.failed) {
         free(t.buf);

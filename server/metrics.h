@@ -21,7 +21,13 @@ void metrics_queue_depth(metrics *m, size_t depth);
 /* Requests whose documents are in the forward passes now (0 between rounds). */
 void metrics_computing(metrics *m, size_t n_requests);
 
-/* Prometheus text exposition format 0.0.4; malloc'd, NULL when out of memory. */
-char *metrics_render(metrics *m, size_t *len);
+/* The reranker's prefix cache, as of the render (qrank_model_info). */
+typedef struct metrics_prefix_cache {
+    unsigned long long hits, misses, bytes;
+} metrics_prefix_cache;
+
+/* Prometheus text exposition format 0.0.4; malloc'd, NULL when out of memory.
+ * pc: NULL before the reranker is loaded. */
+char *metrics_render(metrics *m, const metrics_prefix_cache *pc, size_t *len);
 
 #endif

@@ -635,7 +635,13 @@ static void handle_models(server *srv, const http_request *req, http_response *r
 
 static void handle_metrics(server *srv, const http_request *req, http_response *resp) {
     size_t len = 0;
-    char *text = metrics_render(srv->metrics, &len);
+    metrics_prefix_cache pc = {0};
+    if (srv->scheduler) {
+        qrank_model_info info;
+        scheduler_model_info(srv->scheduler, 0, &info);
+        pc = (metrics_prefix_cache){info.prefix_cache_hits, info.prefix_cache_misses, info.prefix_cache_bytes};
+    }
+    char *text = metrics_render(srv->metrics, srv->scheduler ? &pc : NULL, &len);
     if (!text) {
         reply_out_of_memory(resp);
         return;

@@ -78,6 +78,9 @@ static void usage(FILE *f) {
             "                          in the first seconds after the start; calls get 5-10%%\n"
             "                          faster as it goes, with the same scores\n"
             "  --no-repack             never lay Q8_0 weights out (the kernel packs on the fly)\n"
+            "  --prefix-cache-mb N     memory for query prefixes kept between requests, so that a\n"
+            "                          query sent again skips them, same scores (default 64,\n"
+            "                          about 10-20 MB per query for the 0.6B model; 0 = none)\n"
             "  --api-key KEY           require \"Authorization: Bearer KEY\" on every route but\n"
             "                          /health and the page; repeat for several keys (default:\n"
             "                          $QRANK_API_KEY, several separated by commas)\n"
@@ -118,11 +121,12 @@ typedef struct loader {
     char message[600];
 } loader;
 
-static int load_one(const char *path, qrank_model_kind want, int n_threads, int repack, qrank_model **out,
-                    qrank_model_info *info, char *message, size_t size) {
+static int load_one(const char *path, qrank_model_kind want, int n_threads, int repack, int prefix_cache_mb,
+                    qrank_model **out, qrank_model_info *info, char *message, size_t size) {
     qrank_model_params mp = qrank_model_default_params();
     mp.n_threads = n_threads;
     mp.repack = repack;
+    mp.prefix_cache_mb = prefix_cache_mb > 0 ? prefix_cache_mb : -1;
     qrank_error err = {0};
     if (qrank_model_load(path, &mp, out, &err) != QRANK_OK) {
         snprintf(message, size, "cannot load %s: %s", path, err.message);
@@ -147,10 +151,10 @@ static void *load_models(void *arg) {
     loader *l = arg;
     server *srv = l->srv;
     qrank_model *reranker = NULL, *embedder = NULL;
-    l->ok = load_one(srv->cfg.model_path, QRANK_KIND_RERANKER, l->n_threads, srv->cfg.repack, &reranker,
-                     &srv->rerank_info, l->message, sizeof(l->message)) &&
+    l->ok = load_one(srv->cfg.model_path, QRANK_KIND_RERANKER, l->n_threads, srv->cfg.repack,
+                     srv->cfg.prefix_cache_mb, &reranker, &srv->rerank_info, l->message, sizeof(l->message)) &&
             (!srv->cfg.embed_model_path ||
-             load_one(srv->cfg.embed_model_path, QRANK_KIND_EMBEDDER, l->n_threads, srv->cfg.repack, &embedder,
+             load_one(srv->cfg.embed_model_path, QRANK_KIND_EMBEDDER, l->n_threads, srv->cfg.repack, 0, &embedder,
                       &srv->embed_info, l->message, sizeof(l->message)));
     if (l->ok) {
         srv->has_embedder = embedder != NULL;
@@ -188,6 +192,7 @@ int cmd_serve(int argc, char **argv) {
     server_config *cfg = &srv->cfg;
     cfg->host = "127.0.0.1";
     cfg->repack = 2; /* Q8_0 laid out while idle (scheduler.c) */
+    cfg->prefix_cache_mb = 64;
     int n_threads = 0, port = 7860, max_length = QRANK_DEFAULT_MAX_LENGTH;
     int max_documents = 1000, max_body_bytes = 8 << 20, max_queue = 64, batch_tokens = 16384;
     int max_request_tokens = 1 << 20, timeout_s = 30, keepalive_requests = 100;
@@ -224,6 +229,8 @@ int cmd_serve(int argc, char **argv) {
             cfg->repack = 1;
         } else if (strcmp(a, "--no-repack") == 0) {
             cfg->repack = 0;
+        } else if (cli_opt_is(a, NULL, "--prefix-cache-mb")) {
+            bad = !(v = cli_opt_value(argc, argv, &i)) || cli_parse_int(a, v, 0, 1 << 20, &cfg->prefix_cache_mb);
         } else if (cli_opt_is(a, NULL, "--max-documents")) {
             bad = !(v = cli_opt_value(argc, argv, &i)) ||
                   cli_parse_int(a, v, 1, 1000000, &max_documents);

@@ -275,6 +275,39 @@ test("GET /metrics: Prometheus text with requests, errors, latency, documents, t
   assert.equal(value(/^qrank_queue_depth (\d+)$/m), 0);
 });
 
+test("a query sent again skips its prefix (prefix cache): the CLI's scores, /metrics counts it; --prefix-cache-mb 0: none", async () => {
+  const q = "prefix cache: 烟花 tonight";
+  const metric = async (base, name) => {
+    const t = (await get(base, "/metrics")).text;
+    const m = t.match(new RegExp(`^${name} (\\d+)$`, "m"));
+    assert.ok(m, `no ${name} in\n${t}`);
+    return Number(m[1]);
+  };
+  const hits = await metric(srv.base, "qrank_prefix_cache_hits_total");
+  const misses = await metric(srv.base, "qrank_prefix_cache_misses_total");
+  const first = await post(srv.base, "/v1/rerank", { query: q, documents: DOCS.slice(0, 3) });
+  const second = await post(srv.base, "/v1/rerank", { query: q, documents: DOCS.slice(3) });
+  assert.equal(first.status, 200, first.text);
+  assert.equal(second.status, 200, second.text);
+  const expected = await cliScores(q, DOCS.slice(3));
+  for (const x of second.json.results) assert.equal(f32(x.relevance_score), f32(expected[x.index]), `doc ${x.index}`);
+  assert.equal(await metric(srv.base, "qrank_prefix_cache_misses_total"), misses + 1, "the first request computes it");
+  assert.equal(await metric(srv.base, "qrank_prefix_cache_hits_total"), hits + 1, "the second finds it");
+  assert.ok((await metric(srv.base, "qrank_prefix_cache_bytes")) > 0);
+  const none = await startServer(["--prefix-cache-mb", "0"]);
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await post(none.base, "/v1/rerank", { query: q, documents: DOCS.slice(3) });
+      assert.equal(r.status, 200, r.text);
+      for (const x of r.json.results) assert.equal(f32(x.relevance_score), f32(expected[x.index]), `doc ${x.index}`);
+    }
+    assert.equal(await metric(none.base, "qrank_prefix_cache_hits_total"), 0);
+    assert.equal(await metric(none.base, "qrank_prefix_cache_bytes"), 0);
+  } finally {
+    await none.stop();
+  }
+});
+
 // ---- errors -----------------------------------------------------------------------------------
 
 test("400: bad JSON, trailing text, not an object, invalid UTF-8, missing/wrong-typed/empty fields", async () => {
