@@ -3,6 +3,7 @@
 
   bench/http_rerank.py [--build build] [--model models/bench-0.6b-q8_0.gguf]
                        [--docs 20] [--repeats 5] [--threads N] [--repack idle|load|off]
+                       [--prefix-cache on|off]
 
 The same posts and query as bench-rerank's posts-N workload (bench-rerank
 --print-posts). Prints, each over --repeats runs (median, min, max):
@@ -13,7 +14,11 @@ The same posts and query as bench-rerank's posts-N workload (bench-rerank
   request to full answer. --repack says how the server lays Q8_0 weights
   out for its fast kernel: idle (its default: while no request waits; the
   requests are sent once /v1/models says it is done, and the time from the
-  start to then is printed), load (`--repack`) or off (`--no-repack`);
+  start to then is printed), load (`--repack`) or off (`--no-repack`).
+  Every request sends the same query: --prefix-cache on leaves the server's
+  prefix cache on (its default), so requests after the first skip the
+  query's prefix; off (the default here) gives it `--prefix-cache-mb 0`, so
+  each request is scored as a new query would be;
 - the prompt tokens of the answer's usage (one whole prompt per post, as the
   official code counts them) and the seconds a one-prompt-per-post engine at
   llama.cpp's measured 300-340 prompt tokens/s (2 threads, this kind of
@@ -49,6 +54,8 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--repack", choices=("idle", "load", "off"), default="idle",
                     help="how qrank serve lays Q8_0 weights out (default: idle, its own default)")
+    ap.add_argument("--prefix-cache", choices=("on", "off"), default="off",
+                    help="keep the query's prefix between requests (default here: off)")
     a = ap.parse_args()
     qrank = os.path.join(a.build, "qrank")
     maker = os.path.join(a.build, "bench", "bench-rerank")
@@ -74,7 +81,8 @@ def main():
 
     t0 = time.monotonic()
     server = subprocess.Popen([qrank, "serve", "-m", a.model, "--port", "0"] + threads +
-                              {"idle": [], "load": ["--repack"], "off": ["--no-repack"]}[a.repack],
+                              {"idle": [], "load": ["--repack"], "off": ["--no-repack"]}[a.repack] +
+                              ([] if a.prefix_cache == "on" else ["--prefix-cache-mb", "0"]),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         port = None
@@ -111,8 +119,8 @@ def main():
         server.wait(timeout=60)
 
     lo, hi = (prompt_tokens / r for r in reversed(LLAMA_CPP_TOKENS_PER_S))
-    print("model %s, %d posts, %d repeats, threads %s, server repack %s" % (a.model, len(posts), a.repeats,
-                                                                          a.threads or "all", a.repack))
+    print("model %s, %d posts, %d repeats, threads %s, server repack %s, prefix cache %s"
+          % (a.model, len(posts), a.repeats, a.threads or "all", a.repack, a.prefix_cache))
     print("prompt tokens (one whole prompt per post): %d; at llama.cpp's 300-340 tokens/s: %.1f-%.1f s"
           % (prompt_tokens, lo, hi))
     print("%-44s %-26s %s" % ("path", "median s (min-max)", "vs one prompt per post at llama.cpp's rate"))

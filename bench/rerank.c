@@ -1,7 +1,8 @@
 /* rerank.c - end-to-end speed of qrank on the workloads of the speed issue.
  *
  *   bench-rerank [--model-dir DIR] [--types q8_0,bf16,q4_k_m] [--workloads posts-20,...]
- *                [--repeats 5] [--threads N] [--pack never|first-use|load] [--peak-gops INT8,BF16]
+ *                [--repeats 5] [--threads N] [--pack never|first-use|load] [--prefix-cache]
+ *                [--peak-gops INT8,BF16]
  *   bench-rerank --print-posts N
  *
  * For each weight type it makes the 0.6B-shape synthetic reranker if it is
@@ -22,7 +23,11 @@
  * of 20-80 characters, Chinese and English), long-8k (one 8K-token document),
  * embed-1000 (1000 posts through qrank_embed). --pack is when the weights are
  * laid out for the kernels (qrank_model_params.repack: -1, 0 the default, 1);
- * --repack is --pack load. --print-posts writes the first N posts of these
+ * --repack is --pack load. Every repeat scores the same query, so the
+ * reranker's prefix cache (qrank_model_params.prefix_cache_mb) is off unless
+ * --prefix-cache is given: then repeats after the first find the query's
+ * prefix kept, as a monitor scoring new posts against a standing query
+ * does. --print-posts writes the first N posts of these
  * workloads, one per line, for benchmarks of the command line and the HTTP
  * server (http_rerank.py). */
 #include <math.h>
@@ -166,12 +171,13 @@ static double median(double *v, int n) {
 }
 
 static void run_workload(const char *model_path, const char *workload, int repeats, int threads, int repack,
-                         result *r) {
+                         int prefix_cache, result *r) {
     memset(r, 0, sizeof *r);
     double t0 = now();
     qrank_model_params mp = qrank_model_default_params();
     mp.n_threads = threads;
     mp.repack = repack;
+    mp.prefix_cache_mb = prefix_cache ? 0 : -1;
     qrank_model *m;
     qrank_error err;
     if (qrank_model_load(model_path, &mp, &m, &err)) {
@@ -288,7 +294,7 @@ int main(int argc, char **argv) {
     const char *model_dir = "models", *types = "q8_0,bf16",
                *workloads = "posts-20,posts-100,posts-1000,long-8k,embed-1000";
     const char *source_dir = QRANK_SOURCE_DIR;
-    int repeats = 5, threads = 0, repack = 0;
+    int repeats = 5, threads = 0, repack = 0, prefix_cache = 0;
     double peak_int8 = 0, peak_bf16 = 0;
     if (argc == 3 && !strcmp(argv[1], "--print-posts")) {
         unsigned seed = 1234; /* run_workload's */
@@ -306,6 +312,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--repack")) repack = 1;
+        else if (!strcmp(argv[i], "--prefix-cache")) prefix_cache = 1;
         else if (!strcmp(argv[i], "--pack") && i + 1 < argc) {
             const char *v = argv[++i];
             repack = !strcmp(v, "never") ? -1 : !strcmp(v, "load") ? 1 : !strcmp(v, "first-use") ? 0 : 2;
@@ -317,7 +324,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--peak-gops") && i + 1 < argc) sscanf(argv[++i], "%lf,%lf", &peak_int8, &peak_bf16);
         else {
             fprintf(stderr, "usage: bench-rerank [--model-dir DIR] [--types q8_0,bf16] [--workloads LIST] "
-                            "[--repeats N] [--threads N] [--pack never|first-use|load] [--peak-gops INT8,BF16]\n");
+                            "[--repeats N] [--threads N] [--pack never|first-use|load] [--prefix-cache] "
+                            "[--peak-gops INT8,BF16]\n");
             return 2;
         }
     }
@@ -347,7 +355,7 @@ int main(int argc, char **argv) {
             pid_t pid = fork();
             if (pid == 0) {
                 close(fd[0]);
-                run_workload(path, wl, repeats, threads, repack, shared);
+                run_workload(path, wl, repeats, threads, repack, prefix_cache, shared);
                 ssize_t w = write(fd[1], shared, sizeof *shared);
                 _exit(w == (ssize_t)sizeof *shared ? 0 : 1);
             }
