@@ -89,11 +89,13 @@ typedef struct qrank_model_params {
      *    calls get faster as the copies arrive, with the same scores;
      * -1: none. Q4_0/Q4_K/Q6_K then run on the f32 kernel. */
     int repack;
-    /* Rerankers: MB of memory for the keys and values of prompt prefixes
-     * (system prompt, instruction and query) kept between calls, so that a
-     * query scored again, against new documents, skips those rows with the
-     * same scores bit for bit. About 10 MB per query for the 0.6B model,
-     * least recently used first out. 0 = the default, 64; -1 = none. */
+    /* MB of memory for the keys and values of prompt prefixes kept between
+     * calls: a reranker's system prompt, instruction and query, so that a
+     * query scored again, against new documents, skips those rows; an
+     * embedder's "Instruct: ...\nQuery" (which every input of a call with
+     * an instruction shares anyway). Same results bit for bit. About 17 MB
+     * per reranker query for the 0.6B model, least recently used first out.
+     * 0 = the default, 64; -1 = none. */
     int prefix_cache_mb;
 } qrank_model_params;
 

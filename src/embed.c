@@ -4,7 +4,17 @@
  * is tokenized as plain text, <|endoftext|> is appended, and that last
  * token's final-norm hidden state is the embedding: first `dims` values
  * (MRL), then L2-normalised, in that order. Texts are packed into the same
- * batched forward as the reranker's documents. */
+ * batched forward as the reranker's documents.
+ *
+ * With an instruction, every input starts with the same tokens: "Instruct:
+ * {task}\nQuery" is tokenized and run once per call (a sequence ahead of the
+ * first batch's texts, whose keys/values the others attend to, as the
+ * reranker's prefix is; kept between calls in the model's prefix cache), and
+ * each text as ":" + text. The split is exact: "Query" ends a pre-token
+ * whatever follows (a letter run stops at ':'), the pre-tokenizer restarts
+ * at ':' as it would in the whole string, and NFC has nothing to compose
+ * across "y:". For clustering, whose every post carries the task, that is
+ * about a third of the tokens. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +23,7 @@
 #include "error.h"
 #include "forward.h"
 #include "model.h"
+#include "prefix_cache.h"
 
 enum { BATCH_TOKENS = QR_BATCH_TOKENS };
 
@@ -29,14 +40,16 @@ typedef struct text_ids {
     size_t n, cap;
 } text_ids;
 
-static int tokenize_text(const qrank_model *m, const char *text, const char *instruction, size_t keep,
+/* The ids of one input before <|endoftext|>: the whole "Instruct: ...\nQuery:"
+ * form (instruction), ":" + text after a shared prefix (split), or the text. */
+static int tokenize_text(const qrank_model *m, const char *text, const char *instruction, int split, size_t keep,
                          text_ids *out, qrank_error *err) {
     int rc;
-    if (instruction) {
-        size_t len = strlen(instruction) + strlen(text) + 32;
+    if (instruction || split) {
+        size_t len = (instruction ? strlen(instruction) : 0) + strlen(text) + 32;
         char *s = malloc(len);
         if (!s) return qr_error(err, QRANK_E_NO_MEMORY, "out of memory");
-        int n = snprintf(s, len, "Instruct: %s\nQuery:%s", instruction, text);
+        int n = split ? snprintf(s, len, ":%s", text) : snprintf(s, len, "Instruct: %s\nQuery:%s", instruction, text);
         rc = qr_tokenize(m->tok, s, (size_t)n, &out->ids, &out->n, &out->cap, err);
         free(s);
     } else {
@@ -73,14 +86,37 @@ int qrank_embed(qrank_model *m, const char *const *texts, size_t n_texts, const 
     const char *instruction = p.instruction && p.instruction[0] ? p.instruction : NULL;
 
     int rc = QRANK_OK;
+    /* the shared prefix, when there is an instruction and room after it */
+    text_ids shared = {0};
+    qr_kv_prefix kv = {0};
+    qr_prefix_entry *cached = NULL;
+    if (instruction) {
+        const size_t len = strlen(instruction) + 32;
+        char *s = malloc(len);
+        if (!s) return qr_error(err, QRANK_E_NO_MEMORY, "out of memory");
+        const int n = snprintf(s, len, "Instruct: %s\nQuery", instruction);
+        rc = qr_tokenize(m->tok, s, (size_t)n, &shared.ids, &shared.n, &shared.cap, err);
+        free(s);
+        if (rc) {
+            free(shared.ids);
+            return rc;
+        }
+        if (shared.n + 2 > (size_t)max_length - 1) shared.n = 0; /* no room: whole inputs, cut as usual */
+        if (shared.n) cached = qr_prefix_cache_get(m->prefix_cache, (int)p.precision, shared.ids, shared.n);
+    }
+    const int split = shared.n > 0;
     text_ids *ids = calloc(n_texts, sizeof *ids);
-    if (!ids) return qr_error(err, QRANK_E_NO_MEMORY, "out of memory");
+    if (!ids) {
+        free(shared.ids);
+        qr_prefix_cache_release(m->prefix_cache, cached);
+        return qr_error(err, QRANK_E_NO_MEMORY, "out of memory");
+    }
     int failed = 0;
     qrank_error terr;
 #pragma omp parallel for num_threads(m->n_threads) schedule(dynamic, 8)
     for (size_t i = 0; i < n_texts; i++) {
         qrank_error e;
-        if (tokenize_text(m, texts[i], instruction, (size_t)max_length - 1, &ids[i], &e)) {
+        if (tokenize_text(m, texts[i], instruction, split, (size_t)max_length - 1 - shared.n, &ids[i], &e)) {
 #pragma omp critical(embed_err)
             {
                 if (!failed) terr = e;
@@ -94,13 +130,15 @@ int qrank_embed(qrank_model *m, const char *const *texts, size_t n_texts, const 
     }
 
     int32_t *tokens = NULL;
-    qr_seq *seqs = malloc(n_texts * sizeof *seqs);
-    float *hidden = malloc((size_t)H * n_texts * sizeof(float));
+    qr_seq *seqs = malloc((n_texts + 1) * sizeof *seqs);
+    float *hidden = malloc((size_t)H * (n_texts + 1) * sizeof(float));
     size_t tok_cap = 0;
     if (!rc && (!seqs || !hidden)) rc = qr_error(err, QRANK_E_NO_MEMORY, "out of memory");
     size_t b0 = 0;
     while (!rc && b0 < n_texts) {
-        size_t b1 = b0, n_tok = 0;
+        /* the prefix goes ahead of the first batch's texts unless kept */
+        const size_t n_pre = split && !cached && b0 == 0 ? shared.n : 0;
+        size_t b1 = b0, n_tok = n_pre;
         while (b1 < n_texts && (b1 == b0 || n_tok + ids[b1].n <= BATCH_TOKENS)) n_tok += ids[b1++].n;
         if (tok_cap < n_tok) {
             int32_t *q = realloc(tokens, n_tok * sizeof *q);
@@ -111,19 +149,36 @@ int qrank_embed(qrank_model *m, const char *const *texts, size_t n_texts, const 
             tokens = q;
             tok_cap = n_tok;
         }
-        size_t pos = 0;
+        size_t pos = 0, k = 0;
+        if (n_pre) {
+            memcpy(tokens, shared.ids, n_pre * sizeof(int32_t));
+            seqs[k++] = (qr_seq){0, (int64_t)n_pre, NULL, NULL, b1 < n_texts || m->prefix_cache ? &kv : NULL};
+            pos = n_pre;
+            if (usage) usage->computed_tokens += n_pre;
+        }
+        const qr_kv_prefix *kept = cached ? qr_prefix_entry_kv(cached) : &kv;
         for (size_t i = b0; i < b1; i++) {
             memcpy(tokens + pos, ids[i].ids, ids[i].n * sizeof(int32_t));
-            seqs[i - b0] = (qr_seq){(int64_t)pos, (int64_t)ids[i].n, NULL, NULL, NULL};
+            seqs[k++] = (qr_seq){(int64_t)pos, (int64_t)ids[i].n, split && !n_pre ? kept : NULL,
+                                 n_pre ? &seqs[0] : NULL, NULL};
             pos += ids[i].n;
             if (usage) {
-                usage->prompt_tokens += ids[i].n;
+                usage->prompt_tokens += shared.n + ids[i].n;
                 usage->computed_tokens += ids[i].n;
             }
         }
-        rc = qr_forward(m, tokens, seqs, b1 - b0, p.precision, hidden + b0 * (size_t)H, err);
+        /* with the prefix (first batch only, b0 = 0) its row comes first, zero
+         * and not wanted: hidden has one row to spare, and the texts' rows
+         * move up over it */
+        rc = qr_forward(m, tokens, seqs, k, p.precision, hidden + b0 * (size_t)H, err);
+        if (!rc && n_pre) memmove(hidden, hidden + H, (b1 - b0) * (size_t)H * sizeof(float));
         b0 = b1;
     }
+    if (usage) usage->prefix_tokens_reused = usage->prompt_tokens - usage->computed_tokens;
+    if (!rc && split && !cached && kv.k) qr_prefix_cache_put(m->prefix_cache, (int)p.precision, shared.ids, shared.n, &kv);
+    qr_kv_prefix_free(&kv);
+    qr_prefix_cache_release(m->prefix_cache, cached);
+    free(shared.ids);
     for (size_t i = 0; i < n_texts && !rc; i++) {
         const float *h = hidden + i * (size_t)H;
         double ss = 0.0;

@@ -587,7 +587,7 @@ int qrank_model_load(const char *path, const qrank_model_params *params, qrank_m
         qrank_model_set_threads(m, p.n_threads);
         m->precision = p.precision;
         m->workspace = qr_workspace_cache_create(qr_forward_scratch_bytes(m, QR_BATCH_TOKENS));
-        if (m->kind == QRANK_KIND_RERANKER && p.prefix_cache_mb >= 0)
+        if (p.prefix_cache_mb >= 0)
             m->prefix_cache = qr_prefix_cache_create((size_t)(p.prefix_cache_mb ? p.prefix_cache_mb : 64) << 20);
         plan_packing(m, p.repack);
     }

@@ -67,7 +67,7 @@ struct qrank_model {
     int n_threads;
     qrank_precision precision;
     qr_workspace_cache *workspace; /* forward passes' scratch, kept between calls (NULL: none kept) */
-    qr_prefix_cache *prefix_cache; /* rerankers' prefix keys/values between calls (NULL: none) */
+    qr_prefix_cache *prefix_cache; /* prompt prefixes' keys/values between calls (NULL: none) */
 
     /* tensor listing for qrank_model_get_tensor */
     const qr_tensor **all_tensors;

@@ -1,4 +1,4 @@
-/* prefix_cache.h - reranker prefixes' keys and values kept between calls.
+/* prefix_cache.h - prompt prefixes' keys and values kept between calls.
  *
  * A reranker prompt's shared part (system prompt, instruction, query, up to
  * "<Document>:") is the same for every call with that query and instruction:
@@ -7,7 +7,8 @@
  * depend on nothing else (rows are independent through the matrices, and
  * attention over a prefix reads the same numbers whether they were computed
  * in this batch or kept), so a call that finds them here skips those rows
- * and scores the same, bit for bit.
+ * and scores the same, bit for bit. An embedder's instruction prefix
+ * ("Instruct: ...\nQuery", embed.c) is kept the same way.
  *
  * Entries are keyed by (precision, token ids), counted in bytes against a
  * budget, and evicted least recently used; an entry held by a caller

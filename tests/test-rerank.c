@@ -616,6 +616,58 @@ out:
     qrank_model_free(small);
 }
 
+/* Embeddings with an instruction share its prefix (embed.c): the vectors of
+ * a first call, of a call on the kept prefix and of a call over several
+ * batches equal, bit for bit, those of a model without a cache; usage counts
+ * the prefix once. (That they equal the whole-string inputs' vectors is
+ * reference-embed's check, against the float64 reference.) */
+static void test_embed_prefix(const char *path) {
+    qrank_model *m = NULL, *off = NULL;
+    qrank_error err;
+    qrank_model_params mp = qrank_model_default_params();
+    CHECK(qrank_model_load(path, &mp, &m, &err) == QRANK_OK, "%s", err.message);
+    mp.prefix_cache_mb = -1;
+    CHECK(qrank_model_load(path, &mp, &off, &err) == QRANK_OK, "%s", err.message);
+    if (!m || !off) goto out;
+    enum { MANY = 400 };
+    const char *many[MANY];
+    for (int i = 0; i < MANY; i++) many[i] = DOCS[i % N_DOCS];
+    const int H = 64; /* engine-f32's hidden size (engine.cmake) */
+    static float want[MANY * 64], got[MANY * 64];
+    qrank_model_info info;
+    qrank_model_get_info(m, &info);
+    CHECK(info.hidden == H, "the test model's hidden size is %d, not %d", info.hidden, H);
+    if (info.hidden != H) goto out;
+    qrank_embed_params ep = qrank_embed_default_params();
+    ep.instruction = "Identify the topic or theme of the given social media posts";
+    for (int exact = 0; exact < 2; exact++) {
+        ep.precision = exact ? QRANK_PRECISION_EXACT : QRANK_PRECISION_FAST;
+        qrank_usage u0, u1;
+        CHECK(qrank_embed(off, DOCS, N_DOCS, &ep, want, &u0, &err) == QRANK_OK, "%s", err.message);
+        for (int call = 0; call < 2; call++)
+            CHECK(qrank_embed(m, DOCS, N_DOCS, &ep, got, &u1, &err) == QRANK_OK &&
+                      memcmp(got, want, sizeof(float) * N_DOCS * H) == 0,
+                  "%s, call %d: embeddings differ from a model without a cache", exact ? "exact" : "fast", call);
+        CHECK(u0.prefix_tokens_reused > 0 && u0.prompt_tokens == u1.prompt_tokens &&
+                  u1.computed_tokens < u0.computed_tokens,
+              "usage: %zu prompt, %zu computed, %zu reused; then %zu computed", u0.prompt_tokens, u0.computed_tokens,
+              u0.prefix_tokens_reused, u1.computed_tokens);
+        CHECK(qrank_embed(off, many, MANY, &ep, want, NULL, &err) == QRANK_OK &&
+                  qrank_embed(m, many, MANY, &ep, got, NULL, &err) == QRANK_OK &&
+                  memcmp(got, want, sizeof(float) * MANY * H) == 0,
+              "%s: %d texts over several batches differ", exact ? "exact" : "fast", MANY);
+    }
+    /* no room for the prefix: whole inputs, cut from the tail as before */
+    ep.max_length = 8;
+    CHECK(qrank_embed(off, DOCS, N_DOCS, &ep, want, NULL, &err) == QRANK_OK &&
+              qrank_embed(m, DOCS, N_DOCS, &ep, got, NULL, &err) == QRANK_OK &&
+              memcmp(got, want, sizeof(float) * N_DOCS * H) == 0,
+          "max_length 8: embeddings differ");
+out:
+    qrank_model_free(m);
+    qrank_model_free(off);
+}
+
 static void test_nonfinite(const char *path, const char *build_dir) {
     FILE *f = fopen(path, "rb");
     CHECK(f != NULL, "cannot open %s", path);
@@ -693,6 +745,7 @@ int main(int argc, char **argv) {
     test_workspace();
     qrank_model_free(m);
     test_prefix_cache(path);
+    test_embed_prefix(path);
     snprintf(path, sizeof path, "%s/models/engine-q8_0.gguf", argv[2]);
     test_repack(path, 0);
     test_repack_idle(path, 0);

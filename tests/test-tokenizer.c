@@ -264,6 +264,42 @@ static size_t check_golden(const qr_tokenizer *tok, const golden *g, const char 
     return bad;
 }
 
+/* The prompt splits the engine relies on, over every golden text and byte
+ * string: tokenizing head + tail in one piece gives the ids of head, then
+ * those of tail. The reranker splits "...<Document>:" | " " + document
+ * (rerank.c), the embedder "Instruct: ...\nQuery" | ":" + text (embed.c). */
+static size_t check_splits(const qr_tokenizer *tok, const golden *g) {
+    static const char *const heads[][2] = {
+        {"<Instruct>: Given a web search query, retrieve relevant passages that answer the query\n"
+         "<Query>: 杭州亚运会闭幕式烟花秀\n<Document>:", " "},
+        {"Instruct: Identify the topic or theme of the given social media posts\nQuery", ":"},
+        {"Instruct: 找出与问题相关的微博  \nQuery", ":"},
+    };
+    ids whole = {0}, head = {0}, tail = {0};
+    size_t bad = 0;
+    for (size_t h = 0; h < sizeof heads / sizeof heads[0]; h++) {
+        const size_t hl = strlen(heads[h][0]), jl = strlen(heads[h][1]);
+        if (tokenize(tok, heads[h][0], hl, &head)) return g->n;
+        for (size_t i = 0; i < g->n; i++) {
+            char *buf = malloc(hl + jl + g->len[i] + 1);
+            if (!buf) return g->n;
+            memcpy(buf, heads[h][0], hl);
+            memcpy(buf + hl, heads[h][1], jl);
+            memcpy(buf + hl + jl, g->text[i], g->len[i]);
+            const int rc = tokenize(tok, buf, hl + jl + g->len[i], &whole) || tokenize(tok, buf + hl, jl + g->len[i], &tail);
+            free(buf);
+            const int same = !rc && whole.n == head.n + tail.n && memcmp(whole.v, head.v, head.n * sizeof *head.v) == 0 &&
+                             (tail.n == 0 || memcmp(whole.v + head.n, tail.v, tail.n * sizeof *tail.v) == 0);
+            if (!same && bad++ < 5)
+                fprintf(stderr, "split %zu breaks on golden text %zu \"%.60s\"\n", h, i + 1, g->text[i]);
+        }
+    }
+    free(whole.v);
+    free(head.v);
+    free(tail.v);
+    return bad;
+}
+
 /* ---- a GGUF-like spec, derived from tokenizer.json the way a converter would --------------- */
 
 typedef struct gguf_like {
@@ -1088,6 +1124,9 @@ int main(int argc, char **argv) {
     bad = check_golden(tok, &gb, "golden_bytes.jsonl");
     CHECK(bad == 0, "%zu of %zu golden byte strings differ", bad, gb.n);
     printf("golden: %zu texts, %zu byte strings checked\n", g.n, gb.n);
+    bad = check_splits(tok, &g) + check_splits(tok, &gb);
+    CHECK(bad == 0, "%zu prompt splits tokenize differently from the whole prompt", bad);
+    printf("prompt splits: %zu texts x 3 heads tokenize as the whole prompt\n", g.n + gb.n);
 
     /* The GGUF route: tokens by id, types, "a b" merges. */
     gguf_like gl;
