@@ -152,7 +152,9 @@ int qrank_embed(qrank_model *m, const char *const *texts, size_t n_texts, const 
         size_t pos = 0, k = 0;
         if (n_pre) {
             memcpy(tokens, shared.ids, n_pre * sizeof(int32_t));
-            seqs[k++] = (qr_seq){0, (int64_t)n_pre, NULL, NULL, b1 < n_texts || m->prefix_cache ? &kv : NULL};
+            const int keep = b1 < n_texts || qr_prefix_cache_could_keep(m->prefix_cache, m->hp.n_layers, (int64_t)n_pre,
+                                                                        m->hp.n_kv_heads * m->hp.head_dim);
+            seqs[k++] = (qr_seq){0, (int64_t)n_pre, NULL, NULL, keep ? &kv : NULL};
             pos = n_pre;
             if (usage) usage->computed_tokens += n_pre;
         }

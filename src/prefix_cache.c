@@ -96,10 +96,18 @@ static int evict_one(qr_prefix_cache *c) {
     return 1;
 }
 
+static size_t entry_bytes(int n_layers, int64_t n_tokens, int kv_dim) {
+    return 2 * sizeof(float) * (size_t)n_layers * (size_t)n_tokens * (size_t)kv_dim +
+           (size_t)n_tokens * sizeof(int32_t) + sizeof(qr_prefix_entry);
+}
+
+int qr_prefix_cache_could_keep(const qr_prefix_cache *c, int n_layers, int64_t n_tokens, int kv_dim) {
+    return c && entry_bytes(n_layers, n_tokens, kv_dim) <= c->budget; /* budget is set once */
+}
+
 void qr_prefix_cache_put(qr_prefix_cache *c, int precision, const int32_t *ids, size_t n, qr_kv_prefix *kv) {
     if (!c || !kv->k || !kv->v) return;
-    const size_t bytes = 2 * sizeof(float) * (size_t)kv->n_layers * (size_t)kv->n_tokens * (size_t)kv->kv_dim +
-                         n * sizeof *ids + sizeof(qr_prefix_entry);
+    const size_t bytes = entry_bytes(kv->n_layers, kv->n_tokens, kv->kv_dim);
     if (bytes > c->budget) return;
     qr_prefix_entry *e = calloc(1, sizeof *e);
     int32_t *copy = malloc(n * sizeof *ids);

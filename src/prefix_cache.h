@@ -34,6 +34,11 @@ qr_prefix_entry *qr_prefix_cache_get(qr_prefix_cache *c, int precision, const in
 const qr_kv_prefix *qr_prefix_entry_kv(const qr_prefix_entry *e);
 void qr_prefix_cache_release(qr_prefix_cache *c, qr_prefix_entry *e);
 
+/* Whether keys/values of n_tokens positions could be kept at all (the whole
+ * budget): callers capture them for the cache only then, since a long
+ * prompt's would take gigabytes just to be dropped. 0 when c is NULL. */
+int qr_prefix_cache_could_keep(const qr_prefix_cache *c, int n_layers, int64_t n_tokens, int kv_dim);
+
 /* Keeps kv (captured for these ids) if it fits the budget after evicting
  * entries nobody holds: then it takes kv's buffers and zeroes *kv. Otherwise,
  * or when the prefix is already kept, *kv stays the caller's to free. */

@@ -123,7 +123,7 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
     }
     if (n_docs == 0) return QRANK_OK;
     const qrank_precision prec = reqs[0].params.precision;
-    const int H = m->hp.hidden;
+    const int H = m->hp.hidden, hp_layers = m->hp.n_layers, kv_dim = m->hp.n_kv_heads * m->hp.head_dim;
     const size_t n_suffix = m->n_rerank_suffix;
 
     int rc = QRANK_OK;
@@ -255,9 +255,10 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
                 if (first_job[r] != i || rs[r].cached) continue;
                 memcpy(tokens + pos, rs[r].shared, rs[r].n_shared * sizeof(int32_t));
                 pre_seq[r] = n_seqs;
-                /* kept for later batches, and for later calls when there is a cache */
-                seqs[n_seqs++] = (qr_seq){(int64_t)pos, (int64_t)rs[r].n_shared, NULL, NULL,
-                                          last_job[r] >= b1 || m->prefix_cache ? &rs[r].kv : NULL};
+                /* kept for later batches, and for later calls when the cache could hold it */
+                const int keep = last_job[r] >= b1 || qr_prefix_cache_could_keep(m->prefix_cache, hp_layers,
+                                                                                 (int64_t)rs[r].n_shared, kv_dim);
+                seqs[n_seqs++] = (qr_seq){(int64_t)pos, (int64_t)rs[r].n_shared, NULL, NULL, keep ? &rs[r].kv : NULL};
                 pos += rs[r].n_shared;
             }
             const size_t first_doc = n_seqs;

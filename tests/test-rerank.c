@@ -610,6 +610,26 @@ static void test_prefix_cache(const char *path) {
               rerank_q(small, "query 0", NULL, DOCS, N_DOCS, QRANK_PRECISION_FAST, got, NULL) == QRANK_OK &&
               memcmp(got, want, N_DOCS * 4) == 0,
           "an evicted query scored again differs");
+    /* a prefix bigger than the whole budget (about 1 KB per token here) is
+     * not kept (rerank.c does not even capture it), and scores as without a
+     * cache */
+    {
+        static char longq[4001]; /* digits are a token each: about 4,000 tokens, 4 MB */
+        for (size_t i = 0; i < sizeof longq - 1; i++) longq[i] = (char)('0' + i % 10);
+        qrank_model_info before;
+        qrank_model_get_info(small, &before);
+        for (int call = 0; call < 2; call++)
+            CHECK(rerank_q(off, longq, NULL, DOCS, 3, QRANK_PRECISION_FAST, want, NULL) == QRANK_OK &&
+                      rerank_q(small, longq, NULL, DOCS, 3, QRANK_PRECISION_FAST, got, NULL) == QRANK_OK &&
+                      memcmp(got, want, 3 * 4) == 0,
+                  "a query over the budget, call %d: scores differ", call);
+        qrank_model_get_info(small, &info);
+        CHECK(info.prefix_cache_bytes == before.prefix_cache_bytes &&
+                  info.prefix_cache_misses == before.prefix_cache_misses + 2,
+              "a query over the budget was kept: %zu -> %zu bytes, %llu -> %llu misses", before.prefix_cache_bytes,
+              info.prefix_cache_bytes, (unsigned long long)before.prefix_cache_misses,
+              (unsigned long long)info.prefix_cache_misses);
+    }
 out:
     qrank_model_free(m);
     qrank_model_free(off);
