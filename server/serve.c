@@ -80,7 +80,8 @@ static void usage(FILE *f) {
             "  --no-repack             never lay Q8_0 weights out (the kernel packs on the fly)\n"
             "  --prefix-cache-mb N     memory for query prefixes kept between requests, so that a\n"
             "                          query sent again skips them, same scores (default 64,\n"
-            "                          about 10-20 MB per query for the 0.6B model; 0 = none)\n"
+            "                          about 17 MB per query for the 0.6B model; 0 = none); the\n"
+            "                          embedder keeps its instructions' in as much again\n"
             "  --api-key KEY           require \"Authorization: Bearer KEY\" on every route but\n"
             "                          /health and the page; repeat for several keys (default:\n"
             "                          $QRANK_API_KEY, several separated by commas)\n"
@@ -154,8 +155,8 @@ static void *load_models(void *arg) {
     l->ok = load_one(srv->cfg.model_path, QRANK_KIND_RERANKER, l->n_threads, srv->cfg.repack,
                      srv->cfg.prefix_cache_mb, &reranker, &srv->rerank_info, l->message, sizeof(l->message)) &&
             (!srv->cfg.embed_model_path ||
-             load_one(srv->cfg.embed_model_path, QRANK_KIND_EMBEDDER, l->n_threads, srv->cfg.repack, 0, &embedder,
-                      &srv->embed_info, l->message, sizeof(l->message)));
+             load_one(srv->cfg.embed_model_path, QRANK_KIND_EMBEDDER, l->n_threads, srv->cfg.repack,
+                      srv->cfg.prefix_cache_mb, &embedder, &srv->embed_info, l->message, sizeof(l->message)));
     if (l->ok) {
         srv->has_embedder = embedder != NULL;
         model_id(srv->cfg.model_path, srv->rerank_id, sizeof(srv->rerank_id));
