@@ -51,6 +51,8 @@ typedef struct request_state {
     size_t n_shared, cap;
     qr_kv_prefix kv;
     qr_prefix_entry *cached; /* the shared part's keys/values from an earlier call (prefix_cache.h) */
+    size_t owner;            /* the first request of this call with the same shared part (itself if none) */
+    int lends;               /* later requests of this call use this one's shared part */
     size_t doc_budget;       /* tokens a document may keep */
 } request_state;
 
@@ -137,6 +139,16 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
         if (reqs[r].n_docs == 0) continue;
         rc = build_shared(m, &reqs[r], &rs[r], err);
         if (!rc) rs[r].cached = qr_prefix_cache_get(m->prefix_cache, (int)prec, rs[r].shared, rs[r].n_shared);
+        /* several requests of one round with the same new query (a client's
+         * documents split over parallel requests) compute its prefix once */
+        rs[r].owner = r;
+        for (size_t o = 0; o < r && !rc && !rs[r].cached; o++)
+            if (reqs[o].n_docs && !rs[o].cached && rs[o].owner == o && rs[o].n_shared == rs[r].n_shared &&
+                memcmp(rs[o].shared, rs[r].shared, rs[r].n_shared * sizeof(int32_t)) == 0) {
+                rs[r].owner = o;
+                rs[o].lends = 1;
+                break;
+            }
     }
     if (rc) goto done;
 
@@ -208,7 +220,7 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
      * when an earlier call's keys/values are kept. */
     for (size_t r = 0; r < n_reqs; r++) {
         if (reqs[r].n_docs == 0) continue;
-        if (!rs[r].cached) reqs[r].usage.computed_tokens += rs[r].n_shared;
+        if (!rs[r].cached && rs[r].owner == r) reqs[r].usage.computed_tokens += rs[r].n_shared;
         reqs[r].usage.prefix_tokens_reused = reqs[r].usage.prompt_tokens - reqs[r].usage.computed_tokens;
     }
 
@@ -235,7 +247,8 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
             size_t b1 = b0, n_tok = 0;
             while (b1 < n_docs) {
                 const size_t r = jobs[b1].request;
-                const size_t add = jobs[b1].n_ids + (first_job[r] == b1 && !rs[r].cached ? rs[r].n_shared : 0);
+                const size_t add =
+                    jobs[b1].n_ids + (first_job[r] == b1 && !rs[r].cached && rs[r].owner == r ? rs[r].n_shared : 0);
                 if (b1 > b0 && n_tok + add > BATCH_TOKENS) break;
                 n_tok += add;
                 b1++;
@@ -252,24 +265,25 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
             size_t pos = 0, n_seqs = 0;
             for (size_t i = b0; i < b1; i++) { /* the prefixes that start here */
                 const size_t r = jobs[i].request;
-                if (first_job[r] != i || rs[r].cached) continue;
+                if (first_job[r] != i || rs[r].cached || rs[r].owner != r) continue;
                 memcpy(tokens + pos, rs[r].shared, rs[r].n_shared * sizeof(int32_t));
                 pre_seq[r] = n_seqs;
                 /* kept for later batches, and for later calls when the cache could hold it */
-                const int keep = last_job[r] >= b1 || qr_prefix_cache_could_keep(m->prefix_cache, hp_layers,
-                                                                                 (int64_t)rs[r].n_shared, kv_dim);
+                const int keep = last_job[r] >= b1 || rs[r].lends ||
+                                 qr_prefix_cache_could_keep(m->prefix_cache, hp_layers, (int64_t)rs[r].n_shared, kv_dim);
                 seqs[n_seqs++] = (qr_seq){(int64_t)pos, (int64_t)rs[r].n_shared, NULL, NULL, keep ? &rs[r].kv : NULL};
                 pos += rs[r].n_shared;
             }
             const size_t first_doc = n_seqs;
             for (size_t i = b0; i < b1; i++) {
                 doc_job *jb = &jobs[i];
-                const request_state *st = &rs[jb->request];
-                const int here = !st->cached && first_job[jb->request] >= b0;
+                const size_t o = rs[jb->request].owner; /* whose shared part this is */
+                const request_state *st = &rs[o];
+                const int here = !st->cached && first_job[o] >= b0;
                 const qr_kv_prefix *kept = st->cached ? qr_prefix_entry_kv(st->cached) : &st->kv;
                 memcpy(tokens + pos, jb->ids, jb->n_ids * sizeof(int32_t));
                 seqs[n_seqs++] = (qr_seq){(int64_t)pos, (int64_t)jb->n_ids, here ? NULL : kept,
-                                          here ? &seqs[pre_seq[jb->request]] : NULL, NULL};
+                                          here ? &seqs[pre_seq[o]] : NULL, NULL};
                 pos += jb->n_ids;
             }
             rc = qr_forward(m, tokens, seqs, n_seqs, prec, hidden, err);
@@ -297,7 +311,7 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
     }
     if (!rc)
         for (size_t r = 0; r < n_reqs; r++)
-            if (!rs[r].cached && rs[r].kv.k)
+            if (!rs[r].cached && rs[r].owner == r && rs[r].kv.k)
                 qr_prefix_cache_put(m->prefix_cache, (int)prec, rs[r].shared, rs[r].n_shared, &rs[r].kv);
 
 done:

@@ -641,6 +641,51 @@ out:
  * batches equal, bit for bit, those of a model without a cache; usage counts
  * the prefix once. (That they equal the whole-string inputs' vectors is
  * reference-embed's check, against the float64 reference.) */
+/* Requests of one call with the same query (a client's documents split over
+ * parallel requests, batched by the server's scheduler) compute its prefix
+ * once: scores equal separate calls bit for bit, on a model without a cache,
+ * also when the second request's documents land in later batches. */
+static void test_shared_in_round(const char *path) {
+    qrank_model *off = NULL;
+    qrank_error err;
+    qrank_model_params mp = qrank_model_default_params();
+    mp.prefix_cache_mb = -1;
+    CHECK(qrank_model_load(path, &mp, &off, &err) == QRANK_OK, "%s", err.message);
+    if (!off) return;
+    enum { MANY = 300 };
+    const char *many[MANY];
+    for (int i = 0; i < MANY; i++) many[i] = DOCS[i % N_DOCS];
+    static float got[3][MANY], want[3][MANY];
+    const char *const queries[3] = {"烟花 tonight", "battery news", "烟花 tonight"};
+    const size_t splits[2][3][2] = {{{0, 4}, {4, 7}, {7, 10}}, {{0, 150}, {0, 20}, {150, MANY}}};
+    for (int v = 0; v < 2; v++) {
+        qrank_rerank_request reqs[3];
+        memset(reqs, 0, sizeof reqs);
+        qrank_usage alone[3];
+        for (int r = 0; r < 3; r++) {
+            const size_t a = splits[v][r][0], n = splits[v][r][1] - a;
+            reqs[r].query = queries[r];
+            reqs[r].docs = many + a;
+            reqs[r].n_docs = n;
+            reqs[r].params = qrank_rerank_default_params();
+            reqs[r].scores = got[r];
+            CHECK(qrank_rerank(off, queries[r], many + a, n, NULL, want[r], NULL, &alone[r], &err) == QRANK_OK, "%s",
+                  err.message);
+        }
+        CHECK(qrank_rerank_batch(off, reqs, 3, &err) == QRANK_OK, "%s", err.message);
+        for (int r = 0; r < 3; r++)
+            CHECK(memcmp(got[r], want[r], sizeof(float) * reqs[r].n_docs) == 0,
+                  "split %d, request %d: scores differ from a call of its own", v, r);
+        CHECK(reqs[0].usage.computed_tokens == alone[0].computed_tokens &&
+                  reqs[1].usage.computed_tokens == alone[1].computed_tokens &&
+                  reqs[2].usage.computed_tokens < alone[2].computed_tokens &&
+                  reqs[2].usage.prompt_tokens == alone[2].prompt_tokens,
+              "split %d: the third request computed %zu tokens (alone %zu)", v, reqs[2].usage.computed_tokens,
+              alone[2].computed_tokens);
+    }
+    qrank_model_free(off);
+}
+
 static void test_embed_prefix(const char *path) {
     qrank_model *m = NULL, *off = NULL;
     qrank_error err;
@@ -766,6 +811,7 @@ int main(int argc, char **argv) {
     qrank_model_free(m);
     test_prefix_cache(path);
     test_embed_prefix(path);
+    test_shared_in_round(path);
     snprintf(path, sizeof path, "%s/models/engine-q8_0.gguf", argv[2]);
     test_repack(path, 0);
     test_repack_idle(path, 0);
