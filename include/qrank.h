@@ -151,8 +151,8 @@ typedef struct qrank_model_info {
     const char *kernels;  /* the matrix kernels this CPU runs: "avx512", "avxvnni", "avx2", "generic" */
     size_t packed_bytes;  /* weights laid out again for those kernels so far */
     size_t layout_bytes;  /* ... once every matrix that gets a layout has been used (0: none) */
-    /* the reranker's prefix cache (qrank_model_params.prefix_cache_mb): calls
-     * whose prefix was kept, calls that computed it, and memory in use */
+    /* the prefix cache (qrank_model_params.prefix_cache_mb): calls whose
+     * prefix was kept, calls that computed it, and memory in use */
     uint64_t prefix_cache_hits, prefix_cache_misses;
     size_t prefix_cache_bytes;
 } qrank_model_info;

@@ -25,7 +25,7 @@ typedef struct server_config {
     int port;                     /* 0: any free port (the real one is printed) */
     int n_threads;                /* compute threads of the models; 0 = all cores */
     int repack;                   /* qrank_model_params.repack for the models */
-    int prefix_cache_mb;          /* the reranker's prefix cache (0: none) */
+    int prefix_cache_mb;          /* each model's prefix cache (0: none) */
     const char *api_keys[SERVER_MAX_API_KEYS]; /* none: no auth; copies, not argv */
     size_t n_api_keys;
     size_t max_documents;         /* per request, else 413 */

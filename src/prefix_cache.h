@@ -46,7 +46,7 @@ void qr_prefix_cache_put(qr_prefix_cache *c, int precision, const int32_t *ids, 
 
 typedef struct qr_prefix_cache_stats {
     uint64_t hits, misses;
-    size_t entries, bytes, budget;
+    size_t bytes;
 } qr_prefix_cache_stats;
 void qr_prefix_cache_get_stats(qr_prefix_cache *c, qr_prefix_cache_stats *out);
 
