@@ -40,16 +40,17 @@ typedef struct text_ids {
     size_t n, cap;
 } text_ids;
 
-/* The ids of one input before <|endoftext|>: the whole "Instruct: ...\nQuery:"
- * form (instruction), ":" + text after a shared prefix (split), or the text. */
-static int tokenize_text(const qrank_model *m, const char *text, const char *instruction, int split, size_t keep,
-                         text_ids *out, qrank_error *err) {
+/* The ids of one input before <|endoftext|>: head + ":" + text (head is
+ * "Instruct: {task}\nQuery", or "" once its ids are a shared prefix), or the
+ * text alone (head NULL: no instruction). */
+static int tokenize_text(const qrank_model *m, const char *text, const char *head, size_t keep, text_ids *out,
+                         qrank_error *err) {
     int rc;
-    if (instruction || split) {
-        size_t len = (instruction ? strlen(instruction) : 0) + strlen(text) + 32;
+    if (head) {
+        size_t len = strlen(head) + strlen(text) + 2;
         char *s = malloc(len);
         if (!s) return qr_error(err, QRANK_E_NO_MEMORY, "out of memory");
-        int n = split ? snprintf(s, len, ":%s", text) : snprintf(s, len, "Instruct: %s\nQuery:%s", instruction, text);
+        int n = snprintf(s, len, "%s:%s", head, text);
         rc = qr_tokenize(m->tok, s, (size_t)n, &out->ids, &out->n, &out->cap, err);
         free(s);
     } else {
@@ -90,14 +91,14 @@ int qrank_embed(qrank_model *m, const char *const *texts, size_t n_texts, const 
     text_ids shared = {0};
     qr_kv_prefix kv = {0};
     qr_prefix_entry *cached = NULL;
+    char *head = NULL;
     if (instruction) {
         const size_t len = strlen(instruction) + 32;
-        char *s = malloc(len);
-        if (!s) return qr_error(err, QRANK_E_NO_MEMORY, "out of memory");
-        const int n = snprintf(s, len, "Instruct: %s\nQuery", instruction);
-        rc = qr_tokenize(m->tok, s, (size_t)n, &shared.ids, &shared.n, &shared.cap, err);
-        free(s);
+        if (!(head = malloc(len))) return qr_error(err, QRANK_E_NO_MEMORY, "out of memory");
+        const int n = snprintf(head, len, "Instruct: %s\nQuery", instruction);
+        rc = qr_tokenize(m->tok, head, (size_t)n, &shared.ids, &shared.n, &shared.cap, err);
         if (rc) {
+            free(head);
             free(shared.ids);
             return rc;
         }
@@ -107,6 +108,7 @@ int qrank_embed(qrank_model *m, const char *const *texts, size_t n_texts, const 
     const int split = shared.n > 0;
     text_ids *ids = calloc(n_texts, sizeof *ids);
     if (!ids) {
+        free(head);
         free(shared.ids);
         qr_prefix_cache_release(m->prefix_cache, cached);
         return qr_error(err, QRANK_E_NO_MEMORY, "out of memory");
@@ -116,7 +118,7 @@ int qrank_embed(qrank_model *m, const char *const *texts, size_t n_texts, const 
 #pragma omp parallel for num_threads(m->n_threads) schedule(dynamic, 8)
     for (size_t i = 0; i < n_texts; i++) {
         qrank_error e;
-        if (tokenize_text(m, texts[i], instruction, split, (size_t)max_length - 1 - shared.n, &ids[i], &e)) {
+        if (tokenize_text(m, texts[i], split ? "" : head, (size_t)max_length - 1 - shared.n, &ids[i], &e)) {
 #pragma omp critical(embed_err)
             {
                 if (!failed) terr = e;
@@ -181,6 +183,7 @@ int qrank_embed(qrank_model *m, const char *const *texts, size_t n_texts, const 
     qr_kv_prefix_free(&kv);
     qr_prefix_cache_release(m->prefix_cache, cached);
     free(shared.ids);
+    free(head);
     for (size_t i = 0; i < n_texts && !rc; i++) {
         const float *h = hidden + i * (size_t)H;
         double ss = 0.0;
