@@ -138,17 +138,20 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
     for (size_t r = 0; r < n_reqs && !rc; r++) {
         if (reqs[r].n_docs == 0) continue;
         rc = build_shared(m, &reqs[r], &rs[r], err);
-        if (!rc) rs[r].cached = qr_prefix_cache_get(m->prefix_cache, (int)prec, rs[r].shared, rs[r].n_shared);
-        /* several requests of one round with the same new query (a client's
-         * documents split over parallel requests) compute its prefix once */
+        if (rc) break;
+        /* several requests of one round with the same query (a client's
+         * documents split over parallel requests) share the first one's
+         * prefix, kept or computed: the others neither look it up nor run it */
         rs[r].owner = r;
-        for (size_t o = 0; o < r && !rc && !rs[r].cached; o++)
-            if (reqs[o].n_docs && !rs[o].cached && rs[o].owner == o && rs[o].n_shared == rs[r].n_shared &&
+        for (size_t o = 0; o < r; o++)
+            if (reqs[o].n_docs && rs[o].n_shared == rs[r].n_shared &&
                 memcmp(rs[o].shared, rs[r].shared, rs[r].n_shared * sizeof(int32_t)) == 0) {
                 rs[r].owner = o;
                 rs[o].lends = 1;
                 break;
             }
+        if (rs[r].owner == r)
+            rs[r].cached = qr_prefix_cache_get(m->prefix_cache, (int)prec, rs[r].shared, rs[r].n_shared);
     }
     if (rc) goto done;
 

@@ -683,6 +683,34 @@ static void test_shared_in_round(const char *path) {
               "split %d: the third request computed %zu tokens (alone %zu)", v, reqs[2].usage.computed_tokens,
               alone[2].computed_tokens);
     }
+    /* with a cache: the round looks each prefix up once (new: one miss; then
+     * kept: one hit), and the repeat shares what the first found */
+    qrank_model *m = NULL;
+    mp.prefix_cache_mb = 0;
+    CHECK(qrank_model_load(path, &mp, &m, &err) == QRANK_OK, "%s", err.message);
+    for (int round = 0; m && round < 2; round++) {
+        qrank_rerank_request reqs[3];
+        memset(reqs, 0, sizeof reqs);
+        for (int r = 0; r < 3; r++) {
+            reqs[r].query = queries[r];
+            reqs[r].docs = many + splits[1][r][0];
+            reqs[r].n_docs = splits[1][r][1] - splits[1][r][0];
+            reqs[r].params = qrank_rerank_default_params();
+            reqs[r].scores = got[r];
+            CHECK(qrank_rerank(off, queries[r], reqs[r].docs, reqs[r].n_docs, NULL, want[r], NULL, NULL, &err) ==
+                      QRANK_OK, "%s", err.message);
+        }
+        CHECK(qrank_rerank_batch(m, reqs, 3, &err) == QRANK_OK, "%s", err.message);
+        for (int r = 0; r < 3; r++)
+            CHECK(memcmp(got[r], want[r], sizeof(float) * reqs[r].n_docs) == 0,
+                  "cache, round %d, request %d: scores differ from a call of its own", round, r);
+        qrank_model_info info;
+        qrank_model_get_info(m, &info);
+        CHECK(info.prefix_cache_misses == 2 && info.prefix_cache_hits == (uint64_t)(2 * round),
+              "cache, round %d: %llu hits, %llu misses (two prefixes, looked up once each per round)", round,
+              (unsigned long long)info.prefix_cache_hits, (unsigned long long)info.prefix_cache_misses);
+    }
+    qrank_model_free(m);
     qrank_model_free(off);
 }
 
