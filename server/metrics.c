@@ -197,7 +197,7 @@ static void render_counter(text *t, const char *name, const char *help, unsigned
     text_printf(t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, v);
 }
 
-char *metrics_render(metrics *m, const metrics_prefix_cache *pc, size_t *len) {
+char *metrics_render(metrics *m, const metrics_prefix_cache *pc, int n_pc, size_t *len) {
     text t = {0};
     pthread_mutex_lock(&m->lock);
 
@@ -256,14 +256,21 @@ char *metrics_render(metrics *m, const metrics_prefix_cache *pc, size_t *len) {
                     "passes now.\n# TYPE qrank_requests_computing gauge\nqrank_requests_computing %llu\n",
                 m->computing);
     pthread_mutex_unlock(&m->lock);
-    if (pc) {
-        render_counter(&t, "qrank_prefix_cache_hits_total",
-                       "Rerank requests whose query prefix was kept from an earlier request.", pc->hits);
-        render_counter(&t, "qrank_prefix_cache_misses_total",
-                       "Rerank requests that computed their query prefix (then kept it if it fit).", pc->misses);
-        text_printf(&t, "# HELP qrank_prefix_cache_bytes Memory holding kept query prefixes.\n"
-                        "# TYPE qrank_prefix_cache_bytes gauge\nqrank_prefix_cache_bytes %llu\n",
-                    pc->bytes);
+    /* one series per model: a reranker keeps query prefixes, an embedder its
+     * instruction's */
+    static const struct {
+        const char *name, *type, *help;
+    } PC[3] = {
+        {"qrank_prefix_cache_hits_total", "counter", "Calls whose prompt prefix was kept from an earlier call, by model."},
+        {"qrank_prefix_cache_misses_total", "counter",
+         "Calls that computed their prompt prefix (then kept it if it fit), by model."},
+        {"qrank_prefix_cache_bytes", "gauge", "Memory holding kept prompt prefixes, by model."},
+    };
+    for (int k = 0; k < 3 && n_pc > 0; k++) {
+        text_printf(&t, "# HELP %s %s\n# TYPE %s %s\n", PC[k].name, PC[k].help, PC[k].name, PC[k].type);
+        for (int i = 0; i < n_pc; i++)
+            text_printf(&t, "%s{model=\"%s\"} %llu\n", PC[k].name, pc[i].model,
+                        k == 0 ? pc[i].hits : k == 1 ? pc[i].misses : pc[i].bytes);
     }
 
     if (t.failed) {

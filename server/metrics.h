@@ -23,11 +23,12 @@ void metrics_computing(metrics *m, size_t n_requests);
 
 /* The reranker's prefix cache, as of the render (qrank_model_info). */
 typedef struct metrics_prefix_cache {
+    const char *model; /* the label: "reranker" or "embedder" */
     unsigned long long hits, misses, bytes;
 } metrics_prefix_cache;
 
 /* Prometheus text exposition format 0.0.4; malloc'd, NULL when out of memory.
- * pc: NULL before the reranker is loaded. */
-char *metrics_render(metrics *m, const metrics_prefix_cache *pc, size_t *len);
+ * pc: the prefix caches of the n_pc models loaded so far (none before). */
+char *metrics_render(metrics *m, const metrics_prefix_cache *pc, int n_pc, size_t *len);
 
 #endif

@@ -635,13 +635,15 @@ static void handle_models(server *srv, const http_request *req, http_response *r
 
 static void handle_metrics(server *srv, const http_request *req, http_response *resp) {
     size_t len = 0;
-    metrics_prefix_cache pc = {0};
-    if (srv->scheduler) {
-        qrank_model_info info;
-        scheduler_model_info(srv->scheduler, 0, &info);
-        pc = (metrics_prefix_cache){info.prefix_cache_hits, info.prefix_cache_misses, info.prefix_cache_bytes};
+    metrics_prefix_cache pc[2];
+    int n_pc = 0;
+    for (int embedder = 0; srv->scheduler && embedder <= srv->has_embedder; embedder++) {
+        qrank_model_info info = {0};
+        scheduler_model_info(srv->scheduler, embedder, &info);
+        pc[n_pc++] = (metrics_prefix_cache){embedder ? "embedder" : "reranker", info.prefix_cache_hits,
+                                                info.prefix_cache_misses, info.prefix_cache_bytes};
     }
-    char *text = metrics_render(srv->metrics, srv->scheduler ? &pc : NULL, &len);
+    char *text = metrics_render(srv->metrics, pc, n_pc, &len);
     if (!text) {
         reply_out_of_memory(resp);
         return;

@@ -275,16 +275,18 @@ test("GET /metrics: Prometheus text with requests, errors, latency, documents, t
   assert.equal(value(/^qrank_queue_depth (\d+)$/m), 0);
 });
 
-test("a query sent again skips its prefix (prefix cache): the CLI's scores, /metrics counts it; --prefix-cache-mb 0: none", async () => {
+test("a query sent again skips its prefix (prefix cache): the CLI's scores, /metrics counts it per model; --prefix-cache-mb 0: none", async () => {
   const q = "prefix cache: 烟花 tonight";
-  const metric = async (base, name) => {
+  const metric = async (base, name, model = "reranker") => {
     const t = (await get(base, "/metrics")).text;
-    const m = t.match(new RegExp(`^${name} (\\d+)$`, "m"));
-    assert.ok(m, `no ${name} in\n${t}`);
+    const m = t.match(new RegExp(`^${name}\\{model="${model}"\\} (\\d+)$`, "m"));
+    assert.ok(m, `no ${name} for the ${model} in\n${t}`);
     return Number(m[1]);
   };
   const hits = await metric(srv.base, "qrank_prefix_cache_hits_total");
   const misses = await metric(srv.base, "qrank_prefix_cache_misses_total");
+  const embedHits = await metric(srv.base, "qrank_prefix_cache_hits_total", "embedder");
+  const embedMisses = await metric(srv.base, "qrank_prefix_cache_misses_total", "embedder");
   const first = await post(srv.base, "/v1/rerank", { query: q, documents: DOCS.slice(0, 3) });
   const second = await post(srv.base, "/v1/rerank", { query: q, documents: DOCS.slice(3) });
   assert.equal(first.status, 200, first.text);
@@ -294,6 +296,16 @@ test("a query sent again skips its prefix (prefix cache): the CLI's scores, /met
   assert.equal(await metric(srv.base, "qrank_prefix_cache_misses_total"), misses + 1, "the first request computes it");
   assert.equal(await metric(srv.base, "qrank_prefix_cache_hits_total"), hits + 1, "the second finds it");
   assert.ok((await metric(srv.base, "qrank_prefix_cache_bytes")) > 0);
+  // an embedder keeps its instruction's prefix: the second call finds it
+  const instruction = "prefix cache: group posts by topic";
+  for (const input of ["烟花 tonight", "fireworks at the river"]) {
+    const r = await post(srv.base, "/v1/embeddings", { input, instruction });
+    assert.equal(r.status, 200, r.text);
+  }
+  assert.equal(await metric(srv.base, "qrank_prefix_cache_misses_total", "embedder"), embedMisses + 1);
+  assert.equal(await metric(srv.base, "qrank_prefix_cache_hits_total", "embedder"), embedHits + 1);
+  assert.ok((await metric(srv.base, "qrank_prefix_cache_bytes", "embedder")) > 0);
+  assert.equal(await metric(srv.base, "qrank_prefix_cache_misses_total"), misses + 1, "embeddings leave the reranker's counts alone");
   const none = await startServer(["--prefix-cache-mb", "0"]);
   try {
     for (let i = 0; i < 2; i++) {
