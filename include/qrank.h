@@ -81,12 +81,14 @@ typedef struct qrank_model_params {
      *  0 (default): Q4_0/Q4_K/Q6_K, whose int8 kernel reads nothing else,
      *    by the first fast call; Q8_0 never (its kernel packs on the fly,
      *    5-10% slower per call, ~20% on small batches, and a one-batch
-     *    process would not win the copy back);
+     *    process would not win the copy back), nor BF16 (the same, on the
+     *    amx kernels: 10-40% slower without the copy);
      *  1: all of them at load, for long-lived processes (qrank serve
      *    --repack);
-     *  2: as 0, and Q8_0's too, made by qrank_model_pack_step while the
-     *    caller is idle (qrank serve's default): the load stays fast, and
-     *    calls get faster as the copies arrive, with the same scores;
+     *  2: as 0, and Q8_0's and BF16's too, made by qrank_model_pack_step
+     *    while the caller is idle (qrank serve's default): the load stays
+     *    fast, and calls get faster as the copies arrive, with the same
+     *    scores;
      * -1: none. Q4_0/Q4_K/Q6_K then run on the f32 kernel. */
     int repack;
     /* MB of memory for the keys and values of prompt prefixes kept between
@@ -148,7 +150,7 @@ typedef struct qrank_model_info {
     int has_cls_output;   /* 1: a [2, hidden] yes/no head; 0: tied embedding rows */
     size_t n_tensors;
     size_t weight_bytes;  /* bytes of tensor data in the file(s) */
-    const char *kernels;  /* the matrix kernels this CPU runs: "avx512", "avxvnni", "avx2", "generic" */
+    const char *kernels;  /* the matrix kernels in use: "amx", "avx512", "avxvnni", "avx2", "generic" */
     size_t packed_bytes;  /* weights laid out again for those kernels so far */
     size_t layout_bytes;  /* ... once every matrix that gets a layout has been used (0: none) */
     /* the prefix cache (qrank_model_params.prefix_cache_mb): calls whose

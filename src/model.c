@@ -451,10 +451,13 @@ static void drop_pages(void *ctx, const void *p, size_t n) {
  *   than one call spends on it, so only for long-lived processes: at load
  *   (repack 1) or while they are idle (2, qrank_model_pack_step). Optional:
  *   calls read the file's layout until a copy is made.
+ * - BF16, for tables that pack it (amx): the same as Q8_0, its kernel
+ *   laying out a chunk at a time what the copy holds whole.
  * repack < 0: no copies. */
 static int wants_pack(const qrank_model *m, const qr_tensor *t, int repack) {
     if (repack < 0) return 0;
     if (t->type == QR_TYPE_Q8_0) return repack > 0 && m->kernels.gemm_q8_0 != NULL;
+    if (t->type == QR_TYPE_BF16) return repack > 0 && m->kernels.pack_size(t) > 0;
     return qr_q8x16k_type(t->type) && m->kernels.gemm_kq;
 }
 
@@ -508,7 +511,7 @@ static void plan_packing(qrank_model *m, int repack) {
         s->tensor = *slot[j % 7];
         s->dst = (char *)buf + offset[j];
         s->size = k->pack_size(s->tensor);
-        s->optional = s->tensor->type == QR_TYPE_Q8_0;
+        s->optional = s->tensor->type == QR_TYPE_Q8_0 || s->tensor->type == QR_TYPE_BF16;
         atomic_init(&s->made, 0);
         ly->own[j % 7] = **slot[j % 7];
         ly->own[j % 7].slot = s;

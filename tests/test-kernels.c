@@ -20,7 +20,9 @@
  *               q8x16k reading of each block first equals tensor.c's
  *               dequantisation value for value, the plain packer that
  *               reading, and each table's packer the plain one, byte for byte.
- *   gemm_bf16   the same tolerance (vdpbf16ps rounds in its own order).
+ *   gemm_bf16   the same tolerance (vdpbf16ps and AMX round in their own
+ *               order); bit for bit the same with and without the table's
+ *               packed copy (amx), and a row alone the same as among others.
  *   quantize_q8_0, quantize_q8u, to_bf16 bit-identical, on random data and on the hard
  *               cases: halfway values, zero blocks, f16 overflow and
  *               subnormal scales, NaN and infinity for bf16; quantize_q8u
@@ -360,7 +362,7 @@ static void test_gemm_q8_0(const qr_kernels *k) {
                 const qr_acts acts = {QR_TYPE_Q8_0, q, rb, 0};
                 /* avx512 applies block scales with FMAs (avx512.c says why),
                  * the others exactly as generic.c does */
-                const int fused = strcmp(k->name, "avx512") == 0;
+                const int fused = strcmp(k->name, "avx512") == 0 || strcmp(k->name, "amx") == 0;
                 double *sc = fused ? q8_scale(s, wd, q, rb) : NULL;
                 float *ref = fresh_y(s);
                 w.packed = NULL;
@@ -676,12 +678,18 @@ static void test_gemm_kq(const qr_kernels *k) {
 /* ---- gemm_bf16 ----------------------------------------------------------- */
 
 static void test_gemm_bf16(const qr_kernels *k) {
+    /* 1056: three of the amx kernel's chunks of 512, the last short */
     static const int64_t n_ins[] = {33, 37, 96, 1056};
     for (size_t v = 0; v < sizeof n_ins / sizeof n_ins[0]; v++) {
         const int64_t n_in = n_ins[v];
         size_t nbytes;
         void *wd = make_weights(QR_TYPE_BF16, n_in, 75, &nbytes);
-        const qr_tensor w = tensor_of(QR_TYPE_BF16, n_in, 75, wd, nbytes);
+        qr_tensor w = tensor_of(QR_TYPE_BF16, n_in, 75, wd, nbytes);
+        /* tables that lay BF16 out for their kernel (amx): that copy too */
+        void *packed = k->pack_size && k->pack ? packed_copy(k, &w) : NULL;
+        if (strcmp(k->name, "amx") == 0)
+            CHECK(packed != NULL || n_in % 32 != 0, "%s: no packed copy of a BF16 matrix of %lld inputs", k->name,
+                  (long long)n_in);
         int ns;
         const shape *sh = shapes(n_in, &ns);
         for (int i = 0; i < ns; i++) {
@@ -699,11 +707,34 @@ static void test_gemm_bf16(const qr_kernels *k) {
             const qr_acts acts = {QR_TYPE_BF16, xb, rb, 0};
             float *ref = fresh_y(s), *y = fresh_y(s);
             qr_gemm_bf16_generic(&w, x, &acts, s->n_rows, s->ldx, ref, s->ldy, s->o_begin, s->o_end);
+            w.packed = NULL;
             k->gemm_bf16(&w, x, &acts, s->n_rows, s->ldx, y, s->ldy, s->o_begin, s->o_end);
             double *sc = abs_scale(s, &w, xr);
             char what[64];
             snprintf(what, sizeof what, "%s gemm_bf16", k->name);
             compare(what, s, y, ref, sc, 1e-5);
+            if (packed) { /* bit for bit the file layout's result: calls switch to a copy mid-request */
+                float *yp = fresh_y(s);
+                w.packed = packed;
+                k->gemm_bf16(&w, x, &acts, s->n_rows, s->ldx, yp, s->ldy, s->o_begin, s->o_end);
+                w.packed = NULL;
+                CHECK(memcmp(yp, y, sizeof(float) * (size_t)(s->n_rows * s->ldy)) == 0,
+                      "%s packed differs from the file layout's result (%lld inputs, %lld rows)", what,
+                      (long long)n_in, (long long)s->n_rows);
+                free(yp);
+            }
+            /* A row's result does not depend on the rows computed beside it
+             * (a request's scores on the batch it came in): each of a few
+             * rows alone, bit for bit its row of the whole call. */
+            for (int64_t r = 0; r < s->n_rows; r += s->n_rows / 3 + 1) {
+                float *y1 = fresh_y(s);
+                const qr_acts one = {QR_TYPE_BF16, xb + (size_t)r * rb, rb, 0};
+                k->gemm_bf16(&w, x + r * s->ldx, &one, 1, s->ldx, y1, s->ldy, s->o_begin, s->o_end);
+                CHECK(memcmp(y1, y + r * s->ldy, sizeof(float) * (size_t)s->ldy) == 0,
+                      "%s: row %lld alone differs from the same row among %lld (%lld inputs)", what, (long long)r,
+                      (long long)s->n_rows, (long long)n_in);
+                free(y1);
+            }
             free(sc);
             free(y);
             free(ref);
@@ -711,8 +742,38 @@ static void test_gemm_bf16(const qr_kernels *k) {
             free(xb);
             free(x);
         }
+        free(packed);
         free(wd);
     }
+}
+
+/* The bf16x16 layout against its definition (kernels/avx512_amx.c),
+ * independently of the packer: B tile row j of group g holds, for each of
+ * its 16 outputs, inputs 2j and 2j+1; outputs past the last are zero. */
+static void test_bf16_pack_layout(const qr_kernels *k) {
+    const int64_t n_in = 64, n_out = 21; /* two groups, the second short */
+    size_t nbytes;
+    void *wd = make_weights(QR_TYPE_BF16, n_in, n_out, &nbytes);
+    const qr_tensor w = tensor_of(QR_TYPE_BF16, n_in, n_out, wd, nbytes);
+    const size_t size = k->pack_size(&w);
+    CHECK(size == 2 * (64 / 2) * 64, "%s: bf16x16 size %zu", k->name, size);
+    uint16_t *p = aligned_alloc(64, size);
+    if (!p) exit(2);
+    k->pack(&w, p);
+    int bad = 0;
+    for (int64_t g = 0; g < 2; g++)
+        for (int64_t j = 0; j < n_in / 2; j++)
+            for (int64_t l = 0; l < 16; l++)
+                for (int64_t e = 0; e < 2; e++) {
+                    const int64_t o = 16 * g + l;
+                    const uint16_t want = o < n_out ? ((const uint16_t *)wd)[o * n_in + 2 * j + e] : 0;
+                    bad += p[((g * (n_in / 2) + j) * 16 + l) * 2 + e] != want;
+                }
+    CHECK(bad == 0, "%s: %d bf16x16 values out of place", k->name, bad);
+    const qr_tensor odd = tensor_of(QR_TYPE_BF16, 48, n_out, wd, nbytes);
+    CHECK(k->pack_size(&odd) == 0, "%s: a bf16x16 size for 48 inputs (not whole tiles)", k->name);
+    free(p);
+    free(wd);
 }
 
 /* ---- activation conversions ---------------------------------------------- */
@@ -922,7 +983,7 @@ static void test_reference(void) {
 int main(int argc, char **argv) {
     (void)argc;
     (void)argv;
-    static const char *const variants[] = {"avx2", "avxvnni", "avx512"};
+    static const char *const variants[] = {"avx2", "avxvnni", "avx512", "amx"};
     qr_kernels best;
     CHECK(qr_kernels_select(&best, NULL) == 0, "selecting the best variant failed");
     printf("best variant on this CPU: %s\n", best.name);
@@ -941,6 +1002,20 @@ int main(int argc, char **argv) {
         CHECK(strcmp(k.name, variants[v]) == 0, "asked for %s, got %s", variants[v], k.name);
         const int before = g_failures;
         g_rng = 0x5eed + v; /* each variant its own data, reproducible */
+        qr_kernels base;
+        if (strcmp(variants[v], "amx") == 0 && qr_kernels_select(&base, "avx512") == 0) {
+            /* the avx512 table (checked above) but for BF16 weights and their packing */
+            CHECK(k.gemm_q8_0 == base.gemm_q8_0 && k.gemm_kq == base.gemm_kq && k.gemm_f32 == base.gemm_f32 &&
+                      k.quantize_q8u == base.quantize_q8u && k.to_bf16 == base.to_bf16,
+                  "amx: the table differs from avx512's beyond BF16");
+            test_pack_layout(&k);
+            test_gemm_bf16(&k);
+            test_bf16_pack_layout(&k);
+            printf("%-8s ran: %s (BF16 weights and packing; the rest is avx512's)\n", variants[v],
+                   g_failures == before ? "ok" : "FAILED");
+            ran++;
+            continue;
+        }
         test_quantize(&k);
         test_to_bf16(&k);
         test_gemm_q8_0(&k);

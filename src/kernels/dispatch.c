@@ -8,6 +8,8 @@
  * registers across context switches (XCR0), which CPUID alone does not give.
  *
  * Variants, best first:
+ *   amx      the avx512 table with AMX tiles for BF16 weights (Sapphire
+ *            Rapids+), where the OS grants the tile state.
  *   avx512   AVX-512 F/BW/VL/DQ/VNNI/BF16 (Zen 4+, Ice Lake server+).
  *   avxvnni  the avx2 table with vpdpbusd on YMM for Q8_0 (Alder Lake+).
  *   avx2     AVX2 + FMA + F16C (Haswell+, Zen 1+).
@@ -22,9 +24,10 @@
 #include "q8x16k.h"
 
 /* XCR0 bits: 1 SSE, 2 AVX (YMM high halves), 5-7 AVX-512 (opmask, ZMM
- * high halves, ZMM16-31). */
+ * high halves, ZMM16-31), 17-18 AMX (tile configuration and data). */
 #define XCR0_AVX 0x06u
 #define XCR0_AVX512 0xe6u
+#define XCR0_AMX 0x60000u
 
 static unsigned os_saved_state(void) {
     unsigned a, b, c, d;
@@ -48,6 +51,16 @@ static int cpu_has_avx512(void) {
            __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
            __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bf16");
+}
+
+/* CPUID 7.0 EDX: bit 22 AMX-BF16, bit 24 AMX-TILE. Asks the OS for the
+ * tile state too (Linux: once per process), so only call it when the
+ * answer is going to be used. */
+static int cpu_has_amx_bf16(void) {
+    unsigned a, b, c, d;
+    if (!cpu_has_avx512() || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    if (!(d & (1u << 22)) || !(d & (1u << 24)) || (os_saved_state() & XCR0_AMX) != XCR0_AMX) return 0;
+    return qr_amx_request();
 }
 
 static void fill_generic(qr_kernels *k) {
@@ -79,6 +92,17 @@ static void pack_avx512(const qr_tensor *w, void *dst) {
         qr_q8x16k_pack_avx2(w, dst); /* AVX-512 CPUs have AVX2 */
 }
 
+static size_t pack_size_amx(const qr_tensor *w) {
+    return w->type == QR_TYPE_BF16 ? qr_bf16x16_size(w) : pack_size_simd(w);
+}
+
+static void pack_amx(const qr_tensor *w, void *dst) {
+    if (w->type == QR_TYPE_BF16)
+        qr_bf16x16_pack_amx(w, dst);
+    else
+        pack_avx512(w, dst);
+}
+
 static void fill_avx2(qr_kernels *k, int vnni) {
     k->name = vnni ? "avxvnni" : "avx2";
     k->gemm_f32 = qr_gemm_f32_avx2;
@@ -105,11 +129,22 @@ static void fill_avx512(qr_kernels *k) {
     k->pack = pack_avx512;
 }
 
+/* avx512 with BF16 weights on AMX tiles, packed as bf16x16. */
+static void fill_amx(qr_kernels *k) {
+    fill_avx512(k);
+    k->name = "amx";
+    k->gemm_bf16 = qr_gemm_bf16_amx;
+    k->pack_size = pack_size_amx;
+    k->pack = pack_amx;
+}
+
 int qr_kernels_select(qr_kernels *k, const char *want) {
     memset(k, 0, sizeof *k);
     fill_generic(k);
     if (!want) {
-        if (cpu_has_avx512())
+        if (cpu_has_amx_bf16())
+            fill_amx(k);
+        else if (cpu_has_avx512())
             fill_avx512(k);
         else if (cpu_has_avx2())
             fill_avx2(k, cpu_has_avxvnni());
@@ -126,6 +161,10 @@ int qr_kernels_select(qr_kernels *k, const char *want) {
     }
     if (strcmp(want, "avx512") == 0 && cpu_has_avx512()) {
         fill_avx512(k);
+        return 0;
+    }
+    if (strcmp(want, "amx") == 0 && cpu_has_amx_bf16()) {
+        fill_amx(k);
         return 0;
     }
     return -1;

@@ -41,4 +41,15 @@ int qr_quantize_q8u_avx512(const float *x, void *out, int64_t n);
 void qr_q8_0x16_pack_avx512(const qr_tensor *w, void *dst);
 void qr_to_bf16_avx512(const float *x, uint16_t *out, int64_t n);
 
+/* avx512_amx.c: AMX-TILE and AMX-BF16 on top of avx512.c's features, for
+ * BF16 weights. qr_amx_request asks the OS for the tile state (1: granted);
+ * nothing else there may run before it has said yes. */
+int qr_amx_request(void);
+void qr_gemm_bf16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,
+                      int64_t ldy, int64_t o_begin, int64_t o_end);
+/* The bf16x16 layout (avx512_amx.c): 0 for anything but BF16 with a
+ * multiple of 32 inputs. */
+size_t qr_bf16x16_size(const qr_tensor *w);
+void qr_bf16x16_pack_amx(const qr_tensor *w, void *dst);
+
 #endif

@@ -30,7 +30,7 @@ typedef void (*qr_gemm_fn)(const qr_tensor *w, const float *x, const qr_acts *xq
                            int64_t ldx, float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
 
 typedef struct qr_kernels {
-    const char *name; /* "generic", "avx2", "avx512" */
+    const char *name; /* "generic", "avx2", "avxvnni", "avx512", "amx" */
     /* Exact: X in f32, W widened exactly, f32 accumulation. Any weight type. */
     qr_gemm_fn gemm_f32;
     /* Fast: NULL when this ISA has nothing faster for that weight type. */
@@ -60,7 +60,9 @@ typedef struct qr_kernels {
      *   gemm_q8_0 reads it instead of re-packing w->data on every call (worth
      *   ~25% at 20 rows, 5-10% at 100-1000).
      * - Q4_0, Q4_K, Q6_K as q8x16k (the avx2, avxvnni and avx512 tables):
-     *   gemm_kq runs on nothing else. */
+     *   gemm_kq runs on nothing else.
+     * - BF16 as bf16x16 (kernels/avx512_amx.c; the amx table): gemm_bf16
+     *   lays out a chunk at a time what it would read from the copy. */
     size_t (*pack_size)(const qr_tensor *w);
     void (*pack)(const qr_tensor *w, void *dst);
 } qr_kernels;
@@ -79,7 +81,7 @@ void qr_gemm_kq_generic(const qr_tensor *w, const float *x, const qr_acts *xq, i
 void qr_quantize_q8_0_generic(const float *x, void *out, int64_t n);
 void qr_to_bf16_generic(const float *x, uint16_t *out, int64_t n);
 
-/* Which variant to use: "generic", "avx2", "avx512" or NULL for the best the
+/* Which variant to use: "generic", "avx2", "avxvnni", "avx512", "amx" or NULL for the best the
  * CPU has. Returns 0, or -1 when the named variant cannot run here. */
 int qr_kernels_select(qr_kernels *k, const char *want);
 

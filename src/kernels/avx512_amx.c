@@ -1,0 +1,235 @@
+/* avx512_amx.c - BF16 weights on AMX tiles (Sapphire Rapids and later).
+ *
+ * On these Xeons vdpbf16ps is slow: bench-kernels on an Emerald Rapids core
+ * measured 97 G ops/s for it against 725 for vpdpbusd and 194 for f32 FMAs,
+ * so the BF16 fast path (avx512.c) ran below the exact one. One TDPBF16PS
+ * does 16 x 16 x 32 multiply-adds from two 1 KB tiles, with f32 sums, and a
+ * BF16 matrix needs nothing per block, unlike Q8_0's scales: the sums stay
+ * in the tiles for a whole chunk of inputs.
+ *
+ * Y = X . W^T as C += A . B: A is 16 activation rows x 32 inputs, read in
+ * place (bf16 rows, as matmul.c writes them); B is 32 inputs x 16 outputs in
+ * the pairs TDPBF16PS wants: row j of the tile holds inputs 2j and 2j+1 of
+ * each of the 16 outputs (4 bytes per output). That is the bf16x16 layout:
+ * output group g (outputs 16g..16g+15), pair j at byte (g * K/2 + j) * 64,
+ * rows past the last zero; made once per model (qr_kernels.pack) or a chunk
+ * at a time here, by the dword transpose q8_0x16 uses. A register tile is 32
+ * rows x 32 outputs (four C tiles, two A, two B).
+ *
+ * Every output's sum runs over the inputs in the same order (32 at a time,
+ * chunk after chunk, partial sums kept as f32 in between) whichever rows
+ * share its tile and whether the weights were packed before: a row's result
+ * does not depend on the batch it came in, nor on when the packed copy was
+ * made (tests/test-kernels.c checks both).
+ *
+ * The tile instructions are written as inline asm with a "memory" clobber:
+ * GCC's intrinsics tell the compiler nothing about the memory that tile
+ * loads and stores touch, so it could move or drop the plain C stores that
+ * feed them. Linux gives the tile state only to a process that asks
+ * (qr_amx_request, called by dispatch.c before this table is chosen). */
+#include <immintrin.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "isa.h"
+#include "transpose_avx512.h"
+
+enum {
+    AMX_KC = 512, /* inputs per chunk: the two groups' B tiles (32 KB) are reused by every row of a panel */
+    AMX_RP = 256, /* rows per panel: their partial sums (32 KB), and 256 KB of activations per chunk in L2 */
+    AMX_PAIR = 64, /* bytes of one B tile row: 16 outputs x 2 bf16 */
+};
+
+#define TILE_LOAD(t, base, stride)                                                                   \
+    __asm__ volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"((const void *)(base)), "r"((long)(stride)) \
+                     : "memory")
+#define TILE_STORE(t, base, stride)                                                                  \
+    __asm__ volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"((void *)(base)), "r"((long)(stride)) : "memory")
+#define TILE_ZERO(t) __asm__ volatile("tilezero %%tmm" #t ::: "memory")
+/* C (first) += A (second) . B (third) */
+#define TILE_DPBF16PS(c, a, b) __asm__ volatile("tdpbf16ps %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::: "memory")
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+_Static_assert(sizeof(tile_config) == 64, "LDTILECFG reads 64 bytes");
+
+int qr_amx_request(void) {
+#ifdef __linux__
+    /* arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA): for the whole
+     * process, threads started later included */
+    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+#else
+    return 0;
+#endif
+}
+
+/* Tiles 0, 1: C of rows 0-15 x groups 0, 1; 2, 3: C of rows 16-31; 4, 5: A
+ * of those rows; 6, 7: B of the two groups. m1 == 0 leaves 2, 3 and 5 out. */
+static void configure(int m0, int m1) {
+    tile_config c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    const int rows[8] = {m0, m0, m1, m1, m0, m1, 16, 16};
+    for (int t = 0; t < 8; t++)
+        if (rows[t]) {
+            c.rows[t] = (uint8_t)rows[t];
+            c.colsb[t] = 64;
+        }
+    __asm__ volatile("ldtilecfg %0" ::"m"(c) : "memory");
+}
+
+size_t qr_bf16x16_size(const qr_tensor *w) {
+    if (w->type != QR_TYPE_BF16 || w->ne[0] % 32 != 0) return 0;
+    return (size_t)((qr_tensor_rows(w) + 15) / 16) * (size_t)(w->ne[0] / 2) * AMX_PAIR;
+}
+
+/* Outputs first..first+15, inputs [k0, k0+n) (n a multiple of 16), as
+ * n/2 B tile rows at dst. Outputs at or past end are output pad, or zero
+ * when pad < 0. */
+static void pack_group(const qr_tensor *w, int64_t first, int64_t end, int64_t pad, int64_t k0, int64_t n,
+                       uint8_t *dst) {
+    const size_t wrow = (size_t)w->ne[0] * 2;
+    const uint8_t *base = (const uint8_t *)w->data + (size_t)k0 * 2;
+    __m512i out[8];
+    if (end - first >= 16) {
+        const uint8_t *p[4];
+        for (int i = 0; i < 4; i++) p[i] = base + (size_t)(first + i) * wrow;
+        for (int64_t k = 0; k < n; k += 16) {
+            transpose_16x8_dwords(p, 4 * wrow, out);
+            for (int j = 0; j < 8; j++) _mm512_store_si512(dst + (size_t)(k / 2 + j) * AMX_PAIR, out[j]);
+            for (int i = 0; i < 4; i++) p[i] += 32;
+        }
+        return;
+    }
+    for (int64_t k = 0; k < n; k += 16) { /* a short last group: gather its rows at a uniform stride */
+        uint8_t rows[16][32];
+        for (int j = 0; j < 16; j++) {
+            const int64_t o = first + j < end ? first + j : pad;
+            if (o < 0)
+                memset(rows[j], 0, 32);
+            else
+                memcpy(rows[j], base + (size_t)o * wrow + (size_t)k * 2, 32);
+        }
+        const uint8_t *p[4] = {rows[0], rows[1], rows[2], rows[3]};
+        transpose_16x8_dwords(p, 4 * 32, out);
+        for (int j = 0; j < 8; j++) _mm512_store_si512(dst + (size_t)(k / 2 + j) * AMX_PAIR, out[j]);
+    }
+}
+
+void qr_bf16x16_pack_amx(const qr_tensor *w, void *dst) {
+    const int64_t rows = qr_tensor_rows(w), n_in = w->ne[0];
+    for (int64_t g = 0; g < (rows + 15) / 16; g++)
+        pack_group(w, 16 * g, rows, -1, 0, n_in, (uint8_t *)dst + (size_t)g * (size_t)(n_in / 2) * AMX_PAIR);
+}
+
+/* One chunk of n inputs for up to 32 rows (R2: a second A tile) x up to 32
+ * outputs (G2: a second group, bg bytes after the first): sums from zero
+ * (first chunk) or from part, back into part (rows 32 floats apart). */
+static inline __attribute__((always_inline)) void amx_tile(const uint8_t *a, size_t as, const uint8_t *b, size_t bg,
+                                                           int64_t n, int R2, int G2, int first, float *part) {
+    if (first) {
+        TILE_ZERO(0);
+        if (G2) TILE_ZERO(1);
+        if (R2) TILE_ZERO(2);
+        if (R2 && G2) TILE_ZERO(3);
+    } else {
+        TILE_LOAD(0, part, 128);
+        if (G2) TILE_LOAD(1, part + 16, 128);
+        if (R2) TILE_LOAD(2, part + 16 * 32, 128);
+        if (R2 && G2) TILE_LOAD(3, part + 16 * 32 + 16, 128);
+    }
+    for (int64_t k = 0; k < n; k += 32) {
+        TILE_LOAD(4, a + 2 * k, as);
+        TILE_LOAD(6, b + (size_t)k / 2 * AMX_PAIR, AMX_PAIR);
+        TILE_DPBF16PS(0, 4, 6);
+        if (R2) {
+            TILE_LOAD(5, a + 16 * as + 2 * k, as);
+            TILE_DPBF16PS(2, 5, 6);
+        }
+        if (G2) {
+            TILE_LOAD(7, b + bg + (size_t)k / 2 * AMX_PAIR, AMX_PAIR);
+            TILE_DPBF16PS(1, 4, 7);
+            if (R2) TILE_DPBF16PS(3, 5, 7);
+        }
+    }
+    TILE_STORE(0, part, 128);
+    if (G2) TILE_STORE(1, part + 16, 128);
+    if (R2) TILE_STORE(2, part + 16 * 32, 128);
+    if (R2 && G2) TILE_STORE(3, part + 16 * 32 + 16, 128);
+}
+
+static __mmask16 lane_mask(int64_t first_lane_o, int64_t lo, int64_t hi) {
+    unsigned m = 0;
+    for (int l = 0; l < 16; l++)
+        if (first_lane_o + l >= lo && first_lane_o + l < hi) m |= 1u << l;
+    return (__mmask16)m;
+}
+
+void qr_gemm_bf16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,
+                      int64_t ldy, int64_t o_begin, int64_t o_end) {
+    const int64_t n_in = w->ne[0];
+    if (n_in % 32 != 0) { /* no whole tiles along the inputs */
+        qr_gemm_bf16_avx512(w, x, xq, n_rows, ldx, y, ldy, o_begin, o_end);
+        return;
+    }
+    const uint8_t *packed = w->packed;
+    const size_t group_bytes = (size_t)(n_in / 2) * AMX_PAIR;
+    _Alignas(64) uint8_t chunk[2][AMX_KC / 2 * AMX_PAIR];
+    _Alignas(64) float part[AMX_RP][32];
+    int config = -1;
+    for (int64_t rp0 = 0; rp0 < n_rows; rp0 += AMX_RP) {
+        const int64_t rp = n_rows - rp0 < AMX_RP ? n_rows - rp0 : AMX_RP;
+        const int64_t n_blocks = (rp + 31) / 32;
+        /* a packed tensor's groups start at multiples of 16: lanes before
+         * o_begin are computed and not stored */
+        for (int64_t o0 = packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 32) {
+            const int64_t hi = o0 + 32 < o_end ? o0 + 32 : o_end;
+            const int two_groups = hi - o0 > 16;
+            for (int64_t k0 = 0; k0 < n_in; k0 += AMX_KC) {
+                const int64_t n = n_in - k0 < AMX_KC ? n_in - k0 : AMX_KC;
+                const uint8_t *b;
+                size_t bg;
+                if (packed) {
+                    b = packed + (size_t)(o0 / 16) * group_bytes + (size_t)k0 / 2 * AMX_PAIR;
+                    bg = group_bytes;
+                } else { /* outputs past hi repeat o0: computed, never stored */
+                    for (int g = 0; g <= two_groups; g++) pack_group(w, o0 + 16 * g, hi, o0, k0, n, chunk[g]);
+                    b = chunk[0];
+                    bg = sizeof chunk[0];
+                }
+                /* Every other chunk walks the row blocks backwards, so that a
+                 * short last block and the full ones change the tile
+                 * configuration once per chunk, not twice. */
+                for (int64_t i = 0; i < n_blocks; i++) {
+                    const int64_t blk = (k0 / AMX_KC) % 2 ? n_blocks - 1 - i : i, r0 = 32 * blk;
+                    const int m = (int)(rp - r0 < 32 ? rp - r0 : 32), m0 = m < 16 ? m : 16, m1 = m - m0;
+                    if (config != (m0 | m1 << 8)) {
+                        configure(m0, m1);
+                        config = m0 | m1 << 8;
+                    }
+                    const uint8_t *a = (const uint8_t *)xq->data + (size_t)(rp0 + r0) * xq->row_bytes + (size_t)k0 * 2;
+                    const int first = k0 == 0;
+                    if (m1 && two_groups)
+                        amx_tile(a, xq->row_bytes, b, bg, n, 1, 1, first, part[r0]);
+                    else if (m1)
+                        amx_tile(a, xq->row_bytes, b, bg, n, 1, 0, first, part[r0]);
+                    else if (two_groups)
+                        amx_tile(a, xq->row_bytes, b, bg, n, 0, 1, first, part[r0]);
+                    else
+                        amx_tile(a, xq->row_bytes, b, bg, n, 0, 0, first, part[r0]);
+                }
+            }
+            const __mmask16 m0 = lane_mask(o0, o_begin, hi), m1 = lane_mask(o0 + 16, o_begin, hi);
+            for (int64_t r = 0; r < rp; r++) {
+                float *yr = y + (rp0 + r) * ldy + o0;
+                _mm512_mask_storeu_ps(yr, m0, _mm512_load_ps(part[r]));
+                if (two_groups) _mm512_mask_storeu_ps(yr + 16, m1, _mm512_load_ps(part[r] + 16));
+            }
+        }
+    }
+    __asm__ volatile("tilerelease" ::: "memory");
+}
