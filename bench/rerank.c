@@ -27,7 +27,8 @@
  * reranker's prefix cache (qrank_model_params.prefix_cache_mb) is off unless
  * --prefix-cache is given: then repeats after the first find the query's
  * prefix kept, as a monitor scoring new posts against a standing query
- * does. --print-posts writes the first N posts of these
+ * does. QRANK_KERNELS in the environment pins the kernel table, as it does
+ * for qrank (e.g. avx512 against amx for BF16). --print-posts writes the first N posts of these
  * workloads, one per line, for benchmarks of the command line and the HTTP
  * server (http_rerank.py). */
 #include <math.h>
@@ -178,6 +179,7 @@ static void run_workload(const char *model_path, const char *workload, int repea
     mp.n_threads = threads;
     mp.repack = repack;
     mp.prefix_cache_mb = prefix_cache ? 0 : -1;
+    mp.kernels = getenv("QRANK_KERNELS"); /* as for qrank: pins the kernel table */
     qrank_model *m;
     qrank_error err;
     if (qrank_model_load(model_path, &mp, &m, &err)) {

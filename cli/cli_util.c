@@ -86,6 +86,7 @@ qrank_model *cli_load_model(const char *path, int n_threads, qrank_precision pre
     qrank_model_params mp = qrank_model_default_params();
     mp.n_threads = n_threads;
     mp.precision = precision;
+    mp.kernels = getenv("QRANK_KERNELS"); /* see qrank_model_params.kernels */
     qrank_model *m = NULL;
     qrank_error err;
     if (qrank_model_load(path, &mp, &m, &err) != QRANK_OK) {

@@ -99,6 +99,11 @@ typedef struct qrank_model_params {
      * per reranker query for the 0.6B model, least recently used first out.
      * 0 = the default, 64; -1 = none. */
     int prefix_cache_mb;
+    /* The matrix kernels: NULL for the best this CPU runs, or one of
+     * "generic", "avx2", "avxvnni", "avx512", "amx" (loading fails when the
+     * CPU or the OS cannot run it), to compare them or to pin one. The CLI
+     * and the server take it from the environment variable QRANK_KERNELS. */
+    const char *kernels;
 } qrank_model_params;
 
 qrank_model_params qrank_model_default_params(void);

@@ -72,12 +72,14 @@ static void usage(FILE *f) {
             "  --host HOST             address to listen on (default 127.0.0.1)\n"
             "  --port N                port (default 7860; 0 = any free port)\n"
             "  --threads N             compute threads (default: all cores)\n"
-            "  --repack                lay Q8_0 weights out for this CPU's fast kernel at load\n"
+            "  --repack                lay Q8_0 weights (and BF16 where AMX runs them) out for\n"
+            "                          this CPU's fast kernel at load\n"
             "                          (Q4_0/Q4_K/Q6_K always are): slower start (about 0.3 s\n"
             "                          per GB). By default it is done while no request waits,\n"
             "                          in the first seconds after the start; calls get 5-10%%\n"
             "                          faster as it goes, with the same scores\n"
-            "  --no-repack             never lay Q8_0 weights out (the kernel packs on the fly)\n"
+            "  --no-repack             never lay Q8_0 or BF16 weights out (the kernel packs on\n"
+            "                          the fly)\n"
             "  --prefix-cache-mb N     memory for query prefixes kept between requests, so that a\n"
             "                          query sent again skips them, same scores (default 64,\n"
             "                          about 17 MB per query for the 0.6B model; 0 = none); the\n"
@@ -128,6 +130,7 @@ static int load_one(const char *path, qrank_model_kind want, int n_threads, int 
     mp.n_threads = n_threads;
     mp.repack = repack;
     mp.prefix_cache_mb = prefix_cache_mb > 0 ? prefix_cache_mb : -1;
+    mp.kernels = getenv("QRANK_KERNELS"); /* see qrank_model_params.kernels */
     qrank_error err = {0};
     if (qrank_model_load(path, &mp, out, &err) != QRANK_OK) {
         snprintf(message, size, "cannot load %s: %s", path, err.message);

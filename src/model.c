@@ -585,8 +585,13 @@ int qrank_model_load(const char *path, const qrank_model_params *params, qrank_m
             for (int i = 0; i < half; i++)
                 m->rope_inv_freq[i] = pow(m->hp.rope_theta, -2.0 * i / m->hp.head_dim);
     }
+    if (p.kernels && !*p.kernels) p.kernels = NULL; /* QRANK_KERNELS= : the default */
+    if (!rc && qr_kernels_select(&m->kernels, p.kernels) != 0)
+        rc = qr_error(err, QRANK_E_INVALID_ARGUMENT,
+                      "kernels \"%s\": not known, or this CPU (or OS) cannot run them (generic, avx2, avxvnni, "
+                      "avx512, amx)",
+                      p.kernels);
     if (!rc) {
-        qr_kernels_select(&m->kernels, NULL);
         qrank_model_set_threads(m, p.n_threads);
         m->precision = p.precision;
         m->workspace = qr_workspace_cache_create(qr_forward_scratch_bytes(m, QR_BATCH_TOKENS));

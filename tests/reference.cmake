@@ -39,6 +39,12 @@ foreach(spec ${QRANK_REF_TESTS})
            COMMAND ${QRANK_PYTHON} ${QRANK_REF_DIR}/${driver} $<TARGET_FILE:qrank> ${QRANK_REF_MODELS} ${args})
   set_tests_properties(reference-${name} PROPERTIES FIXTURES_REQUIRED qrank_reference_models TIMEOUT 300)
 endforeach()
+# BF16 on AVX-512's vdpbf16ps too, which a CPU with AMX (table amx) no longer picks by itself.
+add_test(NAME reference-fast-bf16-avx512
+         COMMAND ${QRANK_PYTHON} ${QRANK_REF_DIR}/check_fast.py $<TARGET_FILE:qrank> ${QRANK_REF_MODELS}
+                 A-gguf-bf16 B-hf-bf16 C-gguf-bf16)
+set_tests_properties(reference-fast-bf16-avx512 PROPERTIES FIXTURES_REQUIRED qrank_reference_models TIMEOUT 300
+                     ENVIRONMENT QRANK_KERNELS=avx512 SKIP_RETURN_CODE 77)
 
 # The official Qwen3 code (transformers' Qwen3 and the model cards' scoring) on four of these
 # models, recorded in tests/official/golden.json by make_golden.py where torch and transformers
