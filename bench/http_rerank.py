@@ -12,7 +12,7 @@ The same posts and query as bench-rerank's posts-N workload (bench-rerank
 - the server: one `qrank serve --port 0`, the time from its start until it
   says it is running, then POST /v1/rerank (Cohere form) with all posts, from
   request to full answer. --repack says how the server lays Q8_0 weights
-  out for its fast kernel: idle (its default: while no request waits; the
+  (and BF16 ones, on AMX) out for its fast kernel: idle (its default: while no request waits; the
   requests are sent once /v1/models says it is done, and the time from the
   start to then is printed), load (`--repack`) or off (`--no-repack`).
   Every request sends the same query: --prefix-cache on leaves the server's
@@ -53,7 +53,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--repack", choices=("idle", "load", "off"), default="idle",
-                    help="how qrank serve lays Q8_0 weights out (default: idle, its own default)")
+                    help="how qrank serve lays Q8_0 and BF16 weights out (default: idle, its own default)")
     ap.add_argument("--prefix-cache", choices=("on", "off"), default="off",
                     help="keep the query's prefix between requests (default here: off)")
     a = ap.parse_args()
@@ -129,7 +129,7 @@ def main():
         print("%-44s %-26s %.1f-%.1fx" % (label, summary(xs), lo / med, hi / med))
     print("%-44s %.3f" % ("qrank serve: start to running", ready))
     if laid_out is not None:
-        print("%-44s %.3f" % ("qrank serve: start to Q8_0 weights laid out", laid_out))
+        print("%-44s %.3f" % ("qrank serve: start to weights laid out", laid_out))
 
 
 if __name__ == "__main__":
