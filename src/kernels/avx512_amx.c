@@ -38,6 +38,10 @@
 enum {
     AMX_KC = 512, /* inputs per chunk: the two groups' B tiles (32 KB) are reused by every row of a panel */
     AMX_RP = 256, /* rows per panel: their partial sums (32 KB), and 256 KB of activations per chunk in L2 */
+    /* Except that a call of up to this many rows on weights laid out on the
+     * fly is one panel, so that forward.c's 512-row calls lay each chunk out
+     * once, not twice (as avx512.c's Q8_0 kernel does). */
+    AMX_RP_ONE = 512,
     AMX_PAIR = 64, /* bytes of one B tile row: 16 outputs x 2 bf16 */
 };
 
@@ -179,10 +183,11 @@ void qr_gemm_bf16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int
     const uint8_t *packed = w->packed;
     const size_t group_bytes = (size_t)(n_in / 2) * AMX_PAIR;
     _Alignas(64) uint8_t chunk[2][AMX_KC / 2 * AMX_PAIR];
-    _Alignas(64) float part[AMX_RP][32];
+    _Alignas(64) float part[AMX_RP_ONE][32];
     int config = -1;
-    for (int64_t rp0 = 0; rp0 < n_rows; rp0 += AMX_RP) {
-        const int64_t rp = n_rows - rp0 < AMX_RP ? n_rows - rp0 : AMX_RP;
+    const int64_t panel = !packed && n_rows <= AMX_RP_ONE ? n_rows : AMX_RP;
+    for (int64_t rp0 = 0; rp0 < n_rows; rp0 += panel) {
+        const int64_t rp = n_rows - rp0 < panel ? n_rows - rp0 : panel;
         const int64_t n_blocks = (rp + 31) / 32;
         /* a packed tensor's groups start at multiples of 16: lanes before
          * o_begin are computed and not stored */
