@@ -105,18 +105,26 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
         }
     }
     /* Slices of 16 output columns keep SIMD kernels on whole tiles; the
-     * matrices' slices are numbered one after another and each thread takes
-     * a contiguous run of them. */
+     * matrices' slices are numbered one after another and cut into runs
+     * (an even number of slices: the kernels' tiles are 32 columns wide),
+     * about 8 per thread, handed out as threads come free. A core that runs
+     * slower than the others (a busy SMT sibling, an efficiency core, a VM's
+     * shared vCPU) then takes fewer runs instead of holding the rest at the
+     * end of the region: on this project's 2-core Intel VM one vCPU ran the
+     * AMX kernel 30-45% slower, whichever thread it held. Each column's
+     * result does not depend on the run it falls in. */
     int64_t first_slice[MAX_W + 1];
     first_slice[0] = 0;
     for (int i = 0; i < n_w; i++) first_slice[i + 1] = first_slice[i] + (ws[i]->ne[1] + 15) / 16;
     const int64_t n_slices = first_slice[n_w];
     int nt = n_threads < 1 ? 1 : n_threads;
     if (nt > n_slices) nt = (int)n_slices;
-#pragma omp parallel num_threads(nt)
-    {
-        const int t = omp_get_thread_num(), T = omp_get_num_threads();
-        const int64_t s0 = n_slices * t / T, s1 = n_slices * (t + 1) / T;
+    int64_t run = nt == 1 ? n_slices : (n_slices + 8 * nt - 1) / (8 * nt);
+    run += run % 2;
+    const int64_t n_runs = (n_slices + run - 1) / run;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t ri = 0; ri < n_runs; ri++) {
+        const int64_t s0 = ri * run, s1 = s0 + run < n_slices ? s0 + run : n_slices;
         for (int i = 0; i < n_w; i++) {
             const int64_t a = s0 > first_slice[i] ? s0 : first_slice[i];
             const int64_t b = s1 < first_slice[i + 1] ? s1 : first_slice[i + 1];
