@@ -7,8 +7,8 @@
  * 1024->1024, o 2048->1024, gate and up 1024->3072, down 3072->1024) with
  * 20, 100 and 1000 activation rows: GOP/s over the whole layer and the share
  * of the peak of the same kind. The output range is split over threads in
- * slices of 16, as src/matmul.c does; activations are prepared (quantised)
- * outside the timed region, as matmul.c does once per call.
+ * runs of 16-output slices, as src/matmul.c does; activations are prepared
+ * (quantised) outside the timed region, as matmul.c does once per call.
  *
  * The amx paths (BF16 weights on AMX tiles) are measured against the same
  * bf16 peak, vdpbf16ps's, so their share can pass 100%: the tiles are
@@ -235,15 +235,17 @@ static const path paths[] = {
     {"f32 avx2 (Q4_K w)", "avx2", QR_TYPE_Q4_K, 0, KIND_FP32},
 };
 
-/* One call's worth of work split like matmul.c: slices of 16 outputs. */
+/* One call's worth of work split like matmul.c: runs of an even number of
+ * 16-output slices, about 8 per thread, handed out as threads come free. */
 static void run_gemm(qr_gemm_fn gemm, const qr_tensor *w, const float *x, const qr_acts *acts, int64_t n_rows,
                      float *y, int threads) {
     const int64_t n_in = w->ne[0], n_out = w->ne[1], n_slices = (n_out + 15) / 16;
-#pragma omp parallel num_threads(threads)
-    {
-        const int t = omp_get_thread_num(), T = omp_get_num_threads();
-        const int64_t s0 = n_slices * t / T, s1 = n_slices * (t + 1) / T;
-        const int64_t o0 = s0 * 16, o1 = s1 * 16 < n_out ? s1 * 16 : n_out;
+    int64_t run = threads <= 1 ? n_slices : (n_slices + 8 * threads - 1) / (8 * threads);
+    run += run % 2;
+    const int64_t n_runs = (n_slices + run - 1) / run;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int64_t ri = 0; ri < n_runs; ri++) {
+        const int64_t o0 = ri * run * 16, o1 = (ri + 1) * run * 16 < n_out ? (ri + 1) * run * 16 : n_out;
         if (o0 < o1) gemm(w, x, acts, n_rows, n_in, y, n_out, o0, o1);
     }
 }
