@@ -40,7 +40,7 @@
 #include "isa.h"
 #include "q8_0x16.h"
 #include "q8x16k.h"
-#include "transpose_avx512.h"
+#include "avx512_shared.h"
 
 /* ---- Q8_0 x Q8_0 ------------------------------------------------------- */
 
@@ -266,13 +266,6 @@ static prefetch_cursor q8_prefetch_start(const qr_tensor *w, int64_t o0, int64_t
     const size_t wrow = qr_row_bytes(QR_TYPE_Q8_0, w->ne[0]);
     return prefetch_start((const uint8_t *)w->data + (size_t)o0 * wrow + (size_t)b0 * sizeof(qr_block_q8_0), wrow,
                           (size_t)nb * sizeof(qr_block_q8_0), rows, n);
-}
-
-static __mmask16 lane_mask(int64_t first_lane_o, int64_t lo, int64_t hi) {
-    unsigned m = 0;
-    for (int l = 0; l < 16; l++)
-        if (first_lane_o + l >= lo && first_lane_o + l < hi) m |= 1u << l;
-    return (__mmask16)m;
 }
 
 void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "isa.h"
-#include "transpose_avx512.h"
+#include "avx512_shared.h"
 
 enum {
     AMX_KC = 512, /* inputs per chunk: the two groups' B tiles (32 KB) are reused by every row of a panel */
@@ -164,13 +164,6 @@ static inline __attribute__((always_inline)) void amx_tile(const uint8_t *a, siz
     if (G2) TILE_STORE(1, part + 16, 128);
     if (R2) TILE_STORE(2, part + 16 * 32, 128);
     if (R2 && G2) TILE_STORE(3, part + 16 * 32 + 16, 128);
-}
-
-static __mmask16 lane_mask(int64_t first_lane_o, int64_t lo, int64_t hi) {
-    unsigned m = 0;
-    for (int l = 0; l < 16; l++)
-        if (first_lane_o + l >= lo && first_lane_o + l < hi) m |= 1u << l;
-    return (__mmask16)m;
 }
 
 void qr_gemm_bf16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,

@@ -1,9 +1,10 @@
-/* transpose_avx512.h - the dword transpose that lays out weight rows for
- * kernels giving each lane its own output row: q8_0x16 (avx512.c) and the
- * AMX B tiles of BF16 weights (avx512_amx.c). Only for files built with the
- * AVX-512 flags. */
-#ifndef QRANK_KERNELS_TRANSPOSE_AVX512_H
-#define QRANK_KERNELS_TRANSPOSE_AVX512_H
+/* avx512_shared.h - what the AVX-512 kernel files (avx512.c, avx512_amx.c)
+ * both use: the dword transpose that lays out weight rows for kernels giving
+ * each lane its own output row (q8_0x16, and the AMX B tiles of BF16
+ * weights), and the store mask of a group of 16 outputs. Only for files
+ * built with the AVX-512 flags. */
+#ifndef QRANK_KERNELS_AVX512_SHARED_H
+#define QRANK_KERNELS_AVX512_SHARED_H
 
 #include <immintrin.h>
 #include <stddef.h>
@@ -41,6 +42,15 @@ static inline __attribute__((always_inline)) void transpose_16x8_dwords(const ui
         out[j] = _mm512_shuffle_i32x4(u[j], u[4 + j], _MM_SHUFFLE(2, 0, 2, 0));
         out[j + 4] = _mm512_shuffle_i32x4(u[j], u[4 + j], _MM_SHUFFLE(3, 1, 3, 1));
     }
+}
+
+/* Lanes l of a group whose output first_lane_o + l lies in [lo, hi): the
+ * ones a kernel stores. */
+static inline __mmask16 lane_mask(int64_t first_lane_o, int64_t lo, int64_t hi) {
+    unsigned m = 0;
+    for (int l = 0; l < 16; l++)
+        if (first_lane_o + l >= lo && first_lane_o + l < hi) m |= 1u << l;
+    return (__mmask16)m;
 }
 
 #endif
