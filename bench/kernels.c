@@ -35,6 +35,7 @@
 #include "kernels/kernels.h"
 #include "kernels/q8_0x16.h"
 #include "kernels/q8x16k.h"
+#include "matmul.h"
 #include "tensor.h"
 
 static double now_s(void) {
@@ -240,8 +241,7 @@ static const path paths[] = {
 static void run_gemm(qr_gemm_fn gemm, const qr_tensor *w, const float *x, const qr_acts *acts, int64_t n_rows,
                      float *y, int threads) {
     const int64_t n_in = w->ne[0], n_out = w->ne[1], n_slices = (n_out + 15) / 16;
-    int64_t run = threads <= 1 ? n_slices : (n_slices + 8 * threads - 1) / (8 * threads);
-    run += run % 2;
+    const int64_t run = qr_matmul_run_slices(n_slices, threads);
     const int64_t n_runs = (n_slices + run - 1) / run;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
     for (int64_t ri = 0; ri < n_runs; ri++) {

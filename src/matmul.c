@@ -119,8 +119,7 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
     const int64_t n_slices = first_slice[n_w];
     int nt = n_threads < 1 ? 1 : n_threads;
     if (nt > n_slices) nt = (int)n_slices;
-    int64_t run = nt == 1 ? n_slices : (n_slices + 8 * nt - 1) / (8 * nt);
-    run += run % 2;
+    const int64_t run = qr_matmul_run_slices(n_slices, nt);
     const int64_t n_runs = (n_slices + run - 1) / run;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t ri = 0; ri < n_runs; ri++) {
@@ -136,6 +135,11 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
     }
     free(scratch);
     return QRANK_OK;
+}
+
+int64_t qr_matmul_run_slices(int64_t n_slices, int n_threads) {
+    int64_t run = n_threads <= 1 ? n_slices : (n_slices + 8 * n_threads - 1) / (8 * n_threads);
+    return run + run % 2;
 }
 
 int qr_matmul(const qr_kernels *k, int n_threads, qrank_precision precision, const qr_tensor *w,

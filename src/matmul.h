@@ -15,5 +15,9 @@ int qr_matmul(const qr_kernels *k, int n_threads, qrank_precision precision, con
  * and one split of all their columns over the threads. */
 int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, int n_w,
                 const qr_tensor *const *ws, const float *x, int64_t n_rows, float *const *ys, qrank_error *err);
+/* How many 16-column slices go to a thread at a time when n_slices are
+ * split over n_threads (matmul.c says why): an even number, about 8 runs
+ * per thread, all of them for one thread. bench-kernels splits the same way. */
+int64_t qr_matmul_run_slices(int64_t n_slices, int n_threads);
 
 #endif
