@@ -56,6 +56,10 @@ typedef struct request_state {
     size_t doc_budget;       /* tokens a document may keep */
 } request_state;
 
+/* Whether this call runs request r's shared part itself: no earlier call
+ * kept it, and no earlier request of this call has the same one. */
+static int runs_shared(const request_state *rs, size_t r) { return !rs[r].cached && rs[r].owner == r; }
+
 static int tokenize_str(const qrank_model *m, const char *s, int32_t **ids, size_t *n, size_t *cap,
                         qrank_error *err) {
     return qr_tokenize(m->tok, s, strlen(s), ids, n, cap, err);
@@ -223,7 +227,7 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
      * when an earlier call's keys/values are kept. */
     for (size_t r = 0; r < n_reqs; r++) {
         if (reqs[r].n_docs == 0) continue;
-        if (!rs[r].cached && rs[r].owner == r) reqs[r].usage.computed_tokens += rs[r].n_shared;
+        if (runs_shared(rs, r)) reqs[r].usage.computed_tokens += rs[r].n_shared;
         reqs[r].usage.prefix_tokens_reused = reqs[r].usage.prompt_tokens - reqs[r].usage.computed_tokens;
     }
 
@@ -250,8 +254,7 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
             size_t b1 = b0, n_tok = 0;
             while (b1 < n_docs) {
                 const size_t r = jobs[b1].request;
-                const size_t add =
-                    jobs[b1].n_ids + (first_job[r] == b1 && !rs[r].cached && rs[r].owner == r ? rs[r].n_shared : 0);
+                const size_t add = jobs[b1].n_ids + (first_job[r] == b1 && runs_shared(rs, r) ? rs[r].n_shared : 0);
                 if (b1 > b0 && n_tok + add > BATCH_TOKENS) break;
                 n_tok += add;
                 b1++;
@@ -268,7 +271,7 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
             size_t pos = 0, n_seqs = 0;
             for (size_t i = b0; i < b1; i++) { /* the prefixes that start here */
                 const size_t r = jobs[i].request;
-                if (first_job[r] != i || rs[r].cached || rs[r].owner != r) continue;
+                if (first_job[r] != i || !runs_shared(rs, r)) continue;
                 memcpy(tokens + pos, rs[r].shared, rs[r].n_shared * sizeof(int32_t));
                 pre_seq[r] = n_seqs;
                 /* kept for later batches, and for later calls when the cache could hold it */
@@ -314,7 +317,7 @@ int qrank_rerank_batch(qrank_model *m, qrank_rerank_request *reqs, size_t n_reqs
     }
     if (!rc)
         for (size_t r = 0; r < n_reqs; r++)
-            if (!rs[r].cached && rs[r].owner == r && rs[r].kv.k)
+            if (runs_shared(rs, r) && rs[r].kv.k)
                 qr_prefix_cache_put(m->prefix_cache, (int)prec, rs[r].shared, rs[r].n_shared, &rs[r].kv);
 
 done:
