@@ -753,31 +753,8 @@ void qr_quantize_q8_0_avx512(const float *x, void *out, int64_t n) {
     for (int64_t i = 0; i < n / QR_QK8_0; i++) blk[i].d = quantize_block(x + 32 * i, blk[i].qs);
 }
 
-/* Lane b = the maximum (or, with sum, the int32 sum) of the lanes of v[b]:
- * a transposing tree of 15 shuffle pairs for all sixteen, where sixteen
- * separate reductions take four steps each. The tree leaves lane 4L + e
- * holding v[4e + L]; one permute puts it in order. */
-static inline __attribute__((always_inline)) __m512i reduce16(const __m512i v[16], int sum) {
-#define RED_OP(a, b) (sum ? _mm512_add_epi32((a), (b)) : _mm512_castps_si512(_mm512_max_ps(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b))))
-#define SHUF_PS(a, b, imm) _mm512_castps_si512(_mm512_shuffle_ps(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b), imm))
-    __m512i a[8], c[4], e[2];
-    for (int j = 0; j < 8; j++) /* 128-bit quarters 0, 1: v[2j]; 2, 3: v[2j + 1] */
-        a[j] = RED_OP(_mm512_shuffle_i32x4(v[2 * j], v[2 * j + 1], 0x44),
-                      _mm512_shuffle_i32x4(v[2 * j], v[2 * j + 1], 0xee));
-    for (int k = 0; k < 4; k++) /* quarter L: v[4k + L] */
-        c[k] = RED_OP(_mm512_shuffle_i32x4(a[2 * k], a[2 * k + 1], 0x88),
-                      _mm512_shuffle_i32x4(a[2 * k], a[2 * k + 1], 0xdd));
-    for (int m = 0; m < 2; m++) /* quarter L, elements 0-1: v[8m + L]; 2-3: v[8m + 4 + L] */
-        e[m] = RED_OP(SHUF_PS(c[2 * m], c[2 * m + 1], 0x44), SHUF_PS(c[2 * m], c[2 * m + 1], 0xee));
-    const __m512i r = RED_OP(SHUF_PS(e[0], e[1], 0x88), SHUF_PS(e[0], e[1], 0xdd));
-#undef RED_OP
-#undef SHUF_PS
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    return _mm512_permutexvar_epi32(order, r);
-}
-
 /* Sixteen blocks at a time: quantize_block's arithmetic, value for value,
- * with the blocks' maxima and sums reduced together (reduce16). */
+ * with the blocks' maxima and sums reduced together (qr_reduce16). */
 enum { NONFINITE = 0x01 | 0x08 | 0x10 | 0x80 }; /* vfpclassps: QNaN, +inf, -inf, SNaN */
 
 static inline __attribute__((always_inline)) __mmask16 quantize_q8u_16(const float *x, uint8_t *q, float *d,
@@ -795,7 +772,7 @@ static inline __attribute__((always_inline)) __mmask16 quantize_q8u_16(const flo
         m = _mm512_max_ps(_mm512_abs_ps(x1), m);
         v[b] = _mm512_castps_si512(m);
     }
-    const __m512 amax = _mm512_castsi512_ps(reduce16(v, 0));
+    const __m512 amax = _mm512_castsi512_ps(qr_reduce16(v, QR_RED_MAX_F32));
     const __m512 dv = _mm512_div_ps(amax, _mm512_set1_ps(127.0f));
     _Alignas(64) float id[16];
     _mm512_store_ps(id, _mm512_maskz_div_ps(_mm512_cmp_ps_mask(dv, _mm512_setzero_ps(), _CMP_NEQ_UQ), one, dv));
@@ -815,7 +792,7 @@ static inline __attribute__((always_inline)) __mmask16 quantize_q8u_16(const flo
         }
         v[b] = s;
     }
-    _mm512_storeu_ps(sums, _mm512_cvtepi32_ps(reduce16(v, 1)));
+    _mm512_storeu_ps(sums, _mm512_cvtepi32_ps(qr_reduce16(v, QR_RED_ADD_I32)));
     return bad;
 }
 

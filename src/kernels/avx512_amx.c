@@ -22,17 +22,16 @@
  * does not depend on the batch it came in, nor on when the packed copy was
  * made (tests/test-kernels.c checks both).
  *
- * The tile instructions are written as inline asm with a "memory" clobber:
- * GCC's intrinsics tell the compiler nothing about the memory that tile
- * loads and stores touch, so it could move or drop the plain C stores that
- * feed them. Linux gives the tile state only to a process that asks
- * (qr_amx_request, called by dispatch.c before this table is chosen). */
+ * The tile instructions are amx_tiles.h's inline asm (it says why).
+ * Linux gives the tile state only to a process that asks (qr_amx_request,
+ * called by dispatch.c before this table is chosen). */
 #include <immintrin.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "isa.h"
+#include "amx_tiles.h"
 #include "avx512_shared.h"
 
 enum {
@@ -45,21 +44,6 @@ enum {
     AMX_PAIR = 64, /* bytes of one B tile row: 16 outputs x 2 bf16 */
 };
 
-#define TILE_LOAD(t, base, stride)                                                                   \
-    __asm__ volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"((const void *)(base)), "r"((long)(stride)) \
-                     : "memory")
-#define TILE_STORE(t, base, stride)                                                                  \
-    __asm__ volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"((void *)(base)), "r"((long)(stride)) : "memory")
-#define TILE_ZERO(t) __asm__ volatile("tilezero %%tmm" #t ::: "memory")
-/* C (first) += A (second) . B (third) */
-#define TILE_DPBF16PS(c, a, b) __asm__ volatile("tdpbf16ps %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::: "memory")
-
-typedef struct {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} tile_config;
-_Static_assert(sizeof(tile_config) == 64, "LDTILECFG reads 64 bytes");
 
 int qr_amx_request(void) {
 #ifdef __linux__

@@ -1,7 +1,8 @@
 /* avx512_shared.h - what the AVX-512 kernel files (avx512.c, avx512_amx.c)
- * both use: the dword transpose that lays out weight rows for kernels giving
- * each lane its own output row (q8_0x16, and the AMX B tiles of BF16
- * weights), and the store mask of a group of 16 outputs. Only for files
+ * and attention_avx512_amx.c use: the dword transpose that lays out rows
+ * for kernels giving each lane its own output row (q8_0x16, and the AMX B
+ * tiles of BF16 weights and of attention's keys), the sixteen-way
+ * reduction, and the store mask of a group of 16 outputs. Only for files
  * built with the AVX-512 flags. */
 #ifndef QRANK_KERNELS_AVX512_SHARED_H
 #define QRANK_KERNELS_AVX512_SHARED_H
@@ -42,6 +43,36 @@ static inline __attribute__((always_inline)) void transpose_16x8_dwords(const ui
         out[j] = _mm512_shuffle_i32x4(u[j], u[4 + j], _MM_SHUFFLE(2, 0, 2, 0));
         out[j + 4] = _mm512_shuffle_i32x4(u[j], u[4 + j], _MM_SHUFFLE(3, 1, 3, 1));
     }
+}
+
+/* Lane b = the reduction of the lanes of v[b], for all sixteen at once: the
+ * float maximum, the int32 sum or the float sum (the quantiser's block
+ * maxima and sums in avx512.c; attention's row maxima and sums in
+ * attention_avx512_amx.c). A transposing tree of 15 shuffle pairs, where
+ * sixteen separate reductions take four steps each. The tree leaves lane
+ * 4L + e holding v[4e + L]; one permute puts it in order. */
+enum { QR_RED_MAX_F32, QR_RED_ADD_I32, QR_RED_ADD_F32 };
+
+static inline __attribute__((always_inline)) __m512i qr_reduce16(const __m512i v[16], int op) {
+#define RED_OP(a, b)                                                                                              \
+    (op == QR_RED_ADD_I32   ? _mm512_add_epi32((a), (b))                                                         \
+     : op == QR_RED_ADD_F32 ? _mm512_castps_si512(_mm512_add_ps(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b))) \
+                            : _mm512_castps_si512(_mm512_max_ps(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b))))
+#define SHUF_PS(a, b, imm) _mm512_castps_si512(_mm512_shuffle_ps(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b), imm))
+    __m512i a[8], c[4], e[2];
+    for (int j = 0; j < 8; j++) /* 128-bit quarters 0, 1: v[2j]; 2, 3: v[2j + 1] */
+        a[j] = RED_OP(_mm512_shuffle_i32x4(v[2 * j], v[2 * j + 1], 0x44),
+                      _mm512_shuffle_i32x4(v[2 * j], v[2 * j + 1], 0xee));
+    for (int k = 0; k < 4; k++) /* quarter L: v[4k + L] */
+        c[k] = RED_OP(_mm512_shuffle_i32x4(a[2 * k], a[2 * k + 1], 0x88),
+                      _mm512_shuffle_i32x4(a[2 * k], a[2 * k + 1], 0xdd));
+    for (int m = 0; m < 2; m++) /* quarter L, elements 0-1: v[8m + L]; 2-3: v[8m + 4 + L] */
+        e[m] = RED_OP(SHUF_PS(c[2 * m], c[2 * m + 1], 0x44), SHUF_PS(c[2 * m], c[2 * m + 1], 0xee));
+    const __m512i r = RED_OP(SHUF_PS(e[0], e[1], 0x88), SHUF_PS(e[0], e[1], 0xdd));
+#undef RED_OP
+#undef SHUF_PS
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_epi32(order, r);
 }
 
 /* Lanes l of a group whose output first_lane_o + l lies in [lo, hi): the
