@@ -17,7 +17,10 @@
  * output dimensions through P.V: eight independent FMA chains, enough to
  * cover the FMA latency, where one chain per loop ran at a quarter speed.
  * Query heads that share a kv head (grouped-query attention) go two at a
- * time, so every key and value number loaded feeds two FMAs. */
+ * time, so every key and value number loaded feeds two FMAs.
+ *
+ * With --precision fast on a CPU with AMX (qr_att_ctx.amx), the same groups
+ * go to attention_avx512_amx.c instead, which runs both products on tiles. */
 #include "attention.h"
 
 #include <math.h>
@@ -28,11 +31,7 @@
 #include "vec16.h"
 
 enum { ATT_BQ = 16, ATT_BK = 64, ATT_NH = 2, ATT_SB = 8 };
-
-typedef struct q_block {
-    int64_t first; /* index into rows */
-    int n;
-} q_block;
+_Static_assert((int)ATT_SB == (int)QR_ATT_AMX_SB, "both paths take the same groups of blocks");
 
 /* One thread's buffers. */
 typedef struct att_scratch {
@@ -41,34 +40,6 @@ typedef struct att_scratch {
     float *acc; /* [ATT_SB][ATT_NH][head_dim][16]: outputs, transposed like qt */
     const float *kp[ATT_BK], *vp[ATT_BK];
 } att_scratch;
-
-/* This layer's keys and values of sequence sq's prefix (rows of kv_dim),
- * wherever it is: kept from an earlier call, or rows of this batch; returns
- * how many there are. */
-static int64_t seq_prefix(const qr_att_ctx *s, const qr_seq *sq, const float **k, const float **v) {
-    const int64_t kv_dim = (int64_t)s->m->hp.n_kv_heads * s->m->hp.head_dim;
-    if (sq->prefix) {
-        const size_t at = (size_t)s->layer * (size_t)(sq->prefix->n_tokens * kv_dim);
-        *k = sq->prefix->k + at;
-        *v = sq->prefix->v + at;
-        return sq->prefix->n_tokens;
-    }
-    if (sq->prefix_seq) {
-        *k = s->k + sq->prefix_seq->start * kv_dim;
-        *v = s->v + sq->prefix_seq->start * kv_dim;
-        return sq->prefix_seq->len;
-    }
-    *k = *v = NULL;
-    return 0;
-}
-
-/* Key (or value) j of sequence sq as it sees them: its prefix's, then its own. */
-static const float *kv_row(const qr_att_ctx *s, const qr_seq *sq, int64_t j, int64_t n_pre, int kvh,
-                           const float *pre, const float *own) {
-    const int hd = s->m->hp.head_dim, kv_dim = s->m->hp.n_kv_heads * hd;
-    if (j < n_pre) return pre + j * kv_dim + kvh * hd;
-    return own + (sq->start + j - n_pre) * kv_dim + kvh * hd;
-}
 
 /* One 16-query block's share of one chunk of keys (k0 .. k0 + nk - 1), for
  * the query heads of a pair: scores, causal mask, online softmax, P.V.
@@ -195,14 +166,14 @@ static inline __attribute__((always_inline)) void attend_chunk(
  * chosen when the program loads (GCC target_clones): the rest of the
  * library is built for the x86-64 baseline. */
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_group(
-    const qr_att_ctx *s, const int64_t *rows, const q_block *blks, int nsb, int h0, int nh, const float *q,
+    const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blks, int nsb, int h0, int nh, const float *q,
     float *out, att_scratch *w) {
     const qrank_model *m = s->m;
     const int hd = m->hp.head_dim, H = m->hp.n_heads, group = H / m->hp.n_kv_heads;
     const float scale = (float)(1.0 / sqrt((double)hd));
     const qr_seq *sq = &s->seqs[s->row_seq[rows[blks[0].first]]];
     const float *kpre, *vpre;
-    const int64_t n_pre = seq_prefix(s, sq, &kpre, &vpre);
+    const int64_t n_pre = qr_att_seq_prefix(s, sq, &kpre, &vpre);
     const int kvh = h0 / group;
     const qr_v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     const qr_v16 neg_inf = QR_V16_SPLAT(-INFINITY), zero = QR_V16_SPLAT(0.0f);
@@ -212,7 +183,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_
     int64_t limit0[ATT_SB], n_keys[ATT_SB], max_keys = 0;
     for (int e = 0; e < ATT_NH; e++) pp[e] = w->p + e * bk16;
     for (int b = 0; b < nsb; b++) {
-        const q_block blk = blks[b];
+        const qr_att_block blk = blks[b];
         /* query k of the block (consecutive rows) sees keys 0 .. limit0 + k */
         limit0[b] = n_pre + rows[blk.first] - sq->start;
         n_keys[b] = limit0[b] + blk.n;
@@ -232,8 +203,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_
     for (int64_t k0 = 0; k0 < max_keys; k0 += ATT_BK) {
         const int nk = (int)(max_keys - k0 < ATT_BK ? max_keys - k0 : ATT_BK);
         for (int j = 0; j < nk; j++) {
-            w->kp[j] = kv_row(s, sq, k0 + j, n_pre, kvh, kpre, s->k);
-            w->vp[j] = kv_row(s, sq, k0 + j, n_pre, kvh, vpre, s->v);
+            w->kp[j] = qr_att_kv_row(s, sq, k0 + j, n_pre, kvh, kpre, s->k);
+            w->vp[j] = qr_att_kv_row(s, sq, k0 + j, n_pre, kvh, vpre, s->v);
         }
         for (int b = 0; b < nsb; b++) {
             if (k0 >= n_keys[b]) continue;
@@ -242,7 +213,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_
         }
     }
     for (int b = 0; b < nsb; b++) {
-        const q_block blk = blks[b];
+        const qr_att_block blk = blks[b];
         for (int e = 0; e < nh; e++) {
             const qr_v16 inv = QR_V16_SPLAT(1.0f) / QR_V16_SELECT(lane < blk.n, sum[b][e], QR_V16_SPLAT(1.0f));
             float *a = acc[b][e];
@@ -257,13 +228,13 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_
 
 int qr_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const float *q, float *out, int n_threads) {
     const int hd = s->m->hp.head_dim, H = s->m->hp.n_heads;
-    q_block *blocks = malloc(sizeof *blocks * (size_t)(n > 0 ? n : 1));
+    qr_att_block *blocks = malloc(sizeof *blocks * (size_t)(n > 0 ? n : 1));
     if (!blocks) return QRANK_E_NO_MEMORY;
     int64_t nb = 0;
     for (int64_t i = 0; i < n;) {
         int64_t j = i + 1;
         while (j < n && j - i < ATT_BQ && rows[j] == rows[j - 1] + 1 && s->row_seq[rows[j]] == s->row_seq[rows[i]]) j++;
-        blocks[nb++] = (q_block){i, (int)(j - i)};
+        blocks[nb++] = (qr_att_block){i, (int)(j - i)};
         i = j;
     }
     /* groups: up to ATT_SB consecutive blocks of one sequence, which share
@@ -288,7 +259,9 @@ int qr_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const floa
      * threads that allocate grow heaps of their own, and a long-running
      * server's memory creeps. */
     const size_t hd_bytes = ((size_t)hd * ATT_BQ * ATT_NH * ATT_SB * sizeof(float) + 63) / 64 * 64;
-    const size_t p_bytes = sizeof(float) * ATT_BK * ATT_BQ * ATT_NH, per_thread = 2 * hd_bytes + p_bytes;
+    const size_t p_bytes = sizeof(float) * ATT_BK * ATT_BQ * ATT_NH;
+    const int amx = s->amx && hd % 32 == 0 && hd <= 256; /* whole tiles; its key buffer's rows */
+    const size_t per_thread = amx ? qr_attend_amx_scratch(hd) : 2 * hd_bytes + p_bytes;
     const int nt = n_threads < 1 ? 1 : n_threads;
     char *scratch = aligned_alloc(64, per_thread * (size_t)nt);
     if (!scratch) {
@@ -308,7 +281,11 @@ int qr_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const floa
             for (int pr = 0; pr < n_pairs; pr++) {
                 const int kvh = pr / pairs_per_kv, h0 = kvh * group + 2 * (pr % pairs_per_kv);
                 const int nh = h0 + 1 < (kvh + 1) * group ? 2 : 1;
-                attend_group(s, rows, blocks + groups[g], (int)(groups[g + 1] - groups[g]), h0, nh, q, out, &w);
+                if (amx)
+                    qr_attend_group_amx(s, rows, blocks + groups[g], (int)(groups[g + 1] - groups[g]), h0, nh, q, out,
+                                        mine);
+                else
+                    attend_group(s, rows, blocks + groups[g], (int)(groups[g + 1] - groups[g]), h0, nh, q, out, &w);
             }
     }
     free(groups);

@@ -3,6 +3,7 @@
 #ifndef QRANK_ATTENTION_H
 #define QRANK_ATTENTION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "forward.h"
@@ -16,7 +17,54 @@ typedef struct qr_att_ctx {
     const float *k, *v;     /* this layer's keys/values of all packed rows [T][kv_dim], a
                              * prefix_seq's among them */
     int layer;              /* which layer of a prefix's cache to read */
+    /* 1: queries, keys, values and probabilities rounded to bf16 and
+     * multiplied on AMX tiles (--precision fast on a CPU with AMX-BF16, the
+     * amx kernel table); 0: f32 throughout */
+    int amx;
 } qr_att_ctx;
+
+/* Consecutive query rows of one sequence: rows[first .. first + n), n <= 16. */
+typedef struct qr_att_block {
+    int64_t first;
+    int n;
+} qr_att_block;
+
+/* This layer's keys and values of sequence sq's prefix (rows of kv_dim),
+ * wherever it is: kept from an earlier call, or rows of this batch; returns
+ * how many there are. */
+static inline int64_t qr_att_seq_prefix(const qr_att_ctx *s, const qr_seq *sq, const float **k, const float **v) {
+    const int64_t kv_dim = (int64_t)s->m->hp.n_kv_heads * s->m->hp.head_dim;
+    if (sq->prefix) {
+        const size_t at = (size_t)s->layer * (size_t)(sq->prefix->n_tokens * kv_dim);
+        *k = sq->prefix->k + at;
+        *v = sq->prefix->v + at;
+        return sq->prefix->n_tokens;
+    }
+    if (sq->prefix_seq) {
+        *k = s->k + sq->prefix_seq->start * kv_dim;
+        *v = s->v + sq->prefix_seq->start * kv_dim;
+        return sq->prefix_seq->len;
+    }
+    *k = *v = NULL;
+    return 0;
+}
+
+/* Key (or value) j of sequence sq as it sees them: its prefix's, then its own. */
+static inline const float *qr_att_kv_row(const qr_att_ctx *s, const qr_seq *sq, int64_t j, int64_t n_pre, int kvh,
+                                         const float *pre, const float *own) {
+    const int hd = s->m->hp.head_dim, kv_dim = s->m->hp.n_kv_heads * hd;
+    if (j < n_pre) return pre + j * kv_dim + kvh * hd;
+    return own + (sq->start + j - n_pre) * kv_dim + kvh * hd;
+}
+
+/* attention_avx512_amx.c: the blocks blks[0 .. nsb) (at most QR_ATT_AMX_SB,
+ * one sequence) for query heads h0 .. h0 + nh - 1 (nh 1 or 2, one kv
+ * head), with scratch of qr_attend_amx_scratch bytes (64-byte aligned).
+ * Only where s->amx, which needs head_dim % 32 == 0. */
+enum { QR_ATT_AMX_SB = 8 };
+size_t qr_attend_amx_scratch(int head_dim);
+void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blks, int nsb, int h0, int nh,
+                         const float *q, float *out, void *scratch);
 
 /* out[i] = attention of query row rows[i] (q [n][q_dim] -> out [n][q_dim]):
  * each query sees its sequence's prefix and its own rows up to itself.

@@ -9,7 +9,10 @@
  *    attention written out in double: head dims that exercise the 8-wide and
  *    the scalar tails, grouped-query heads, a shared prefix, sequences that
  *    cross the 16-query blocks and the 64-key blocks, and query rows that
- *    are not all rows (as in a model's last layer).
+ *    are not all rows (as in a model's last layer); on a CPU with AMX the
+ *    tile path (attention_avx512_amx.c) too, on the same cases whose head
+ *    dim is a multiple of 32, against the double attention of its
+ *    bf16-rounded inputs, and each sequence alone against the batch.
  * This binary is built for the x86-64 baseline, so the vector code inlined
  * into it (the exp and select helpers) runs as SSE2; attention.c and silu.c
  * run the clone this CPU picks. */
@@ -19,6 +22,7 @@
 #include <string.h>
 
 #include "attention.h"
+#include "kernels/kernels.h"
 #include "model.h"
 #include "silu.h"
 #include "vec16.h"
@@ -106,8 +110,14 @@ static void test_silu(void) {
     }
 }
 
-/* Attention in double, one query row at a time. */
-static void naive_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const float *q, double *out) {
+/* x as the AMX path reads it: rounded to bf16 (bf16 set) or as it is. */
+static double rd(float x, int bf16) { return bf16 ? (double)qr_bf16_to_f32(qr_f32_to_bf16(x)) : (double)x; }
+
+/* Attention in double, one query row at a time; with bf16, on queries,
+ * keys and values rounded to bf16 as the AMX path rounds them (it rounds
+ * the probabilities too, which this does not). */
+static void naive_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const float *q, double *out,
+                            int bf16) {
     const qr_hparams *hp = &s->m->hp;
     const int hd = hp->head_dim, H = hp->n_heads, group = H / hp->n_kv_heads, kv_dim = hp->n_kv_heads * hd;
     for (int64_t i = 0; i < n; i++) {
@@ -135,7 +145,7 @@ static void naive_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n,
                 const float *k = j < n_pre ? pk + j * kv_dim : s->k + (sq->start + j - n_pre) * kv_dim;
                 k += (h / group) * hd;
                 double d = 0.0;
-                for (int c = 0; c < hd; c++) d += (double)qi[c] * k[c];
+                for (int c = 0; c < hd; c++) d += rd(qi[c], bf16) * rd(k[c], bf16);
                 sc[j] = d / sqrt((double)hd);
                 if (sc[j] > mx) mx = sc[j];
             }
@@ -146,7 +156,7 @@ static void naive_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n,
             for (int64_t j = 0; j < n_keys; j++) {
                 const float *v = j < n_pre ? pv + j * kv_dim : s->v + (sq->start + j - n_pre) * kv_dim;
                 v += (h / group) * hd;
-                for (int c = 0; c < hd; c++) o[c] += sc[j] / sum * v[c];
+                for (int c = 0; c < hd; c++) o[c] += sc[j] / sum * rd(v[c], bf16);
             }
         }
         free(sc);
@@ -160,10 +170,18 @@ static float *random_floats(size_t n, float amp) {
     return p;
 }
 
+/* 1 where the AMX path can run (and the OS has granted the tiles). */
+static int g_amx;
+
 /* n_pre > 0: a prefix of n_pre keys in front of every sequence, kept from an
- * earlier call, or with in_batch, the batch's first sequence. */
-static void test_attention_case(int hd, int heads, int kv_heads, int64_t n_pre, int in_batch, const int64_t *lens,
-                                int n_seqs_in, int last_rows_only, int layer) {
+ * earlier call, or with in_batch, the batch's first sequence. With amx (on
+ * a CPU that has it), the AMX path: against the double attention of the
+ * bf16-rounded inputs, within what rounding the probabilities to bf16 can
+ * move an average of values of at most 1 (2^-9 relative, 2e-3 with the
+ * f32 sums; a key seen that should not be, or missed, moves it more), and
+ * each query the same bit for bit when its sequence is computed alone. */
+static void test_attention_case_at(int amx, int hd, int heads, int kv_heads, int64_t n_pre, int in_batch,
+                                   const int64_t *lens, int n_seqs_in, int last_rows_only, int layer) {
     qrank_model m;
     memset(&m, 0, sizeof m);
     m.hp.head_dim = hd;
@@ -201,16 +219,35 @@ static void test_attention_case(int hd, int heads, int kv_heads, int64_t n_pre, 
     float *q = random_floats((size_t)(n * q_dim), 3.0f), *out = malloc(sizeof(float) * (size_t)(n * q_dim));
     double *want = malloc(sizeof(double) * (size_t)(n * q_dim));
     if (!out || !want) exit(2);
-    const qr_att_ctx ctx = {&m, seqs, row_seq, k, v, layer};
+    const qr_att_ctx ctx = {&m, seqs, row_seq, k, v, layer, amx};
     CHECK(qr_attention(&ctx, rows, n, q, out, 2) == QRANK_OK, "qr_attention failed");
-    naive_attention(&ctx, rows, n, q, want);
+    naive_attention(&ctx, rows, n, q, want, amx);
     double worst = 0.0;
     for (int64_t i = 0; i < n * q_dim; i++) {
         const double e = fabs(out[i] - want[i]);
         if (!(e <= worst)) worst = e; /* NaN counts as worst */
     }
-    CHECK(worst < 2e-6, "attention hd %d heads %d/%d prefix %lld%s seqs %d%s: max error %g", hd, heads, kv_heads,
-          (long long)n_pre, in_batch ? " (in the batch)" : "", n_seqs_in, last_rows_only ? " (last rows)" : "", worst);
+    CHECK(worst < (amx ? 2e-3 : 2e-6), "attention%s hd %d heads %d/%d prefix %lld%s seqs %d%s: max error %g",
+          amx ? " (amx)" : "", hd, heads, kv_heads, (long long)n_pre, in_batch ? " (in the batch)" : "", n_seqs_in,
+          last_rows_only ? " (last rows)" : "", worst);
+    if (amx) { /* each sequence's rows alone, through the same call */
+        int64_t diff = 0;
+        float *one = malloc(sizeof(float) * (size_t)(n * q_dim));
+        if (!one) exit(2);
+        for (int sidx = 0; sidx < n_seqs; sidx++) {
+            int64_t first = -1, cnt = 0;
+            for (int64_t i = 0; i < n; i++)
+                if (row_seq[rows[i]] == sidx) {
+                    if (first < 0) first = i;
+                    cnt++;
+                }
+            if (cnt == 0) continue;
+            CHECK(qr_attention(&ctx, rows + first, cnt, q + first * q_dim, one, 1) == QRANK_OK, "qr_attention failed");
+            diff += memcmp(one, out + first * q_dim, sizeof(float) * (size_t)(cnt * q_dim)) != 0;
+        }
+        CHECK(diff == 0, "attention (amx) hd %d: %lld sequences differ alone from in the batch", hd, (long long)diff);
+        free(one);
+    }
     free(row_seq);
     free(rows);
     free(k);
@@ -222,7 +259,24 @@ static void test_attention_case(int hd, int heads, int kv_heads, int64_t n_pre, 
     free(pre.v);
 }
 
+static void test_attention_case(int hd, int heads, int kv_heads, int64_t n_pre, int in_batch, const int64_t *lens,
+                                int n_seqs_in, int last_rows_only, int layer) {
+    /* the AMX path on the same data, and the cases after on the data they
+     * had before it was added */
+    const uint64_t before = rng;
+    test_attention_case_at(0, hd, heads, kv_heads, n_pre, in_batch, lens, n_seqs_in, last_rows_only, layer);
+    const uint64_t after = rng;
+    if (g_amx && hd % 32 == 0) {
+        rng = before;
+        test_attention_case_at(1, hd, heads, kv_heads, n_pre, in_batch, lens, n_seqs_in, last_rows_only, layer);
+        rng = after;
+    }
+}
+
 static void test_attention(void) {
+    qr_kernels k;
+    g_amx = qr_kernels_select(&k, "amx") == 0 && k.amx;
+    printf("attention on AMX tiles: %s\n", g_amx ? "checked" : "skipped, this CPU (or OS) has no AMX-BF16");
     const int64_t short_seqs[] = {1, 2, 17, 35, 16, 3};
     const int64_t long_seq[] = {150};
     const int64_t mixed_seqs[] = {150, 70, 1, 128, 300}; /* groups of 8 blocks, partial groups, a full one */

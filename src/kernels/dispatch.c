@@ -133,6 +133,7 @@ static void fill_avx512(qr_kernels *k) {
 static void fill_amx(qr_kernels *k) {
     fill_avx512(k);
     k->name = "amx";
+    k->amx = 1;
     k->gemm_bf16 = qr_gemm_bf16_amx;
     k->pack_size = pack_size_amx;
     k->pack = pack_amx;

@@ -31,6 +31,9 @@ typedef void (*qr_gemm_fn)(const qr_tensor *w, const float *x, const qr_acts *xq
 
 typedef struct qr_kernels {
     const char *name; /* "generic", "avx2", "avxvnni", "avx512", "amx" */
+    /* 1 where the CPU and OS give AMX-BF16 tiles (the amx table): the fast
+     * path runs attention on them too (attention_avx512_amx.c) */
+    int amx;
     /* Exact: X in f32, W widened exactly, f32 accumulation. Any weight type. */
     qr_gemm_fn gemm_f32;
     /* Fast: NULL when this ISA has nothing faster for that weight type. */

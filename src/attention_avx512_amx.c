@@ -1,0 +1,374 @@
+/* attention_avx512_amx.c - attention.c's blocked causal attention with its
+ * two products on AMX tiles, for --precision fast on CPUs with AMX-BF16.
+ *
+ * The f32 path (attention.c) runs both products on FMAs at about half the
+ * f32 peak; on an Emerald Rapids core TDPBF16PS does 16 x 16 x 32
+ * multiply-adds per instruction, several times the FMAs' rate. Queries,
+ * keys, values and the softmax probabilities are rounded to bf16 for it,
+ * the sums stay f32: what the fast path already does to every matrix
+ * multiplication's activations on BF16 weights, and what GPU engines do to
+ * attention. The exact path never comes here.
+ *
+ * The loop is attention.c's: up to QR_ATT_AMX_SB blocks of 16 consecutive
+ * queries of one sequence walk its keys together, 32 at a time, with an
+ * online softmax per query. Per block, query head and chunk:
+ *   S = Q.K^T   two C tiles (16 queries x 16 keys each), A = the queries'
+ *               32 dims at a time (bf16 rows), B = the chunk's keys laid
+ *               out as B tiles (dim pairs x 16 keys, the layout of BF16
+ *               weights in kernels/avx512_amx.c);
+ *   softmax     on the stored scores, a query per row: causal mask, the
+ *               row's max, e^(s - max) (vec16.h's exp), the rescale of the
+ *               running sum, probabilities to bf16 as the A tile of
+ *   O += P.V    one C tile per 16 output dims, B = the values laid out as
+ *               key pairs x 16 dims; added into the f32 outputs after
+ *               rescaling them (their max may have grown).
+ * Keys and values are laid out once per chunk for every block and both
+ * query heads of the kv head, so the cost is shared by up to 16 blocks.
+ *
+ * A query's result depends on its own row and keys only: a tile's rows do
+ * not mix, chunks start at key 0 whatever the batch, and a chunk that a
+ * query cannot see (past its position) changes nothing, its scale being
+ * e^0 = 1 exactly and its probabilities 0. So a document scores the same
+ * alone or among others (tests/test-vec16.c per sequence, bit for bit;
+ * check_batch.py's batch-fast end to end). */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "attention.h"
+#include "kernels/amx_tiles.h"
+#include "kernels/avx512_shared.h"
+#include "vec16.h"
+
+enum {
+    AQ = 16,   /* queries per block: a tile's rows */
+    AK = 32,   /* keys per chunk: two score tiles, and one P tile's 32 bf16 */
+    ANH = 2,   /* query heads per call (one kv head) */
+    TROW = 64, /* bytes of every tile row */
+};
+
+/* Per-thread buffers, carved from the caller's scratch. */
+typedef struct {
+    uint16_t *q;  /* [SB][ANH][AQ][hd] bf16 queries, rows past a block's zero */
+    float *o;     /* [SB][ANH][AQ][hd] outputs, not yet divided by the sum */
+    float *m, *l; /* [SB][ANH][AQ] running max (scaled scores) and sum */
+    uint8_t *kt;  /* [2][hd / 2][TROW]: keys 0-15 and 16-31 of the chunk as B tiles */
+    uint8_t *vt;  /* [hd / 16][AK / 2][TROW]: values as B tiles, 16 dims each */
+    float *s;     /* [2][AQ][AK] scores: the even and the odd dim chunks' */
+    uint16_t *p;  /* [2][AQ][AK] probabilities, bf16: the A tile of P.V (two items in flight) */
+    float *corr;  /* [2][AQ] their factors for the outputs summed before */
+    float *pv;    /* [hd / 16][AQ][16] one chunk's P.V */
+} amx_att_bufs;
+
+static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+
+static amx_att_bufs carve(void *scratch, int hd) {
+    const size_t per = (size_t)QR_ATT_AMX_SB * ANH * AQ;
+    uint8_t *p = scratch;
+    amx_att_bufs b;
+    b.q = (uint16_t *)p, p += round64(per * (size_t)hd * 2);
+    b.o = (float *)p, p += round64(per * (size_t)hd * 4);
+    b.m = (float *)p, p += round64(per * 4);
+    b.l = (float *)p, p += round64(per * 4);
+    b.kt = p, p += (size_t)2 * (size_t)(hd / 2) * TROW;
+    b.vt = p, p += (size_t)(hd / 16) * (AK / 2) * TROW;
+    b.s = (float *)p, p += (size_t)2 * AQ * AK * 4;
+    b.p = (uint16_t *)p, p += (size_t)2 * AQ * AK * 2;
+    b.corr = (float *)p, p += (size_t)2 * AQ * 4;
+    b.pv = (float *)p;
+    return b;
+}
+
+size_t qr_attend_amx_scratch(int hd) {
+    const size_t per = (size_t)QR_ATT_AMX_SB * ANH * AQ;
+    return round64(per * (size_t)hd * 2) + round64(per * (size_t)hd * 4) + 2 * round64(per * 4) +
+           (size_t)2 * (size_t)(hd / 2) * TROW + (size_t)(hd / 16) * (AK / 2) * TROW + (size_t)2 * AQ * AK * 4 +
+           (size_t)2 * AQ * AK * 2 + (size_t)2 * AQ * 4 + (size_t)(hd / 16) * AQ * 16 * 4;
+}
+
+/* Every tile 16 rows of 64 bytes: C tiles of 16 x 16 f32, A and B tiles of
+ * 16 x 32 bf16. */
+static void configure_all(void) {
+    tile_config c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        c.rows[t] = AQ;
+        c.colsb[t] = TROW;
+    }
+    __asm__ volatile("ldtilecfg %0" ::"m"(c) : "memory");
+}
+
+/* 16 f32 -> 16 bf16, rounded to nearest even (vcvtneps2bf16). */
+static inline __attribute__((always_inline)) __m256i bf16x16(const float *x) {
+    return (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x));
+}
+
+/* The chunk's keys (NULL: past the last, zero) as B tiles: for each half
+ * of 16 keys, hd/2 rows of 16 keys x a dim pair, the rows of dims 32d ..
+ * 32d + 31 being the B tile of dim chunk d. */
+static void layout_keys(const float *const key[AK], int hd, uint8_t *kt) {
+    _Alignas(64) uint16_t rows[AQ][256];
+    for (int half = 0; half < 2; half++) {
+        for (int j = 0; j < AQ; j++) {
+            const float *k = key[16 * half + j];
+            for (int c = 0; c < hd; c += 16) {
+                const __m256i v = k ? bf16x16(k + c) : _mm256_setzero_si256();
+                _mm256_store_si256((__m256i *)(rows[j] + c), v);
+            }
+        }
+        uint8_t *dst = kt + (size_t)half * (size_t)(hd / 2) * TROW;
+        const uint8_t *p[4] = {(const uint8_t *)rows[0], (const uint8_t *)rows[1], (const uint8_t *)rows[2],
+                               (const uint8_t *)rows[3]};
+        for (int c = 0; c < hd; c += 16) { /* 16 dims: 8 rows of dim pairs */
+            __m512i out[8];
+            transpose_16x8_dwords(p, 4 * sizeof rows[0], out);
+            for (int j = 0; j < 8; j++) _mm512_store_si512(dst + (size_t)(c / 2 + j) * TROW, out[j]);
+            for (int i = 0; i < 4; i++) p[i] += 32;
+        }
+    }
+}
+
+/* The chunk's values (NULL: zero) as B tiles: for dims 16g .. 16g + 15, row
+ * i holds keys 2i and 2i + 1, interleaved per dim. */
+static void layout_values(const float *const val[AK], int hd, uint8_t *vt) {
+    const __m512i mix = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6,
+                                         37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+    for (int i = 0; i < AK / 2; i++) {
+        const float *a = val[2 * i], *b = val[2 * i + 1];
+        for (int g = 0; g < hd / 16; g++) {
+            const __m256i va = a ? bf16x16(a + 16 * g) : _mm256_setzero_si256();
+            const __m256i vb = b ? bf16x16(b + 16 * g) : _mm256_setzero_si256();
+            const __m512i row = _mm512_permutex2var_epi16(_mm512_castsi256_si512(va), mix, _mm512_castsi256_si512(vb));
+            _mm512_store_si512(vt + ((size_t)g * (AK / 2) + (size_t)i) * TROW, row);
+        }
+    }
+}
+
+/* The work of one block (n queries, the first seeing keys 0 .. limit0)
+ * and query head against the laid-out chunk at key k0 comes in four steps,
+ * which qr_attend_group_amx runs one item behind another: the tile unit
+ * does the next item's Q.K^T and this one's P.V while the vector unit
+ * computes the next softmax, and each buffer is read well after the
+ * stores that fill it (a tile load waits until vector stores reach L1,
+ * and vector loads wait for tile stores: done back to back, each P.V
+ * stalled on its P, a fifth of the time). */
+
+/* Step 1, tiles: the scores into w->s (two halves to add). */
+static void qk_tiles(const amx_att_bufs *w, int hd, const uint16_t *q) {
+    /* S = Q.K^T, 32 dims at a time, even and odd chunks into separate
+     * tiles (0, 1 and 5, 6) so that two chains of products run at once */
+    const int nd = hd / 32;
+    TILE_ZERO(0);
+    TILE_ZERO(1);
+    TILE_ZERO(5);
+    TILE_ZERO(6);
+    for (int d = 0; d < nd; d += 2) {
+        TILE_LOAD(2, q + 32 * d, (size_t)hd * 2);
+        TILE_LOAD(3, w->kt + (size_t)d * AQ * TROW, TROW);
+        TILE_DPBF16PS(0, 2, 3);
+        TILE_LOAD(4, w->kt + ((size_t)(hd / 2) + (size_t)d * AQ) * TROW, TROW);
+        TILE_DPBF16PS(1, 2, 4);
+        if (d + 1 < nd) {
+            TILE_LOAD(7, q + 32 * (d + 1), (size_t)hd * 2);
+            TILE_LOAD(3, w->kt + (size_t)(d + 1) * AQ * TROW, TROW);
+            TILE_DPBF16PS(5, 7, 3);
+            TILE_LOAD(4, w->kt + ((size_t)(hd / 2) + (size_t)(d + 1) * AQ) * TROW, TROW);
+            TILE_DPBF16PS(6, 7, 4);
+        }
+    }
+    float *const sa = w->s, *const sb = w->s + AQ * AK;
+    TILE_STORE(0, sa, AK * 4);
+    TILE_STORE(1, sa + 16, AK * 4);
+    TILE_STORE(5, sb, AK * 4);
+    TILE_STORE(6, sb + 16, AK * 4);
+}
+
+/* Step 2, vectors: the masked softmax of the scores in w->s, the running
+ * max m and sum l updated, the probabilities (bf16) to p and the factor
+ * for what was summed before to corr. */
+static void softmax_rows(const amx_att_bufs *w, float scale, float *m, float *l, int n, int64_t limit0, int64_t k0,
+                         uint16_t *p, float *corr) {
+    const float *const sa = w->s, *const sb = w->s + AQ * AK;
+    /* scores, masked: key k0 + j is seen by query r when k0 + j <= limit0 + r
+     * (which also hides keys past the sequence); then all sixteen rows'
+     * maxima at once */
+    const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
+    __m512 sc[AQ][2];
+    __m512i red[AQ];
+    for (int r = 0; r < AQ; r++) {
+        if (r >= n) {
+            sc[r][0] = sc[r][1] = neg_inf;
+            red[r] = _mm512_castps_si512(neg_inf);
+            continue;
+        }
+        __m512 s0 = _mm512_add_ps(_mm512_load_ps(sa + r * AK), _mm512_load_ps(sb + r * AK));
+        __m512 s1 = _mm512_add_ps(_mm512_load_ps(sa + r * AK + 16), _mm512_load_ps(sb + r * AK + 16));
+        const int64_t seen = limit0 + r - k0 + 1; /* keys of the chunk this query sees */
+        if (seen < AK) {
+            const __mmask16 m0 = seen >= 16 ? 0xffff : seen <= 0 ? 0 : (__mmask16)((1u << seen) - 1);
+            const __mmask16 m1 = seen <= 16 ? 0 : (__mmask16)((1u << (seen - 16)) - 1);
+            s0 = _mm512_mask_mov_ps(neg_inf, m0, s0);
+            s1 = _mm512_mask_mov_ps(neg_inf, m1, s1);
+        }
+        sc[r][0] = s0;
+        sc[r][1] = s1;
+        red[r] = _mm512_castps_si512(_mm512_max_ps(s0, s1));
+    }
+    /* new maxima and the factor for what was summed under the old ones:
+     * a row that sees nothing here keeps its max and a factor of e^0 = 1 */
+    _Alignas(64) float nmax[AQ];
+    {
+        const qr_v16 old = QR_V16_LOAD(m);
+        const qr_v16 seen = (qr_v16)_mm512_mul_ps(_mm512_castsi512_ps(qr_reduce16(red, QR_RED_MAX_F32)),
+                                                  _mm512_set1_ps(scale));
+        const qr_v16 nm = QR_V16_MAX(old, seen);
+        qr_v16 c = QR_V16_SELECT(nm == QR_V16_SPLAT(-INFINITY), QR_V16_SPLAT(0.0f), old - nm);
+        qr_v16_exp(&c);
+        QR_V16_STORE(corr, c);
+        QR_V16_STORE(m, nm);
+        QR_V16_STORE(nmax, nm);
+    }
+    for (int r = 0; r < AQ; r++) {
+        if (r >= n) {
+            _mm512_store_si512(p + r * AK, _mm512_setzero_si512());
+            red[r] = _mm512_setzero_si512();
+            continue;
+        }
+        const __m512 vs = _mm512_set1_ps(scale), base = _mm512_set1_ps(-nmax[r]);
+        qr_v16 p0 = (qr_v16)_mm512_fmadd_ps(sc[r][0], vs, base);
+        qr_v16 p1 = (qr_v16)_mm512_fmadd_ps(sc[r][1], vs, base);
+        qr_v16_exp(&p0);
+        qr_v16_exp(&p1);
+        red[r] = _mm512_castps_si512(_mm512_add_ps((__m512)p0, (__m512)p1));
+        _mm512_store_si512(p + r * AK, (__m512i)_mm512_cvtne2ps_pbh((__m512)p1, (__m512)p0));
+    }
+    {
+        const qr_v16 sums = (qr_v16)_mm512_castsi512_ps(qr_reduce16(red, QR_RED_ADD_F32));
+        QR_V16_STORE(l, QR_V16_LOAD(l) * QR_V16_LOAD(corr) + sums);
+    }
+}
+
+/* Step 3, tiles: P.V of probabilities p into w->pv. */
+static void pv_tiles(const amx_att_bufs *w, int hd, const uint16_t *p) {
+    /* P.V, 16 output dims per tile, four C tiles (0, 1, 5, 6) in flight */
+    const int ng = hd / 16;
+    TILE_LOAD(2, p, AK * 2);
+    for (int g = 0; g < ng; g += 4) {
+        const uint8_t *v = w->vt + (size_t)g * (AK / 2) * TROW;
+        float *pv = w->pv + (size_t)g * AQ * 16;
+        const size_t vstep = (AK / 2) * TROW, pstep = AQ * 16;
+        TILE_ZERO(0);
+        TILE_LOAD(3, v, TROW);
+        TILE_DPBF16PS(0, 2, 3);
+        if (g + 1 < ng) {
+            TILE_ZERO(1);
+            TILE_LOAD(4, v + vstep, TROW);
+            TILE_DPBF16PS(1, 2, 4);
+        }
+        if (g + 2 < ng) {
+            TILE_ZERO(5);
+            TILE_LOAD(7, v + 2 * vstep, TROW);
+            TILE_DPBF16PS(5, 2, 7);
+        }
+        if (g + 3 < ng) {
+            TILE_ZERO(6);
+            TILE_LOAD(3, v + 3 * vstep, TROW);
+            TILE_DPBF16PS(6, 2, 3);
+        }
+        TILE_STORE(0, pv, 64);
+        if (g + 1 < ng) TILE_STORE(1, pv + pstep, 64);
+        if (g + 2 < ng) TILE_STORE(5, pv + 2 * pstep, 64);
+        if (g + 3 < ng) TILE_STORE(6, pv + 3 * pstep, 64);
+    }
+}
+
+/* Step 4, vectors: the outputs rescaled by corr and w->pv added. */
+static void add_pv(const amx_att_bufs *w, int hd, const float *corr, float *o, int n) {
+    for (int r = 0; r < n; r++) {
+        const __m512 c = _mm512_set1_ps(corr[r]);
+        float *orow = o + (size_t)r * hd;
+        for (int g = 0; g < hd / 16; g++)
+            _mm512_store_ps(orow + 16 * g,
+                            _mm512_fmadd_ps(_mm512_load_ps(orow + 16 * g), c, _mm512_load_ps(w->pv + ((size_t)g * AQ + r) * 16)));
+    }
+}
+
+void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blks, int nsb, int h0, int nh,
+                         const float *q, float *out, void *scratch) {
+    const qrank_model *m = s->m;
+    const int hd = m->hp.head_dim, H = m->hp.n_heads, group = H / m->hp.n_kv_heads;
+    const float scale = (float)(1.0 / sqrt((double)hd));
+    const qr_seq *sq = &s->seqs[s->row_seq[rows[blks[0].first]]];
+    const float *kpre, *vpre;
+    const int64_t n_pre = qr_att_seq_prefix(s, sq, &kpre, &vpre);
+    const int kvh = h0 / group;
+    const amx_att_bufs w = carve(scratch, hd);
+    const size_t qhd = (size_t)AQ * (size_t)hd;
+    int64_t limit0[QR_ATT_AMX_SB], n_keys[QR_ATT_AMX_SB], max_keys = 0;
+    for (int b = 0; b < nsb; b++) {
+        const qr_att_block blk = blks[b];
+        /* query k of the block (consecutive rows) sees keys 0 .. limit0 + k */
+        limit0[b] = n_pre + rows[blk.first] - sq->start;
+        n_keys[b] = limit0[b] + blk.n;
+        max_keys = n_keys[b] > max_keys ? n_keys[b] : max_keys;
+        for (int e = 0; e < nh; e++) {
+            const size_t at = (size_t)(b * ANH + e);
+            uint16_t *qb = w.q + at * qhd;
+            for (int r = 0; r < AQ; r++)
+                for (int c = 0; c < hd; c += 16) {
+                    const __m256i v = r < blk.n ? bf16x16(q + ((blk.first + r) * H + h0 + e) * hd + c)
+                                                : _mm256_setzero_si256();
+                    _mm256_store_si256((__m256i *)(qb + (size_t)r * hd + c), v);
+                }
+            memset(w.o + at * qhd, 0, sizeof(float) * qhd);
+            for (int r = 0; r < AQ; r++) {
+                w.m[at * AQ + r] = -INFINITY;
+                w.l[at * AQ + r] = 0.0f;
+            }
+        }
+    }
+    configure_all();
+    for (int64_t k0 = 0; k0 < max_keys; k0 += AK) {
+        const float *key[AK], *val[AK];
+        for (int j = 0; j < AK; j++) {
+            const int in = k0 + j < max_keys;
+            key[j] = in ? qr_att_kv_row(s, sq, k0 + j, n_pre, kvh, kpre, s->k) : NULL;
+            val[j] = in ? qr_att_kv_row(s, sq, k0 + j, n_pre, kvh, vpre, s->v) : NULL;
+        }
+        layout_keys(key, hd, w.kt);
+        layout_values(val, hd, w.vt);
+        /* the items (block, head) of this chunk, each one step behind the
+         * next: its P.V and output update after the next one's scores */
+        int prev = -1, slot = 0;
+        for (int b = 0; b < nsb; b++) {
+            if (k0 >= n_keys[b]) continue;
+            for (int e = 0; e < nh; e++) {
+                const int at = b * ANH + e;
+                qk_tiles(&w, hd, w.q + (size_t)at * qhd);
+                if (prev >= 0) pv_tiles(&w, hd, w.p + (size_t)(slot ^ 1) * AQ * AK);
+                softmax_rows(&w, scale, w.m + (size_t)at * AQ, w.l + (size_t)at * AQ, blks[b].n, limit0[b], k0,
+                             w.p + (size_t)slot * AQ * AK, w.corr + slot * AQ);
+                if (prev >= 0)
+                    add_pv(&w, hd, w.corr + (slot ^ 1) * AQ, w.o + (size_t)prev * qhd, blks[prev / ANH].n);
+                prev = at;
+                slot ^= 1;
+            }
+        }
+        if (prev >= 0) {
+            pv_tiles(&w, hd, w.p + (size_t)(slot ^ 1) * AQ * AK);
+            add_pv(&w, hd, w.corr + (slot ^ 1) * AQ, w.o + (size_t)prev * qhd, blks[prev / ANH].n);
+        }
+    }
+    __asm__ volatile("tilerelease" ::: "memory");
+    for (int b = 0; b < nsb; b++)
+        for (int e = 0; e < nh; e++) {
+            const size_t at = (size_t)(b * ANH + e);
+            for (int r = 0; r < blks[b].n; r++) {
+                const __m512 inv = _mm512_set1_ps(1.0f / w.l[at * AQ + r]);
+                const float *orow = w.o + at * qhd + (size_t)r * hd;
+                float *dst = out + ((blks[b].first + r) * H + h0 + e) * hd;
+                for (int c = 0; c < hd; c += 16) _mm512_storeu_ps(dst + c, _mm512_mul_ps(_mm512_load_ps(orow + c), inv));
+            }
+        }
+}
