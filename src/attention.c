@@ -30,8 +30,7 @@
 
 #include "vec16.h"
 
-enum { ATT_BQ = 16, ATT_BK = 64, ATT_NH = 2, ATT_SB = 8 };
-_Static_assert((int)ATT_SB == (int)QR_ATT_AMX_SB, "both paths take the same groups of blocks");
+enum { ATT_BQ = 16, ATT_BK = 64, ATT_NH = 2, ATT_SB = QR_ATT_SB };
 
 /* One thread's buffers. */
 typedef struct att_scratch {
@@ -168,26 +167,19 @@ static inline __attribute__((always_inline)) void attend_chunk(
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_group(
     const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blks, int nsb, int h0, int nh, const float *q,
     float *out, att_scratch *w) {
-    const qrank_model *m = s->m;
-    const int hd = m->hp.head_dim, H = m->hp.n_heads, group = H / m->hp.n_kv_heads;
-    const float scale = (float)(1.0 / sqrt((double)hd));
-    const qr_seq *sq = &s->seqs[s->row_seq[rows[blks[0].first]]];
-    const float *kpre, *vpre;
-    const int64_t n_pre = qr_att_seq_prefix(s, sq, &kpre, &vpre);
-    const int kvh = h0 / group;
+    const int hd = s->m->hp.head_dim, H = s->m->hp.n_heads;
+    qr_att_group gr;
+    qr_att_group_init(&gr, s, rows, blks, nsb, h0);
+    const qr_seq *const sq = gr.sq;
+    const int64_t n_pre = gr.n_pre, max_keys = gr.max_keys, *const limit0 = gr.limit0, *const n_keys = gr.n_keys;
     const qr_v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     const qr_v16 neg_inf = QR_V16_SPLAT(-INFINITY), zero = QR_V16_SPLAT(0.0f);
     const size_t hd16 = (size_t)hd * ATT_BQ, bk16 = (size_t)ATT_BK * ATT_BQ;
     float *qt[ATT_SB][ATT_NH], *acc[ATT_SB][ATT_NH], *pp[ATT_NH];
     qr_v16 mx[ATT_SB][ATT_NH], sum[ATT_SB][ATT_NH];
-    int64_t limit0[ATT_SB], n_keys[ATT_SB], max_keys = 0;
     for (int e = 0; e < ATT_NH; e++) pp[e] = w->p + e * bk16;
     for (int b = 0; b < nsb; b++) {
         const qr_att_block blk = blks[b];
-        /* query k of the block (consecutive rows) sees keys 0 .. limit0 + k */
-        limit0[b] = n_pre + rows[blk.first] - sq->start;
-        n_keys[b] = limit0[b] + blk.n;
-        max_keys = n_keys[b] > max_keys ? n_keys[b] : max_keys;
         for (int e = 0; e < ATT_NH; e++) {
             qt[b][e] = w->qt + ((size_t)b * ATT_NH + e) * hd16;
             acc[b][e] = w->acc + ((size_t)b * ATT_NH + e) * hd16;
@@ -203,13 +195,13 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_
     for (int64_t k0 = 0; k0 < max_keys; k0 += ATT_BK) {
         const int nk = (int)(max_keys - k0 < ATT_BK ? max_keys - k0 : ATT_BK);
         for (int j = 0; j < nk; j++) {
-            w->kp[j] = qr_att_kv_row(s, sq, k0 + j, n_pre, kvh, kpre, s->k);
-            w->vp[j] = qr_att_kv_row(s, sq, k0 + j, n_pre, kvh, vpre, s->v);
+            w->kp[j] = qr_att_kv_row(s, sq, k0 + j, n_pre, gr.kvh, gr.kpre, s->k);
+            w->vp[j] = qr_att_kv_row(s, sq, k0 + j, n_pre, gr.kvh, gr.vpre, s->v);
         }
         for (int b = 0; b < nsb; b++) {
             if (k0 >= n_keys[b]) continue;
             const int nkb = (int)(n_keys[b] - k0 < nk ? n_keys[b] - k0 : nk);
-            attend_chunk(hd, scale, qt[b], acc[b], pp, w->kp, w->vp, k0, nkb, limit0[b], mx[b], sum[b]);
+            attend_chunk(hd, gr.scale, qt[b], acc[b], pp, w->kp, w->vp, k0, nkb, limit0[b], mx[b], sum[b]);
         }
     }
     for (int b = 0; b < nsb; b++) {

@@ -3,6 +3,7 @@
 #ifndef QRANK_ATTENTION_H
 #define QRANK_ATTENTION_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,11 +58,39 @@ static inline const float *qr_att_kv_row(const qr_att_ctx *s, const qr_seq *sq, 
     return own + (sq->start + j - n_pre) * kv_dim + kvh * hd;
 }
 
-/* attention_avx512_amx.c: the blocks blks[0 .. nsb) (at most QR_ATT_AMX_SB,
+enum { QR_ATT_SB = 8 }; /* blocks of one sequence that walk its keys together */
+
+/* What both paths need of a group of blocks (one sequence, at most
+ * QR_ATT_SB blocks) and a kv head: the sequence, its prefix, and the keys
+ * each block sees (query k of block b: keys 0 .. limit0[b] + k). */
+typedef struct qr_att_group {
+    const qr_seq *sq;
+    const float *kpre, *vpre;
+    int64_t n_pre;
+    int kvh;
+    float scale; /* 1 / sqrt(head_dim) */
+    int64_t limit0[QR_ATT_SB], n_keys[QR_ATT_SB], max_keys;
+} qr_att_group;
+
+static inline void qr_att_group_init(qr_att_group *g, const qr_att_ctx *s, const int64_t *rows,
+                                     const qr_att_block *blks, int nsb, int h0) {
+    const qr_hparams *hp = &s->m->hp;
+    g->sq = &s->seqs[s->row_seq[rows[blks[0].first]]];
+    g->n_pre = qr_att_seq_prefix(s, g->sq, &g->kpre, &g->vpre);
+    g->kvh = h0 / (hp->n_heads / hp->n_kv_heads);
+    g->scale = (float)(1.0 / sqrt((double)hp->head_dim));
+    g->max_keys = 0;
+    for (int b = 0; b < nsb; b++) {
+        g->limit0[b] = g->n_pre + rows[blks[b].first] - g->sq->start;
+        g->n_keys[b] = g->limit0[b] + blks[b].n;
+        if (g->n_keys[b] > g->max_keys) g->max_keys = g->n_keys[b];
+    }
+}
+
+/* attention_avx512_amx.c: the blocks blks[0 .. nsb) (at most QR_ATT_SB,
  * one sequence) for query heads h0 .. h0 + nh - 1 (nh 1 or 2, one kv
  * head), with scratch of qr_attend_amx_scratch bytes (64-byte aligned).
  * Only where s->amx, which needs head_dim % 32 == 0. */
-enum { QR_ATT_AMX_SB = 8 };
 size_t qr_attend_amx_scratch(int head_dim);
 void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blks, int nsb, int h0, int nh,
                          const float *q, float *out, void *scratch);

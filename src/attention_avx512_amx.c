@@ -9,7 +9,7 @@
  * multiplication's activations on BF16 weights, and what GPU engines do to
  * attention. The exact path never comes here.
  *
- * The loop is attention.c's: up to QR_ATT_AMX_SB blocks of 16 consecutive
+ * The loop is attention.c's: up to QR_ATT_SB blocks of 16 consecutive
  * queries of one sequence walk its keys together, 32 at a time, with an
  * online softmax per query. Per block, query head and chunk:
  *   S = Q.K^T   two C tiles (16 queries x 16 keys each), A = the queries'
@@ -63,7 +63,7 @@ typedef struct {
 static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 
 static amx_att_bufs carve(void *scratch, int hd) {
-    const size_t per = (size_t)QR_ATT_AMX_SB * ANH * AQ;
+    const size_t per = (size_t)QR_ATT_SB * ANH * AQ;
     uint8_t *p = scratch;
     amx_att_bufs b;
     b.q = (uint16_t *)p, p += round64(per * (size_t)hd * 2);
@@ -80,7 +80,7 @@ static amx_att_bufs carve(void *scratch, int hd) {
 }
 
 size_t qr_attend_amx_scratch(int hd) {
-    const size_t per = (size_t)QR_ATT_AMX_SB * ANH * AQ;
+    const size_t per = (size_t)QR_ATT_SB * ANH * AQ;
     return round64(per * (size_t)hd * 2) + round64(per * (size_t)hd * 4) + 2 * round64(per * 4) +
            (size_t)2 * (size_t)(hd / 2) * TROW + (size_t)(hd / 16) * (AK / 2) * TROW + (size_t)2 * AQ * AK * 4 +
            (size_t)2 * AQ * AK * 2 + (size_t)2 * AQ * 4 + (size_t)(hd / 16) * AQ * 16 * 4;
@@ -296,22 +296,15 @@ static void add_pv(const amx_att_bufs *w, int hd, const float *corr, float *o, i
 
 void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blks, int nsb, int h0, int nh,
                          const float *q, float *out, void *scratch) {
-    const qrank_model *m = s->m;
-    const int hd = m->hp.head_dim, H = m->hp.n_heads, group = H / m->hp.n_kv_heads;
-    const float scale = (float)(1.0 / sqrt((double)hd));
-    const qr_seq *sq = &s->seqs[s->row_seq[rows[blks[0].first]]];
-    const float *kpre, *vpre;
-    const int64_t n_pre = qr_att_seq_prefix(s, sq, &kpre, &vpre);
-    const int kvh = h0 / group;
+    const int hd = s->m->hp.head_dim, H = s->m->hp.n_heads;
+    qr_att_group gr;
+    qr_att_group_init(&gr, s, rows, blks, nsb, h0);
+    const qr_seq *const sq = gr.sq;
+    const int64_t max_keys = gr.max_keys, *const limit0 = gr.limit0, *const n_keys = gr.n_keys;
     const amx_att_bufs w = carve(scratch, hd);
     const size_t qhd = (size_t)AQ * (size_t)hd;
-    int64_t limit0[QR_ATT_AMX_SB], n_keys[QR_ATT_AMX_SB], max_keys = 0;
     for (int b = 0; b < nsb; b++) {
         const qr_att_block blk = blks[b];
-        /* query k of the block (consecutive rows) sees keys 0 .. limit0 + k */
-        limit0[b] = n_pre + rows[blk.first] - sq->start;
-        n_keys[b] = limit0[b] + blk.n;
-        max_keys = n_keys[b] > max_keys ? n_keys[b] : max_keys;
         for (int e = 0; e < nh; e++) {
             const size_t at = (size_t)(b * ANH + e);
             uint16_t *qb = w.q + at * qhd;
@@ -333,8 +326,8 @@ void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_
         const float *key[AK], *val[AK];
         for (int j = 0; j < AK; j++) {
             const int in = k0 + j < max_keys;
-            key[j] = in ? qr_att_kv_row(s, sq, k0 + j, n_pre, kvh, kpre, s->k) : NULL;
-            val[j] = in ? qr_att_kv_row(s, sq, k0 + j, n_pre, kvh, vpre, s->v) : NULL;
+            key[j] = in ? qr_att_kv_row(s, sq, k0 + j, gr.n_pre, gr.kvh, gr.kpre, s->k) : NULL;
+            val[j] = in ? qr_att_kv_row(s, sq, k0 + j, gr.n_pre, gr.kvh, gr.vpre, s->v) : NULL;
         }
         layout_keys(key, hd, w.kt);
         layout_values(val, hd, w.vt);
@@ -347,7 +340,7 @@ void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_
                 const int at = b * ANH + e;
                 qk_tiles(&w, hd, w.q + (size_t)at * qhd);
                 if (prev >= 0) pv_tiles(&w, hd, w.p + (size_t)(slot ^ 1) * AQ * AK);
-                softmax_rows(&w, scale, w.m + (size_t)at * AQ, w.l + (size_t)at * AQ, blks[b].n, limit0[b], k0,
+                softmax_rows(&w, gr.scale, w.m + (size_t)at * AQ, w.l + (size_t)at * AQ, blks[b].n, limit0[b], k0,
                              w.p + (size_t)slot * AQ * AK, w.corr + slot * AQ);
                 if (prev >= 0)
                     add_pv(&w, hd, w.corr + (slot ^ 1) * AQ, w.o + (size_t)prev * qhd, blks[prev / ANH].n);
