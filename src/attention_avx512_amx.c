@@ -60,30 +60,34 @@ typedef struct {
     float *pv;    /* [hd / 16][AQ][16] one chunk's P.V */
 } amx_att_bufs;
 
-static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+/* The next buffer of bytes at *at, 64-byte aligned like the scratch; NULL
+ * where there is no scratch yet, only its size being wanted. */
+static void *take(uint8_t *scratch, size_t *at, size_t bytes) {
+    void *p = scratch ? scratch + *at : NULL;
+    *at += (bytes + 63) / 64 * 64;
+    return p;
+}
 
-static amx_att_bufs carve(void *scratch, int hd) {
-    const size_t per = (size_t)QR_ATT_SB * ANH * AQ;
-    uint8_t *p = scratch;
-    amx_att_bufs b;
-    b.q = (uint16_t *)p, p += round64(per * (size_t)hd * 2);
-    b.o = (float *)p, p += round64(per * (size_t)hd * 4);
-    b.m = (float *)p, p += round64(per * 4);
-    b.l = (float *)p, p += round64(per * 4);
-    b.kt = p, p += (size_t)2 * (size_t)(hd / 2) * TROW;
-    b.vt = p, p += (size_t)(hd / 16) * (AK / 2) * TROW;
-    b.s = (float *)p, p += (size_t)2 * AQ * AK * 4;
-    b.p = (uint16_t *)p, p += (size_t)2 * AQ * AK * 2;
-    b.corr = (float *)p, p += (size_t)2 * AQ * 4;
-    b.pv = (float *)p;
-    return b;
+/* Carves w out of scratch (NULL: only counts); returns the bytes it takes. */
+static size_t carve(void *scratch, int hd, amx_att_bufs *w) {
+    const size_t per = (size_t)QR_ATT_SB * ANH * AQ, ng = (size_t)(hd / 16);
+    size_t at = 0;
+    w->q = take(scratch, &at, per * (size_t)hd * 2);
+    w->o = take(scratch, &at, per * (size_t)hd * 4);
+    w->m = take(scratch, &at, per * 4);
+    w->l = take(scratch, &at, per * 4);
+    w->kt = take(scratch, &at, (size_t)2 * (size_t)(hd / 2) * TROW);
+    w->vt = take(scratch, &at, ng * (AK / 2) * TROW);
+    w->s = take(scratch, &at, (size_t)2 * AQ * AK * 4);
+    w->p = take(scratch, &at, (size_t)2 * AQ * AK * 2);
+    w->corr = take(scratch, &at, (size_t)2 * AQ * 4);
+    w->pv = take(scratch, &at, ng * AQ * 16 * 4);
+    return at;
 }
 
 size_t qr_attend_amx_scratch(int hd) {
-    const size_t per = (size_t)QR_ATT_SB * ANH * AQ;
-    return round64(per * (size_t)hd * 2) + round64(per * (size_t)hd * 4) + 2 * round64(per * 4) +
-           (size_t)2 * (size_t)(hd / 2) * TROW + (size_t)(hd / 16) * (AK / 2) * TROW + (size_t)2 * AQ * AK * 4 +
-           (size_t)2 * AQ * AK * 2 + (size_t)2 * AQ * 4 + (size_t)(hd / 16) * AQ * 16 * 4;
+    amx_att_bufs w;
+    return carve(NULL, hd, &w);
 }
 
 /* Every tile 16 rows of 64 bytes: C tiles of 16 x 16 f32, A and B tiles of
@@ -217,7 +221,6 @@ static void softmax_rows(const amx_att_bufs *w, float scale, float *m, float *l,
     }
     /* new maxima and the factor for what was summed under the old ones:
      * a row that sees nothing here keeps its max and a factor of e^0 = 1 */
-    _Alignas(64) float nmax[AQ];
     {
         const qr_v16 old = QR_V16_LOAD(m);
         const qr_v16 seen = (qr_v16)_mm512_mul_ps(_mm512_castsi512_ps(qr_reduce16(red, QR_RED_MAX_F32)),
@@ -227,7 +230,6 @@ static void softmax_rows(const amx_att_bufs *w, float scale, float *m, float *l,
         qr_v16_exp(&c);
         QR_V16_STORE(corr, c);
         QR_V16_STORE(m, nm);
-        QR_V16_STORE(nmax, nm);
     }
     for (int r = 0; r < AQ; r++) {
         if (r >= n) {
@@ -235,7 +237,7 @@ static void softmax_rows(const amx_att_bufs *w, float scale, float *m, float *l,
             red[r] = _mm512_setzero_si512();
             continue;
         }
-        const __m512 vs = _mm512_set1_ps(scale), base = _mm512_set1_ps(-nmax[r]);
+        const __m512 vs = _mm512_set1_ps(scale), base = _mm512_set1_ps(-m[r]);
         qr_v16 p0 = (qr_v16)_mm512_fmadd_ps(sc[r][0], vs, base);
         qr_v16 p1 = (qr_v16)_mm512_fmadd_ps(sc[r][1], vs, base);
         qr_v16_exp(&p0);
@@ -301,7 +303,8 @@ void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_
     qr_att_group_init(&gr, s, rows, blks, nsb, h0);
     const qr_seq *const sq = gr.sq;
     const int64_t max_keys = gr.max_keys, *const limit0 = gr.limit0, *const n_keys = gr.n_keys;
-    const amx_att_bufs w = carve(scratch, hd);
+    amx_att_bufs w;
+    carve(scratch, hd, &w);
     const size_t qhd = (size_t)AQ * (size_t)hd;
     for (int b = 0; b < nsb; b++) {
         const qr_att_block blk = blks[b];
