@@ -180,6 +180,7 @@ static void run_workload(const char *model_path, const char *workload, int repea
     mp.repack = repack;
     mp.prefix_cache_mb = prefix_cache ? 0 : -1;
     mp.kernels = getenv("QRANK_KERNELS"); /* as for qrank: pins the kernel table */
+    mp.attention = getenv("QRANK_ATTENTION"); /* and what fast attention runs on */
     qrank_model *m;
     qrank_error err;
     if (qrank_model_load(model_path, &mp, &m, &err)) {

@@ -87,6 +87,7 @@ qrank_model *cli_load_model(const char *path, int n_threads, qrank_precision pre
     mp.n_threads = n_threads;
     mp.precision = precision;
     mp.kernels = getenv("QRANK_KERNELS"); /* see qrank_model_params.kernels */
+    mp.attention = getenv("QRANK_ATTENTION"); /* see qrank_model_params.attention */
     qrank_model *m = NULL;
     qrank_error err;
     if (qrank_model_load(path, &mp, &m, &err) != QRANK_OK) {

@@ -48,6 +48,7 @@ int cmd_info(int argc, char **argv) {
                in.kernels, in.layout_bytes / 1e6);
     else
         printf("kernels:         %s\n", in.kernels);
+    printf("fast attention:  %s\n", in.attention);
     /* a histogram of tensor types */
     const char *types[16];
     size_t counts[16], n_types = 0;

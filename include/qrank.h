@@ -104,6 +104,16 @@ typedef struct qrank_model_params {
      * CPU or the OS cannot run it), to compare them or to pin one. The CLI
      * and the server take it from the environment variable QRANK_KERNELS. */
     const char *kernels;
+    /* What --precision fast runs attention on, for weights whose fast path
+     * rounds activations (all but F32 and F16): NULL for what is fastest on
+     * this CPU with these kernels; "f32", as the exact path; or "bf16", the
+     * queries, keys, values and probabilities rounded to bf16 (sums stay
+     * f32) and multiplied on AMX tiles (kernels "amx") or with vdpbf16ps
+     * ("avx512"; loading fails with other kernels). NULL picks bf16 on the
+     * amx kernels, and on avx512 kernels where vdpbf16ps runs at the FMA's
+     * rate (AMD Zen 4 and later); f32 elsewhere. The CLI and the server
+     * take it from the environment variable QRANK_ATTENTION. */
+    const char *attention;
 } qrank_model_params;
 
 qrank_model_params qrank_model_default_params(void);
@@ -156,6 +166,9 @@ typedef struct qrank_model_info {
     size_t n_tensors;
     size_t weight_bytes;  /* bytes of tensor data in the file(s) */
     const char *kernels;  /* the matrix kernels in use: "amx", "avx512", "avxvnni", "avx2", "generic" */
+    /* what --precision fast runs attention on (qrank_model_params.attention):
+     * "bf16 amx", "bf16 vdpbf16ps" or "f32" */
+    const char *attention;
     size_t packed_bytes;  /* weights laid out again for those kernels so far */
     size_t layout_bytes;  /* ... once every matrix that gets a layout has been used (0: none) */
     /* the prefix cache (qrank_model_params.prefix_cache_mb): calls whose

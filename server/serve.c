@@ -131,6 +131,7 @@ static int load_one(const char *path, qrank_model_kind want, int n_threads, int 
     mp.repack = repack;
     mp.prefix_cache_mb = prefix_cache_mb > 0 ? prefix_cache_mb : -1;
     mp.kernels = getenv("QRANK_KERNELS"); /* see qrank_model_params.kernels */
+    mp.attention = getenv("QRANK_ATTENTION"); /* see qrank_model_params.attention */
     qrank_error err = {0};
     if (qrank_model_load(path, &mp, out, &err) != QRANK_OK) {
         snprintf(message, size, "cannot load %s: %s", path, err.message);

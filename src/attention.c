@@ -19,8 +19,9 @@
  * Query heads that share a kv head (grouped-query attention) go two at a
  * time, so every key and value number loaded feeds two FMAs.
  *
- * With --precision fast on a CPU with AMX (qr_att_ctx.amx), the same groups
- * go to attention_avx512_amx.c instead, which runs both products on tiles. */
+ * With --precision fast the same groups go where the CPU multiplies bf16
+ * faster (qr_att_ctx.path): attention_avx512_amx.c runs both products on
+ * AMX tiles, attention_avx512_bf16.c on vdpbf16ps. */
 #include "attention.h"
 
 #include <math.h>
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention_softmax.h"
 #include "vec16.h"
 
 enum { ATT_BQ = 16, ATT_BK = 64, ATT_NH = 2, ATT_SB = QR_ATT_SB };
@@ -47,9 +49,7 @@ static inline __attribute__((always_inline)) void attend_chunk(
     const int hd, const float scale, float *const qt[ATT_NH], float *const acc[ATT_NH], float *const pp[ATT_NH],
     const float *const *kpp, const float *const *vpp, const int64_t k0, const int nk, const int64_t limit0,
     qr_v16 mx[ATT_NH], qr_v16 sum[ATT_NH]) {
-    const qr_v16 lanef = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    const qr_v16 neg_inf = QR_V16_SPLAT(-INFINITY), zero = QR_V16_SPLAT(0.0f);
-    const int diagonal = k0 + nk - 1 > limit0;
+    const qr_v16 zero = QR_V16_SPLAT(0.0f);
     /* scores: eight keys at a time, each key value broadcast to all
      * queries of both heads */
     int j = 0;
@@ -81,45 +81,7 @@ static inline __attribute__((always_inline)) void attend_chunk(
         QR_V16_STORE(pp[1] + j * ATT_BQ, sb * scale);
     }
     qr_v16 corr[ATT_NH];
-    for (int e = 0; e < ATT_NH; e++) {
-        /* causal mask, chunk max. Key k0 + j is seen by the lanes with
-         * limit0 + lane >= k0 + j, so only a chunk that crosses the
-         * diagonal needs a mask. Lanes past the block (lane >= n) run on
-         * zero queries and are never written out: they need none. The
-         * threshold is compared as a float (exact below 2^24) because GCC
-         * turned the int64-to-lane compare into sixteen scalar selects. */
-        qr_v16 bm = neg_inf;
-        if (diagonal) {
-            for (j = 0; j < nk; j++) {
-                const qr_v16 first = QR_V16_SPLAT((float)(k0 + j - limit0));
-                const qr_v16 sj = QR_V16_SELECT(lanef >= first, QR_V16_LOAD(pp[e] + j * ATT_BQ), neg_inf);
-                QR_V16_STORE(pp[e] + j * ATT_BQ, sj);
-                bm = QR_V16_MAX(bm, sj);
-            }
-        } else {
-            qr_v16 bm2 = neg_inf;
-            for (j = 0; j + 2 <= nk; j += 2) {
-                bm = QR_V16_MAX(bm, QR_V16_LOAD(pp[e] + j * ATT_BQ));
-                bm2 = QR_V16_MAX(bm2, QR_V16_LOAD(pp[e] + (j + 1) * ATT_BQ));
-            }
-            if (j < nk) bm = QR_V16_MAX(bm, QR_V16_LOAD(pp[e] + j * ATT_BQ));
-            bm = QR_V16_MAX(bm, bm2);
-        }
-        /* online softmax: a lane that has seen no key yet keeps max
-         * -inf, and subtracting 0 instead keeps its exponentials at 0 */
-        const qr_v16 new_max = QR_V16_MAX(mx[e], bm);
-        const qr_v16 base = QR_V16_SELECT(new_max == neg_inf, zero, new_max);
-        corr[e] = mx[e] - base;
-        qr_v16_exp(&corr[e]);
-        sum[e] *= corr[e];
-        for (j = 0; j < nk; j++) {
-            qr_v16 pj = QR_V16_LOAD(pp[e] + j * ATT_BQ) - base;
-            qr_v16_exp(&pj);
-            QR_V16_STORE(pp[e] + j * ATT_BQ, pj);
-            sum[e] += pj;
-        }
-        mx[e] = new_max;
-    }
+    for (int e = 0; e < ATT_NH; e++) qr_att_softmax16(pp[e], nk, k0, limit0, &mx[e], &sum[e], &corr[e]);
     /* P.V into acc[c] (lanes: queries), eight output dims of both heads
      * at a time: each value broadcast to all their queries, sixteen
      * independent FMA chains */
@@ -252,8 +214,12 @@ int qr_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const floa
      * server's memory creeps. */
     const size_t hd_bytes = ((size_t)hd * ATT_BQ * ATT_NH * ATT_SB * sizeof(float) + 63) / 64 * 64;
     const size_t p_bytes = sizeof(float) * ATT_BK * ATT_BQ * ATT_NH;
-    const int amx = s->amx && hd % 32 == 0 && hd <= 256; /* whole tiles; its key buffer's rows */
-    const size_t per_thread = amx ? qr_attend_amx_scratch(hd) : 2 * hd_bytes + p_bytes;
+    qr_att_path path = s->path;
+    if (path == QR_ATT_BF16_AMX && !(hd % 32 == 0 && hd <= 256)) path = QR_ATT_F32; /* whole tiles; its key rows */
+    if (path == QR_ATT_BF16_DOT && !(hd % 16 == 0 && hd <= QR_ATT_DOT_MAX_HD)) path = QR_ATT_F32;
+    const size_t per_thread = path == QR_ATT_BF16_AMX   ? qr_attend_amx_scratch(hd)
+                              : path == QR_ATT_BF16_DOT ? qr_attend_dot_scratch(hd)
+                                                        : 2 * hd_bytes + p_bytes;
     const int nt = n_threads < 1 ? 1 : n_threads;
     char *scratch = aligned_alloc(64, per_thread * (size_t)nt);
     if (!scratch) {
@@ -273,11 +239,14 @@ int qr_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const floa
             for (int pr = 0; pr < n_pairs; pr++) {
                 const int kvh = pr / pairs_per_kv, h0 = kvh * group + 2 * (pr % pairs_per_kv);
                 const int nh = h0 + 1 < (kvh + 1) * group ? 2 : 1;
-                if (amx)
-                    qr_attend_group_amx(s, rows, blocks + groups[g], (int)(groups[g + 1] - groups[g]), h0, nh, q, out,
-                                        mine);
+                const qr_att_block *bl = blocks + groups[g];
+                const int nsb = (int)(groups[g + 1] - groups[g]);
+                if (path == QR_ATT_BF16_AMX)
+                    qr_attend_group_amx(s, rows, bl, nsb, h0, nh, q, out, mine);
+                else if (path == QR_ATT_BF16_DOT)
+                    qr_attend_group_dot(s, rows, bl, nsb, h0, nh, q, out, mine);
                 else
-                    attend_group(s, rows, blocks + groups[g], (int)(groups[g + 1] - groups[g]), h0, nh, q, out, &w);
+                    attend_group(s, rows, bl, nsb, h0, nh, q, out, &w);
             }
     }
     free(groups);

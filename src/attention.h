@@ -10,6 +10,8 @@
 #include "forward.h"
 #include "model.h"
 
+enum { QR_ATT_DOT_MAX_HD = 512 };
+
 /* What attention needs of one layer of a forward pass. */
 typedef struct qr_att_ctx {
     const qrank_model *m;
@@ -18,10 +20,7 @@ typedef struct qr_att_ctx {
     const float *k, *v;     /* this layer's keys/values of all packed rows [T][kv_dim], a
                              * prefix_seq's among them */
     int layer;              /* which layer of a prefix's cache to read */
-    /* 1: queries, keys, values and probabilities rounded to bf16 and
-     * multiplied on AMX tiles (--precision fast on a CPU with AMX-BF16, the
-     * amx kernel table); 0: f32 throughout */
-    int amx;
+    qr_att_path path;       /* model.h */
 } qr_att_ctx;
 
 /* Consecutive query rows of one sequence: rows[first .. first + n), n <= 16. */
@@ -87,12 +86,27 @@ static inline void qr_att_group_init(qr_att_group *g, const qr_att_ctx *s, const
     }
 }
 
+/* The next buffer of bytes at *at of a thread's scratch, 64-byte aligned
+ * like the scratch; NULL where there is no scratch yet, only its size
+ * being wanted. */
+static inline void *qr_att_take(void *scratch, size_t *at, size_t bytes) {
+    void *p = scratch ? (char *)scratch + *at : NULL;
+    *at += (bytes + 63) / 64 * 64;
+    return p;
+}
+
 /* attention_avx512_amx.c: the blocks blks[0 .. nsb) (at most QR_ATT_SB,
  * one sequence) for query heads h0 .. h0 + nh - 1 (nh 1 or 2, one kv
  * head), with scratch of qr_attend_amx_scratch bytes (64-byte aligned).
- * Only where s->amx, which needs head_dim % 32 == 0. */
+ * Only where s->path is QR_ATT_BF16_AMX. */
 size_t qr_attend_amx_scratch(int head_dim);
 void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blks, int nsb, int h0, int nh,
+                         const float *q, float *out, void *scratch);
+
+/* attention_avx512_bf16.c: the same on vdpbf16ps, with scratch of
+ * qr_attend_dot_scratch bytes. Only where s->path is QR_ATT_BF16_DOT. */
+size_t qr_attend_dot_scratch(int head_dim);
+void qr_attend_group_dot(const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blks, int nsb, int h0, int nh,
                          const float *q, float *out, void *scratch);
 
 /* out[i] = attention of query row rows[i] (q [n][q_dim] -> out [n][q_dim]):

@@ -60,28 +60,20 @@ typedef struct {
     float *pv;    /* [hd / 16][AQ][16] one chunk's P.V */
 } amx_att_bufs;
 
-/* The next buffer of bytes at *at, 64-byte aligned like the scratch; NULL
- * where there is no scratch yet, only its size being wanted. */
-static void *take(uint8_t *scratch, size_t *at, size_t bytes) {
-    void *p = scratch ? scratch + *at : NULL;
-    *at += (bytes + 63) / 64 * 64;
-    return p;
-}
-
 /* Carves w out of scratch (NULL: only counts); returns the bytes it takes. */
 static size_t carve(void *scratch, int hd, amx_att_bufs *w) {
     const size_t per = (size_t)QR_ATT_SB * ANH * AQ, ng = (size_t)(hd / 16);
     size_t at = 0;
-    w->q = take(scratch, &at, per * (size_t)hd * 2);
-    w->o = take(scratch, &at, per * (size_t)hd * 4);
-    w->m = take(scratch, &at, per * 4);
-    w->l = take(scratch, &at, per * 4);
-    w->kt = take(scratch, &at, (size_t)2 * (size_t)(hd / 2) * TROW);
-    w->vt = take(scratch, &at, ng * (AK / 2) * TROW);
-    w->s = take(scratch, &at, (size_t)2 * AQ * AK * 4);
-    w->p = take(scratch, &at, (size_t)2 * AQ * AK * 2);
-    w->corr = take(scratch, &at, (size_t)2 * AQ * 4);
-    w->pv = take(scratch, &at, ng * AQ * 16 * 4);
+    w->q = qr_att_take(scratch, &at, per * (size_t)hd * 2);
+    w->o = qr_att_take(scratch, &at, per * (size_t)hd * 4);
+    w->m = qr_att_take(scratch, &at, per * 4);
+    w->l = qr_att_take(scratch, &at, per * 4);
+    w->kt = qr_att_take(scratch, &at, (size_t)2 * (size_t)(hd / 2) * TROW);
+    w->vt = qr_att_take(scratch, &at, ng * (AK / 2) * TROW);
+    w->s = qr_att_take(scratch, &at, (size_t)2 * AQ * AK * 4);
+    w->p = qr_att_take(scratch, &at, (size_t)2 * AQ * AK * 2);
+    w->corr = qr_att_take(scratch, &at, (size_t)2 * AQ * 4);
+    w->pv = qr_att_take(scratch, &at, ng * AQ * 16 * 4);
     return at;
 }
 

@@ -270,13 +270,15 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
         const qr_layer *ly = &m->layers[l];
         const int last = l == hp->n_layers - 1;
 
-        /* fast on AMX: attention's products on the tiles in bf16, as the
-         * matrices' (attention_avx512_amx.c); not for F32 and F16 weights,
-         * whose fast path rounds nothing (it is the exact one) */
+        /* fast: attention as the model was loaded to run it (bf16 where
+         * the CPU multiplies that faster), as the matrices' activations are
+         * rounded; not for F32 and F16 weights, whose fast path rounds
+         * nothing (it is the exact one) */
         const qr_type wt = ly->wq->type;
-        const int att_amx =
-            prec == QRANK_PRECISION_FAST && m->kernels.amx && wt != QR_TYPE_F32 && wt != QR_TYPE_F16;
-        const qr_att_ctx st = {m, seqs, row_seq, kall, vall, l, att_amx};
+        const qr_att_path path = prec == QRANK_PRECISION_FAST && wt != QR_TYPE_F32 && wt != QR_TYPE_F16
+                                     ? m->fast_attention
+                                     : QR_ATT_F32;
+        const qr_att_ctx st = {m, seqs, row_seq, kall, vall, l, path};
         /* Keys and values of every row, chunk by chunk. In every layer but
          * the last, every row goes on: its queries come from the same
          * multiplication (one rmsnorm and one quantisation of the chunk),

@@ -35,6 +35,24 @@ qrank_model_params qrank_model_default_params(void) {
     return p;
 }
 
+/* qrank_model_params.attention: NULL, "f32" or "bf16". */
+static int choose_attention(qrank_model *m, const char *want, qrank_error *err) {
+    const qr_kernels *k = &m->kernels;
+    const qr_att_path bf16 = k->amx ? QR_ATT_BF16_AMX : k->bf16_dot ? QR_ATT_BF16_DOT : QR_ATT_F32;
+    if (!want || !*want) /* QRANK_ATTENTION= : the default */
+        m->fast_attention = k->amx || k->bf16_dot_fast ? bf16 : QR_ATT_F32;
+    else if (strcmp(want, "f32") == 0)
+        m->fast_attention = QR_ATT_F32;
+    else if (strcmp(want, "bf16") != 0)
+        return qr_error(err, QRANK_E_INVALID_ARGUMENT, "attention \"%s\": not known (f32, bf16)", want);
+    else if (bf16 == QR_ATT_F32)
+        return qr_error(err, QRANK_E_INVALID_ARGUMENT,
+                        "attention \"bf16\": the %s kernels have none (amx and avx512 have)", k->name);
+    else
+        m->fast_attention = bf16;
+    return QRANK_OK;
+}
+
 static int default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
@@ -591,6 +609,7 @@ int qrank_model_load(const char *path, const qrank_model_params *params, qrank_m
                       "kernels \"%s\": not known, or this CPU (or OS) cannot run them (generic, avx2, avxvnni, "
                       "avx512, amx)",
                       p.kernels);
+    if (!rc) rc = choose_attention(m, p.attention, err);
     if (!rc) {
         qrank_model_set_threads(m, p.n_threads);
         m->precision = p.precision;
@@ -661,6 +680,9 @@ void qrank_model_get_info(const qrank_model *m, qrank_model_info *info) {
     info->n_tensors = m->n_all_tensors;
     info->weight_bytes = m->weight_bytes;
     info->kernels = m->kernels.name;
+    info->attention = m->fast_attention == QR_ATT_BF16_AMX   ? "bf16 amx"
+                      : m->fast_attention == QR_ATT_BF16_DOT ? "bf16 vdpbf16ps"
+                                                             : "f32";
     info->packed_bytes = m->packed ? atomic_load(&m->pack_pool.packed_bytes) : 0;
     info->layout_bytes = m->packed ? m->packed_bytes : 0;
     qr_prefix_cache_stats pc;

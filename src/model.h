@@ -33,6 +33,15 @@ typedef struct qr_layer {
     qr_tensor own[7];
 } qr_layer;
 
+/* How attention multiplies (attention.h). The bf16 paths round queries,
+ * keys, values and probabilities to bf16 and keep f32 sums; qr_attention
+ * falls back to f32 for head dims a path cannot take. */
+typedef enum qr_att_path {
+    QR_ATT_F32,      /* f32 throughout (attention.c) */
+    QR_ATT_BF16_DOT, /* vdpbf16ps (attention_avx512_bf16.c): head_dim % 16 == 0, <= QR_ATT_DOT_MAX_HD */
+    QR_ATT_BF16_AMX, /* AMX tiles (attention_avx512_amx.c): head_dim % 32 == 0, <= 256 */
+} qr_att_path;
+
 struct qrank_model {
     qr_hparams hp;
     qrank_model_kind kind;
@@ -60,6 +69,7 @@ struct qrank_model {
     size_t n_rerank_suffix;
 
     qr_kernels kernels;
+    qr_att_path fast_attention; /* attention under --precision fast, weights that are not F32/F16 */
     /* every packed matrix, one mapping reserved at load (NULL: none) */
     void *packed;
     size_t packed_bytes;

@@ -45,6 +45,18 @@ add_test(NAME reference-fast-bf16-avx512
                  A-gguf-bf16 B-hf-bf16 C-gguf-bf16)
 set_tests_properties(reference-fast-bf16-avx512 PROPERTIES FIXTURES_REQUIRED qrank_reference_models TIMEOUT 300
                      ENVIRONMENT QRANK_KERNELS=avx512 SKIP_RETURN_CODE 77)
+# Attention on vdpbf16ps (attention_avx512_bf16.c), which only AMD CPUs pick by themselves: head
+# dims 32, 16 and 48 (A, B, C), a lone query head per kv head in C; and a document alone
+# against the same in a batch.
+add_test(NAME reference-fast-bf16-attention
+         COMMAND ${QRANK_PYTHON} ${QRANK_REF_DIR}/check_fast.py $<TARGET_FILE:qrank> ${QRANK_REF_MODELS}
+                 A-gguf-q8_0 B-gguf-q8_0 C-gguf-q8_0 A-gguf-bf16 B-hf-bf16 C-gguf-bf16)
+add_test(NAME reference-batch-fast-bf16-attention
+         COMMAND ${QRANK_PYTHON} ${QRANK_REF_DIR}/check_batch.py $<TARGET_FILE:qrank> ${QRANK_REF_MODELS}
+                 A-gguf-q8_0 --precision fast)
+set_tests_properties(reference-fast-bf16-attention reference-batch-fast-bf16-attention PROPERTIES
+                     FIXTURES_REQUIRED qrank_reference_models TIMEOUT 300
+                     ENVIRONMENT "QRANK_KERNELS=avx512;QRANK_ATTENTION=bf16" SKIP_RETURN_CODE 77)
 
 # The official Qwen3 code (transformers' Qwen3 and the model cards' scoring) on four of these
 # models, recorded in tests/official/golden.json by make_golden.py where torch and transformers

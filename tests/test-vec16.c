@@ -10,8 +10,9 @@
  *    the scalar tails, grouped-query heads, a shared prefix, sequences that
  *    cross the 16-query blocks and the 64-key blocks, and query rows that
  *    are not all rows (as in a model's last layer); on a CPU with AMX the
- *    tile path (attention_avx512_amx.c) too, on the same cases whose head
- *    dim is a multiple of 32, against the double attention of its
+ *    tile path (attention_avx512_amx.c) and on one with AVX-512 BF16 the
+ *    vdpbf16ps path (attention_avx512_bf16.c) too, on the same cases whose head
+ *    dim they take (multiples of 32 and of 16), against the double attention of its
  *    bf16-rounded inputs, and each sequence alone against the batch.
  * This binary is built for the x86-64 baseline, so the vector code inlined
  * into it (the exp and select helpers) runs as SSE2; attention.c and silu.c
@@ -110,12 +111,12 @@ static void test_silu(void) {
     }
 }
 
-/* x as the AMX path reads it: rounded to bf16 (bf16 set) or as it is. */
+/* x as the bf16 paths read it: rounded to bf16 (bf16 set) or as it is. */
 static double rd(float x, int bf16) { return bf16 ? (double)qr_bf16_to_f32(qr_f32_to_bf16(x)) : (double)x; }
 
 /* Attention in double, one query row at a time; with bf16, on queries,
- * keys and values rounded to bf16 as the AMX path rounds them (it rounds
- * the probabilities too, which this does not). */
+ * keys and values rounded to bf16 as the bf16 paths round them (they
+ * round the probabilities too, which this does not). */
 static void naive_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const float *q, double *out,
                             int bf16) {
     const qr_hparams *hp = &s->m->hp;
@@ -170,17 +171,18 @@ static float *random_floats(size_t n, float amp) {
     return p;
 }
 
-/* 1 where the AMX path can run (and the OS has granted the tiles). */
-static int g_amx;
+/* 1 where the AMX path can run (and the OS has granted the tiles); 1
+ * where the vdpbf16ps path can (the avx512 table's CPU features). */
+static int g_amx, g_dot;
 
 /* n_pre > 0: a prefix of n_pre keys in front of every sequence, kept from an
- * earlier call, or with in_batch, the batch's first sequence. With amx (on
- * a CPU that has it), the AMX path: against the double attention of the
+ * earlier call, or with in_batch, the batch's first sequence. On a bf16
+ * path (on a CPU that has it): against the double attention of the
  * bf16-rounded inputs, within what rounding the probabilities to bf16 can
  * move an average of values of at most 1 (2^-9 relative, 2e-3 with the
  * f32 sums; a key seen that should not be, or missed, moves it more), and
  * each query the same bit for bit when its sequence is computed alone. */
-static void test_attention_case_at(int amx, int hd, int heads, int kv_heads, int64_t n_pre, int in_batch,
+static void test_attention_case_at(qr_att_path path, int hd, int heads, int kv_heads, int64_t n_pre, int in_batch,
                                    const int64_t *lens, int n_seqs_in, int last_rows_only, int layer) {
     qrank_model m;
     memset(&m, 0, sizeof m);
@@ -219,18 +221,20 @@ static void test_attention_case_at(int amx, int hd, int heads, int kv_heads, int
     float *q = random_floats((size_t)(n * q_dim), 3.0f), *out = malloc(sizeof(float) * (size_t)(n * q_dim));
     double *want = malloc(sizeof(double) * (size_t)(n * q_dim));
     if (!out || !want) exit(2);
-    const qr_att_ctx ctx = {&m, seqs, row_seq, k, v, layer, amx};
+    const qr_att_ctx ctx = {&m, seqs, row_seq, k, v, layer, path};
+    const int bf16 = path != QR_ATT_F32;
+    const char *name = path == QR_ATT_BF16_AMX ? " (amx)" : path == QR_ATT_BF16_DOT ? " (vdpbf16ps)" : "";
     CHECK(qr_attention(&ctx, rows, n, q, out, 2) == QRANK_OK, "qr_attention failed");
-    naive_attention(&ctx, rows, n, q, want, amx);
+    naive_attention(&ctx, rows, n, q, want, bf16);
     double worst = 0.0;
     for (int64_t i = 0; i < n * q_dim; i++) {
         const double e = fabs(out[i] - want[i]);
         if (!(e <= worst)) worst = e; /* NaN counts as worst */
     }
-    CHECK(worst < (amx ? 2e-3 : 2e-6), "attention%s hd %d heads %d/%d prefix %lld%s seqs %d%s: max error %g",
-          amx ? " (amx)" : "", hd, heads, kv_heads, (long long)n_pre, in_batch ? " (in the batch)" : "", n_seqs_in,
+    CHECK(worst < (bf16 ? 2e-3 : 2e-6), "attention%s hd %d heads %d/%d prefix %lld%s seqs %d%s: max error %g",
+          name, hd, heads, kv_heads, (long long)n_pre, in_batch ? " (in the batch)" : "", n_seqs_in,
           last_rows_only ? " (last rows)" : "", worst);
-    if (amx) { /* each sequence's rows alone, through the same call */
+    if (bf16) { /* each sequence's rows alone, through the same call */
         int64_t diff = 0;
         float *one = malloc(sizeof(float) * (size_t)(n * q_dim));
         if (!one) exit(2);
@@ -245,7 +249,8 @@ static void test_attention_case_at(int amx, int hd, int heads, int kv_heads, int
             CHECK(qr_attention(&ctx, rows + first, cnt, q + first * q_dim, one, 1) == QRANK_OK, "qr_attention failed");
             diff += memcmp(one, out + first * q_dim, sizeof(float) * (size_t)(cnt * q_dim)) != 0;
         }
-        CHECK(diff == 0, "attention (amx) hd %d: %lld sequences differ alone from in the batch", hd, (long long)diff);
+        CHECK(diff == 0, "attention%s hd %d: %lld sequences differ alone from in the batch", name, hd,
+              (long long)diff);
         free(one);
     }
     free(row_seq);
@@ -261,22 +266,30 @@ static void test_attention_case_at(int amx, int hd, int heads, int kv_heads, int
 
 static void test_attention_case(int hd, int heads, int kv_heads, int64_t n_pre, int in_batch, const int64_t *lens,
                                 int n_seqs_in, int last_rows_only, int layer) {
-    /* the AMX path on the same data, and the cases after on the data they
-     * had before it was added */
+    /* the bf16 paths on the same data, and the cases after on the data
+     * they had before those were added */
     const uint64_t before = rng;
-    test_attention_case_at(0, hd, heads, kv_heads, n_pre, in_batch, lens, n_seqs_in, last_rows_only, layer);
+    test_attention_case_at(QR_ATT_F32, hd, heads, kv_heads, n_pre, in_batch, lens, n_seqs_in, last_rows_only, layer);
     const uint64_t after = rng;
     if (g_amx && hd % 32 == 0) {
         rng = before;
-        test_attention_case_at(1, hd, heads, kv_heads, n_pre, in_batch, lens, n_seqs_in, last_rows_only, layer);
-        rng = after;
+        test_attention_case_at(QR_ATT_BF16_AMX, hd, heads, kv_heads, n_pre, in_batch, lens, n_seqs_in, last_rows_only,
+                               layer);
     }
+    if (g_dot && hd % 16 == 0) {
+        rng = before;
+        test_attention_case_at(QR_ATT_BF16_DOT, hd, heads, kv_heads, n_pre, in_batch, lens, n_seqs_in, last_rows_only,
+                               layer);
+    }
+    rng = after;
 }
 
 static void test_attention(void) {
     qr_kernels k;
     g_amx = qr_kernels_select(&k, "amx") == 0 && k.amx;
     printf("attention on AMX tiles: %s\n", g_amx ? "checked" : "skipped, this CPU (or OS) has no AMX-BF16");
+    g_dot = qr_kernels_select(&k, "avx512") == 0;
+    printf("attention on vdpbf16ps: %s\n", g_dot ? "checked" : "skipped, this CPU (or OS) has no AVX-512 BF16");
     const int64_t short_seqs[] = {1, 2, 17, 35, 16, 3};
     const int64_t long_seq[] = {150};
     const int64_t mixed_seqs[] = {150, 70, 1, 128, 300}; /* groups of 8 blocks, partial groups, a full one */
@@ -293,6 +306,8 @@ static void test_attention(void) {
     test_attention_case(128, 4, 2, 70, 1, short_seqs, 6, 1, 0);
     test_attention_case(34, 2, 1, 129, 1, long_seq, 1, 0, 2);
     test_attention_case(64, 4, 2, 70, 1, mixed_seqs, 5, 0, 0);
+    /* vdpbf16ps but no tiles (16 dims, not 32), a lone third head, odd chunk ends */
+    test_attention_case(48, 3, 1, 9, 0, mixed_seqs, 5, 0, 0);
 }
 
 int main(void) {

@@ -34,6 +34,11 @@ typedef struct qr_kernels {
     /* 1 where the CPU and OS give AMX-BF16 tiles (the amx table): the fast
      * path runs attention on them too (attention_avx512_amx.c) */
     int amx;
+    /* 1 where the table's CPU has vdpbf16ps (avx512, amx), for attention
+     * (attention_avx512_bf16.c); bf16_dot_fast 1 where it also runs at the
+     * FMA's rate, twice an FMA's work, so that the fast path picks it by
+     * itself (dispatch.c says where) */
+    int bf16_dot, bf16_dot_fast;
     /* Exact: X in f32, W widened exactly, f32 accumulation. Any weight type. */
     qr_gemm_fn gemm_f32;
     /* Fast: NULL when this ISA has nothing faster for that weight type. */

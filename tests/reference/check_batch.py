@@ -30,6 +30,9 @@ def filler(i):
 def main(argv):
     engine, rest = common.args_qrank_models(argv)
     name = rest[0]
+    pins = common.check_pins(engine, [name])  # QRANK_KERNELS, QRANK_ATTENTION
+    if pins is not True:
+        return 77 if pins == 77 else 1
     precision = rest[rest.index("--precision") + 1] if "--precision" in rest else "exact"
     path = engine.model_path(name)
     probes = [common.DOCS[0], common.DOCS[4], common.DOCS[6], common.DOCS[9]]

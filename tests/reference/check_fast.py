@@ -18,14 +18,14 @@ must also differ from the reference (mean |diff| above 1e-5; measured
 ran instead, as it does for Q4_0/Q4_K/Q6_K when their weights are not laid
 out for the int8 kernel.
 
-With QRANK_KERNELS in the environment (reference-fast-bf16-avx512: the
-vdpbf16ps kernel, which a CPU with AMX no longer picks by itself) every model
-must report that table; a CPU or OS that cannot run it makes the test exit
-77, reported as skipped with the reason.
+With QRANK_KERNELS or QRANK_ATTENTION in the environment
+(reference-fast-bf16-avx512: the vdpbf16ps matrix kernel, which a CPU with
+AMX no longer picks by itself; reference-fast-bf16-attention: attention on
+vdpbf16ps, which only AMD CPUs pick by themselves) every model must report
+those choices; a CPU or OS that cannot run them makes the test exit 77,
+reported as skipped with the reason.
 """
 
-import os
-import subprocess
 import sys
 
 import numpy as np
@@ -46,20 +46,11 @@ BOUNDS = {  # weight type: (max |diff|, mean |diff|, swap margin)
 def main(argv):
     engine, names = common.args_qrank_models(argv)
     ok = True
-    pinned = os.environ.get("QRANK_KERNELS")
-    if pinned:
-        probe = subprocess.run([engine.qrank, "info", "-m", engine.model_path(names[0])], capture_output=True,
-                               text=True)
-        if probe.returncode != 0 and "cannot run them" in probe.stderr:
-            print("skipped: this CPU (or OS) cannot run the %s kernels: %s" % (pinned, probe.stderr.strip()))
-            return 77
+    pins = common.check_pins(engine, names)
+    if pins == 77:
+        return 77
+    ok &= pins
     for name in names:
-        if pinned:
-            info = engine.run(["info", "-m", engine.model_path(name)])
-            line = next((l for l in info.splitlines() if l.startswith("kernels:")), "")
-            if line.split()[-1:] != [pinned]:
-                print("%-22s QRANK_KERNELS=%s but %r  FAIL" % (name, pinned, line))
-                ok = False
         path = engine.model_path(name)
         model = qwen3_ref.Model(path)
         wtype = model.weight_type()

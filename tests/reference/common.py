@@ -271,6 +271,36 @@ def compare(label, got, want, tol, out=sys.stdout):
     return ok
 
 
+PINS = (("QRANK_KERNELS", "kernels:"), ("QRANK_ATTENTION", "fast attention:"))
+
+
+def check_pins(engine, names):
+    """With QRANK_KERNELS or QRANK_ATTENTION in the environment (a test that
+    pins a kernel table or an attention path): 77 (skipped, the reason
+    printed) where this CPU or OS cannot run them; otherwise True when
+    `qrank info` reports each pinned choice for every model (printed FAIL
+    where not), and True with nothing pinned."""
+    pinned = [(var, os.environ[var], key) for var, key in PINS if os.environ.get(var)]
+    if not pinned:
+        return True
+    probe = subprocess.run([engine.qrank, "info", "-m", engine.model_path(names[0])], capture_output=True, text=True)
+    if probe.returncode != 0 and ("cannot run them" in probe.stderr or "have none" in probe.stderr):
+        print("skipped: this CPU (or OS) cannot run %s: %s"
+              % (", ".join("%s=%s" % (var, want) for var, want, _ in pinned), probe.stderr.strip()))
+        return 77
+    ok = True
+    for name in names:
+        info = engine.run(["info", "-m", engine.model_path(name)])
+        for var, want, key in pinned:
+            line = next((l for l in info.splitlines() if l.startswith(key)), "")
+            # "kernels: amx" names the table; "fast attention: bf16 amx" the kind first
+            got = line[len(key):].split()
+            if not got or (got[-1] if var == "QRANK_KERNELS" else got[0]) != want:
+                print("%-22s %s=%s but %r  FAIL" % (name, var, want, line))
+                ok = False
+    return ok
+
+
 def args_qrank_models(argv):
     """Every driver is run as: driver.py QRANK_BINARY MODELS_DIR [options]."""
     if len(argv) < 3:
