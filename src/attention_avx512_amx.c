@@ -11,13 +11,14 @@
  *
  * The loop is attention.c's: up to QR_ATT_SB blocks of 16 consecutive
  * queries of one sequence walk its keys together, 32 at a time, with an
- * online softmax per query. Per block, query head and chunk:
- *   S = Q.K^T   two C tiles (16 queries x 16 keys each), A = the queries'
- *               32 dims at a time (bf16 rows), B = the chunk's keys laid
- *               out as B tiles (dim pairs x 16 keys, the layout of BF16
- *               weights in kernels/avx512_amx.c);
+ * online softmax per query. Per block and chunk, for both query heads of
+ * the kv head at once:
+ *   S = Q.K^T   two C tiles per head (16 queries x 16 keys each), A = the
+ *               queries' 32 dims at a time (bf16 rows), B = the chunk's
+ *               keys laid out as B tiles (dim pairs x 16 keys, the layout
+ *               of BF16 weights in kernels/avx512_amx.c);
  *   softmax     on the stored scores, a query per row: causal mask, the
- *               row's max, e^(s - max) (vec16.h's exp), the rescale of the
+ *               row's max, e^(s - max) (avx512_shared.h), the rescale of the
  *               running sum, probabilities to bf16 as the A tile of
  *   O += P.V    one C tile per 16 output dims, B = the values laid out as
  *               key pairs x 16 dims; added into the f32 outputs after
@@ -54,10 +55,10 @@ typedef struct {
     float *m, *l; /* [SB][ANH][AQ] running max (scaled scores) and sum */
     uint8_t *kt;  /* [2][hd / 2][TROW]: keys 0-15 and 16-31 of the chunk as B tiles */
     uint8_t *vt;  /* [hd / 16][AK / 2][TROW]: values as B tiles, 16 dims each */
-    float *s;     /* [2][AQ][AK] scores: the even and the odd dim chunks' */
-    uint16_t *p;  /* [2][AQ][AK] probabilities, bf16: the A tile of P.V (two items in flight) */
-    float *corr;  /* [2][AQ] their factors for the outputs summed before */
-    float *pv;    /* [hd / 16][AQ][16] one chunk's P.V */
+    float *s;     /* [ANH][AQ][AK] scores of both heads */
+    uint16_t *p;  /* [2][ANH][AQ][AK] probabilities, bf16: the A tiles of P.V (two items in flight) */
+    float *corr;  /* [2][ANH][AQ] their factors for the outputs summed before */
+    float *pv;    /* [ANH][hd / 16][AQ][16] one chunk's P.V */
 } amx_att_bufs;
 
 /* Carves w out of scratch (NULL: only counts); returns the bytes it takes. */
@@ -70,10 +71,10 @@ static size_t carve(void *scratch, int hd, amx_att_bufs *w) {
     w->l = qr_att_take(scratch, &at, per * 4);
     w->kt = qr_att_take(scratch, &at, (size_t)2 * (size_t)(hd / 2) * TROW);
     w->vt = qr_att_take(scratch, &at, ng * (AK / 2) * TROW);
-    w->s = qr_att_take(scratch, &at, (size_t)2 * AQ * AK * 4);
-    w->p = qr_att_take(scratch, &at, (size_t)2 * AQ * AK * 2);
-    w->corr = qr_att_take(scratch, &at, (size_t)2 * AQ * 4);
-    w->pv = qr_att_take(scratch, &at, ng * AQ * 16 * 4);
+    w->s = qr_att_take(scratch, &at, (size_t)ANH * AQ * AK * 4);
+    w->p = qr_att_take(scratch, &at, (size_t)2 * ANH * AQ * AK * 2);
+    w->corr = qr_att_take(scratch, &at, (size_t)2 * ANH * AQ * 4);
+    w->pv = qr_att_take(scratch, &at, (size_t)ANH * ng * AQ * 16 * 4);
     return at;
 }
 
@@ -141,51 +142,47 @@ static void layout_values(const float *const val[AK], int hd, uint8_t *vt) {
     }
 }
 
-/* The work of one block (n queries, the first seeing keys 0 .. limit0)
- * and query head against the laid-out chunk at key k0 comes in four steps,
- * which qr_attend_group_amx runs one item behind another: the tile unit
- * does the next item's Q.K^T and this one's P.V while the vector unit
- * computes the next softmax, and each buffer is read well after the
- * stores that fill it (a tile load waits until vector stores reach L1,
- * and vector loads wait for tile stores: done back to back, each P.V
- * stalled on its P, a fifth of the time). */
+/* The work of one block (n queries, the first seeing keys 0 .. limit0),
+ * both query heads, against the laid-out chunk at key k0 comes in four
+ * steps, which qr_attend_group_amx runs one block behind another: the tile
+ * unit does the next block's Q.K^T and this one's P.V while the vector unit
+ * computes the next softmax, and each buffer is read well after the stores
+ * that fill it (a tile load waits until vector stores reach L1, and vector
+ * loads wait for tile stores: done back to back, each P.V stalled on its
+ * P, a fifth of the time). Both heads go through the tiles together, two
+ * A tiles against each B tile: every key and value tile loaded serves both,
+ * and each C tile is one chain of products. */
 
-/* Step 1, tiles: the scores into w->s (two halves to add). */
-static void qk_tiles(const amx_att_bufs *w, int hd, const uint16_t *q) {
-    /* S = Q.K^T, 32 dims at a time, even and odd chunks into separate
-     * tiles (0, 1 and 5, 6) so that two chains of products run at once */
-    const int nd = hd / 32;
+/* Step 1, tiles: both heads' scores into w->s. */
+static void qk_tiles(const amx_att_bufs *w, int hd, const uint16_t *q0, const uint16_t *q1) {
+    /* S[head][half] in tiles 0, 1 (head 0) and 5, 6 (head 1); A = the
+     * heads' queries, 32 dims at a time (2, 7); B = keys 0-15, 16-31 (3, 4) */
     TILE_ZERO(0);
     TILE_ZERO(1);
     TILE_ZERO(5);
     TILE_ZERO(6);
-    for (int d = 0; d < nd; d += 2) {
-        TILE_LOAD(2, q + 32 * d, (size_t)hd * 2);
+    for (int d = 0; d < hd / 32; d++) {
+        TILE_LOAD(2, q0 + 32 * d, (size_t)hd * 2);
         TILE_LOAD(3, w->kt + (size_t)d * AQ * TROW, TROW);
         TILE_DPBF16PS(0, 2, 3);
+        TILE_LOAD(7, q1 + 32 * d, (size_t)hd * 2);
+        TILE_DPBF16PS(5, 7, 3);
         TILE_LOAD(4, w->kt + ((size_t)(hd / 2) + (size_t)d * AQ) * TROW, TROW);
         TILE_DPBF16PS(1, 2, 4);
-        if (d + 1 < nd) {
-            TILE_LOAD(7, q + 32 * (d + 1), (size_t)hd * 2);
-            TILE_LOAD(3, w->kt + (size_t)(d + 1) * AQ * TROW, TROW);
-            TILE_DPBF16PS(5, 7, 3);
-            TILE_LOAD(4, w->kt + ((size_t)(hd / 2) + (size_t)(d + 1) * AQ) * TROW, TROW);
-            TILE_DPBF16PS(6, 7, 4);
-        }
+        TILE_DPBF16PS(6, 7, 4);
     }
-    float *const sa = w->s, *const sb = w->s + AQ * AK;
-    TILE_STORE(0, sa, AK * 4);
-    TILE_STORE(1, sa + 16, AK * 4);
-    TILE_STORE(5, sb, AK * 4);
-    TILE_STORE(6, sb + 16, AK * 4);
+    float *const s0 = w->s, *const s1 = w->s + AQ * AK;
+    TILE_STORE(0, s0, AK * 4);
+    TILE_STORE(1, s0 + 16, AK * 4);
+    TILE_STORE(5, s1, AK * 4);
+    TILE_STORE(6, s1 + 16, AK * 4);
 }
 
-/* Step 2, vectors: the masked softmax of the scores in w->s, the running
- * max m and sum l updated, the probabilities (bf16) to p and the factor
- * for what was summed before to corr. */
-static void softmax_rows(const amx_att_bufs *w, float scale, float *m, float *l, int n, int64_t limit0, int64_t k0,
+/* Step 2, vectors: the masked softmax of one head's scores sc, the
+ * running max m and sum l updated, the probabilities (bf16) to p and the
+ * factor for what was summed before to corr. */
+static void softmax_rows(const float *sc_in, float scale, float *m, float *l, int n, int64_t limit0, int64_t k0,
                          uint16_t *p, float *corr) {
-    const float *const sa = w->s, *const sb = w->s + AQ * AK;
     /* scores, masked: key k0 + j is seen by query r when k0 + j <= limit0 + r
      * (which also hides keys past the sequence); then all sixteen rows'
      * maxima at once */
@@ -198,8 +195,7 @@ static void softmax_rows(const amx_att_bufs *w, float scale, float *m, float *l,
             red[r] = _mm512_castps_si512(neg_inf);
             continue;
         }
-        __m512 s0 = _mm512_add_ps(_mm512_load_ps(sa + r * AK), _mm512_load_ps(sb + r * AK));
-        __m512 s1 = _mm512_add_ps(_mm512_load_ps(sa + r * AK + 16), _mm512_load_ps(sb + r * AK + 16));
+        __m512 s0 = _mm512_load_ps(sc_in + r * AK), s1 = _mm512_load_ps(sc_in + r * AK + 16);
         const int64_t seen = limit0 + r - k0 + 1; /* keys of the chunk this query sees */
         if (seen < AK) {
             const __mmask16 m0 = seen >= 16 ? 0xffff : seen <= 0 ? 0 : (__mmask16)((1u << seen) - 1);
@@ -218,9 +214,8 @@ static void softmax_rows(const amx_att_bufs *w, float scale, float *m, float *l,
         const qr_v16 seen = (qr_v16)_mm512_mul_ps(_mm512_castsi512_ps(qr_reduce16(red, QR_RED_MAX_F32)),
                                                   _mm512_set1_ps(scale));
         const qr_v16 nm = QR_V16_MAX(old, seen);
-        qr_v16 c = QR_V16_SELECT(nm == QR_V16_SPLAT(-INFINITY), QR_V16_SPLAT(0.0f), old - nm);
-        qr_v16_exp(&c);
-        QR_V16_STORE(corr, c);
+        const qr_v16 c = QR_V16_SELECT(nm == QR_V16_SPLAT(-INFINITY), QR_V16_SPLAT(0.0f), old - nm);
+        QR_V16_STORE(corr, (qr_v16)qr_exp_nonpos((__m512)c));
         QR_V16_STORE(m, nm);
     }
     for (int r = 0; r < AQ; r++) {
@@ -230,12 +225,10 @@ static void softmax_rows(const amx_att_bufs *w, float scale, float *m, float *l,
             continue;
         }
         const __m512 vs = _mm512_set1_ps(scale), base = _mm512_set1_ps(-m[r]);
-        qr_v16 p0 = (qr_v16)_mm512_fmadd_ps(sc[r][0], vs, base);
-        qr_v16 p1 = (qr_v16)_mm512_fmadd_ps(sc[r][1], vs, base);
-        qr_v16_exp(&p0);
-        qr_v16_exp(&p1);
-        red[r] = _mm512_castps_si512(_mm512_add_ps((__m512)p0, (__m512)p1));
-        _mm512_store_si512(p + r * AK, (__m512i)_mm512_cvtne2ps_pbh((__m512)p1, (__m512)p0));
+        const __m512 p0 = qr_exp_nonpos(_mm512_fmadd_ps(sc[r][0], vs, base));
+        const __m512 p1 = qr_exp_nonpos(_mm512_fmadd_ps(sc[r][1], vs, base));
+        red[r] = _mm512_castps_si512(_mm512_add_ps(p0, p1));
+        _mm512_store_si512(p + r * AK, (__m512i)_mm512_cvtne2ps_pbh(p1, p0));
     }
     {
         const qr_v16 sums = (qr_v16)_mm512_castsi512_ps(qr_reduce16(red, QR_RED_ADD_F32));
@@ -243,48 +236,49 @@ static void softmax_rows(const amx_att_bufs *w, float scale, float *m, float *l,
     }
 }
 
-/* Step 3, tiles: P.V of probabilities p into w->pv. */
+/* Step 3, tiles: P.V of both heads' probabilities p (bf16, [ANH][AQ][AK])
+ * into w->pv. */
 static void pv_tiles(const amx_att_bufs *w, int hd, const uint16_t *p) {
-    /* P.V, 16 output dims per tile, four C tiles (0, 1, 5, 6) in flight */
+    /* A = the heads' probabilities (2, 7); B = the values of 16 output dims
+     * (3, 4), each against both; C tiles 0, 5 (head 0) and 1, 6 (head 1),
+     * two groups of dims at a time */
     const int ng = hd / 16;
+    const size_t vstep = (AK / 2) * TROW, pstep = AQ * 16;
+    float *const pv0 = w->pv, *const pv1 = w->pv + (size_t)ng * pstep;
     TILE_LOAD(2, p, AK * 2);
-    for (int g = 0; g < ng; g += 4) {
-        const uint8_t *v = w->vt + (size_t)g * (AK / 2) * TROW;
-        float *pv = w->pv + (size_t)g * AQ * 16;
-        const size_t vstep = (AK / 2) * TROW, pstep = AQ * 16;
+    TILE_LOAD(7, p + AQ * AK, AK * 2);
+    for (int g = 0; g < ng; g += 2) {
+        const uint8_t *v = w->vt + (size_t)g * vstep;
         TILE_ZERO(0);
+        TILE_ZERO(1);
         TILE_LOAD(3, v, TROW);
         TILE_DPBF16PS(0, 2, 3);
+        TILE_DPBF16PS(1, 7, 3);
         if (g + 1 < ng) {
-            TILE_ZERO(1);
-            TILE_LOAD(4, v + vstep, TROW);
-            TILE_DPBF16PS(1, 2, 4);
-        }
-        if (g + 2 < ng) {
             TILE_ZERO(5);
-            TILE_LOAD(7, v + 2 * vstep, TROW);
-            TILE_DPBF16PS(5, 2, 7);
-        }
-        if (g + 3 < ng) {
             TILE_ZERO(6);
-            TILE_LOAD(3, v + 3 * vstep, TROW);
-            TILE_DPBF16PS(6, 2, 3);
+            TILE_LOAD(4, v + vstep, TROW);
+            TILE_DPBF16PS(5, 2, 4);
+            TILE_DPBF16PS(6, 7, 4);
         }
-        TILE_STORE(0, pv, 64);
-        if (g + 1 < ng) TILE_STORE(1, pv + pstep, 64);
-        if (g + 2 < ng) TILE_STORE(5, pv + 2 * pstep, 64);
-        if (g + 3 < ng) TILE_STORE(6, pv + 3 * pstep, 64);
+        TILE_STORE(0, pv0 + (size_t)g * pstep, 64);
+        TILE_STORE(1, pv1 + (size_t)g * pstep, 64);
+        if (g + 1 < ng) {
+            TILE_STORE(5, pv0 + (size_t)(g + 1) * pstep, 64);
+            TILE_STORE(6, pv1 + (size_t)(g + 1) * pstep, 64);
+        }
     }
 }
 
-/* Step 4, vectors: the outputs rescaled by corr and w->pv added. */
-static void add_pv(const amx_att_bufs *w, int hd, const float *corr, float *o, int n) {
+/* Step 4, vectors: one head's outputs o rescaled by corr and its P.V pv
+ * added. */
+static void add_pv(const float *pv, int hd, const float *corr, float *o, int n) {
     for (int r = 0; r < n; r++) {
         const __m512 c = _mm512_set1_ps(corr[r]);
         float *orow = o + (size_t)r * hd;
         for (int g = 0; g < hd / 16; g++)
             _mm512_store_ps(orow + 16 * g,
-                            _mm512_fmadd_ps(_mm512_load_ps(orow + 16 * g), c, _mm512_load_ps(w->pv + ((size_t)g * AQ + r) * 16)));
+                            _mm512_fmadd_ps(_mm512_load_ps(orow + 16 * g), c, _mm512_load_ps(pv + ((size_t)g * AQ + r) * 16)));
     }
 }
 
@@ -300,12 +294,13 @@ void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_
     const size_t qhd = (size_t)AQ * (size_t)hd;
     for (int b = 0; b < nsb; b++) {
         const qr_att_block blk = blks[b];
-        for (int e = 0; e < nh; e++) {
+        for (int e = 0; e < ANH; e++) { /* a lone head's second copy the first's, never written out */
             const size_t at = (size_t)(b * ANH + e);
+            const int h = h0 + (e < nh ? e : 0);
             uint16_t *qb = w.q + at * qhd;
             for (int r = 0; r < AQ; r++)
                 for (int c = 0; c < hd; c += 16) {
-                    const __m256i v = r < blk.n ? bf16x16(q + ((blk.first + r) * H + h0 + e) * hd + c)
+                    const __m256i v = r < blk.n ? bf16x16(q + ((blk.first + r) * H + h) * hd + c)
                                                 : _mm256_setzero_si256();
                     _mm256_store_si256((__m256i *)(qb + (size_t)r * hd + c), v);
                 }
@@ -326,26 +321,31 @@ void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_
         }
         layout_keys(key, hd, w.kt);
         layout_values(val, hd, w.vt);
-        /* the items (block, head) of this chunk, each one step behind the
-         * next: its P.V and output update after the next one's scores */
+        /* the blocks of this chunk, each one step behind the next: its
+         * P.V and output update after the next one's scores */
         int prev = -1, slot = 0;
-        for (int b = 0; b < nsb; b++) {
-            if (k0 >= n_keys[b]) continue;
-            for (int e = 0; e < nh; e++) {
-                const int at = b * ANH + e;
-                qk_tiles(&w, hd, w.q + (size_t)at * qhd);
-                if (prev >= 0) pv_tiles(&w, hd, w.p + (size_t)(slot ^ 1) * AQ * AK);
-                softmax_rows(&w, gr.scale, w.m + (size_t)at * AQ, w.l + (size_t)at * AQ, blks[b].n, limit0[b], k0,
-                             w.p + (size_t)slot * AQ * AK, w.corr + slot * AQ);
-                if (prev >= 0)
-                    add_pv(&w, hd, w.corr + (slot ^ 1) * AQ, w.o + (size_t)prev * qhd, blks[prev / ANH].n);
-                prev = at;
-                slot ^= 1;
+        const size_t pslot = (size_t)ANH * AQ * AK, cslot = (size_t)ANH * AQ;
+        for (int b = 0; b <= nsb; b++) {
+            const int live = b < nsb && k0 < n_keys[b];
+            if (live) {
+                const size_t at = (size_t)b * ANH;
+                qk_tiles(&w, hd, w.q + at * qhd, w.q + (at + 1) * qhd);
             }
-        }
-        if (prev >= 0) {
-            pv_tiles(&w, hd, w.p + (size_t)(slot ^ 1) * AQ * AK);
-            add_pv(&w, hd, w.corr + (slot ^ 1) * AQ, w.o + (size_t)prev * qhd, blks[prev / ANH].n);
+            if (prev >= 0) pv_tiles(&w, hd, w.p + (slot ^ 1) * pslot);
+            if (live)
+                for (int e = 0; e < ANH; e++) {
+                    const size_t at = (size_t)(b * ANH + e);
+                    softmax_rows(w.s + (size_t)e * AQ * AK, gr.scale, w.m + at * AQ, w.l + at * AQ, blks[b].n,
+                                 limit0[b], k0, w.p + slot * pslot + (size_t)e * AQ * AK,
+                                 w.corr + slot * cslot + (size_t)e * AQ);
+                }
+            if (prev >= 0)
+                for (int e = 0; e < ANH; e++)
+                    add_pv(w.pv + (size_t)e * (size_t)(hd / 16) * AQ * 16, hd,
+                           w.corr + (slot ^ 1) * cslot + (size_t)e * AQ, w.o + (size_t)(prev * ANH + e) * qhd,
+                           blks[prev].n);
+            if (live) slot ^= 1;
+            prev = live ? b : -1;
         }
     }
     __asm__ volatile("tilerelease" ::: "memory");

@@ -87,6 +87,55 @@ static void test_exp(void) {
     CHECK(lanes_ok, "qr_v16_exp mixes up lanes");
 }
 
+/* kernels/avx512_shared.h's softmax exp, where the CPU has AVX-512: the
+ * same sweep and edges as qr_v16_exp's, +inf aside. The header and these
+ * functions are built for AVX-512, the rest of this file for the baseline. */
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
+#include "kernels/avx512_shared.h"
+
+static float exp_nonpos1(float x) {
+    float out[16];
+    _mm512_storeu_ps(out, qr_exp_nonpos(_mm512_set1_ps(x)));
+    return out[5];
+}
+
+static void test_exp_nonpos(void) {
+    double worst = 0.0;
+    float worst_x = 0.0f;
+    long n = 0;
+    for (float x = -160.0f; x <= 88.7f; x += 0.000613f, n++) {
+        const float got = exp_nonpos1(x);
+        const double want = exp((double)x);
+        double err;
+        if (want >= 0x1p-126) {
+            const double ulp = (double)nextafterf((float)want, INFINITY) - (double)(float)want;
+            err = fabs((double)got - want) / ulp;
+        } else { /* subnormal results, steps of 2^-149: correctly rounded */
+            err = fabs((double)got - want) / 0x1p-149;
+            if (err <= 0.5) err = 0.0;
+        }
+        if (!(err <= worst)) {
+            worst = err;
+            worst_x = x;
+        }
+    }
+    printf("softmax exp (AVX-512): %ld values, worst %.3f ulp at %g\n", n, worst, worst_x);
+    CHECK(worst <= 1.0, "qr_exp_nonpos is %.3f ulp off at %g", worst, worst_x);
+    CHECK(exp_nonpos1(0.0f) == 1.0f && exp_nonpos1(-0.0f) == 1.0f, "softmax exp(0) is not 1");
+    CHECK(exp_nonpos1(-INFINITY) == 0.0f && exp_nonpos1(-104.0f) == 0.0f && exp_nonpos1(-1e30f) == 0.0f,
+          "softmax exp of very negative numbers is not 0");
+    CHECK(isinf(exp_nonpos1(88.75f)), "softmax exp above ln(FLT_MAX) is not +inf");
+    CHECK(isnan(exp_nonpos1(NAN)), "softmax exp(NaN) is not NaN");
+    float in[16], out[16];
+    for (int i = 0; i < 16; i++) in[i] = -3.5f * (float)i;
+    _mm512_storeu_ps(out, qr_exp_nonpos(_mm512_loadu_ps(in)));
+    int lanes_ok = 1;
+    for (int i = 0; i < 16; i++) lanes_ok &= fabs(out[i] / exp((double)in[i]) - 1.0) < 2e-7;
+    CHECK(lanes_ok, "qr_exp_nonpos mixes up lanes");
+}
+#pragma GCC pop_options
+
 static void test_silu(void) {
     static const int64_t lengths[] = {1, 15, 16, 17, 40, 4096 + 3, 3 * 4096 + 21};
     for (size_t t = 0; t < sizeof lengths / sizeof lengths[0]; t++) {
@@ -312,6 +361,11 @@ static void test_attention(void) {
 
 int main(void) {
     test_exp();
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        test_exp_nonpos();
+    else
+        printf("softmax exp (AVX-512): skipped, this CPU has no AVX-512\n");
     test_silu();
     test_attention();
     if (failures) {
