@@ -44,12 +44,14 @@ static float exp1(float x) {
     return v[3];
 }
 
-static void test_exp(void) {
+/* The worst error of f against double exp over lo .. hi, in ulp (results
+ * at or above 2^-126), or in steps of 2^-149 for subnormal results beyond
+ * sub_tol steps: the sweep both exps are held to. */
+static double exp_sweep(float (*f)(float), float lo, float hi, double sub_tol, float *worst_x, long *n) {
     double worst = 0.0;
-    float worst_x = 0.0f;
-    long n = 0;
-    for (float x = -110.0f; x <= 89.0f; x += 0.000613f, n++) {
-        const float got = exp1(x);
+    *n = 0;
+    for (float x = lo; x <= hi; x += 0.000613f, ++*n) {
+        const float got = f(x);
         const double want = exp((double)x);
         double err;
         if (want >= 0x1p-126) {
@@ -60,15 +62,22 @@ static void test_exp(void) {
                 const double ulp = (double)nextafterf(w, INFINITY) - (double)w;
                 err = fabs((double)got - want) / ulp;
             }
-        } else { /* subnormal results: steps of 2^-149 */
+        } else {
             err = fabs((double)got - want) / 0x1p-149;
-            if (err <= 1.0) err = 0.0;
+            if (err <= sub_tol) err = 0.0;
         }
-        if (err > worst) {
+        if (!(err <= worst)) { /* NaN counts as worst */
             worst = err;
-            worst_x = x;
+            *worst_x = x;
         }
     }
+    return worst;
+}
+
+static void test_exp(void) {
+    float worst_x = 0.0f;
+    long n;
+    const double worst = exp_sweep(exp1, -110.0f, 89.0f, 1.0, &worst_x, &n); /* subnormals within a step */
     printf("exp: %ld values, worst %.3f ulp at %g\n", n, worst, worst_x);
     CHECK(worst <= 1.0, "qr_v16_exp is %.3f ulp off at %g", worst, worst_x);
     CHECK(exp1(0.0f) == 1.0f && exp1(-0.0f) == 1.0f, "exp(0) is not 1");
@@ -101,25 +110,9 @@ static float exp_nonpos1(float x) {
 }
 
 static void test_exp_nonpos(void) {
-    double worst = 0.0;
     float worst_x = 0.0f;
-    long n = 0;
-    for (float x = -160.0f; x <= 88.7f; x += 0.000613f, n++) {
-        const float got = exp_nonpos1(x);
-        const double want = exp((double)x);
-        double err;
-        if (want >= 0x1p-126) {
-            const double ulp = (double)nextafterf((float)want, INFINITY) - (double)(float)want;
-            err = fabs((double)got - want) / ulp;
-        } else { /* subnormal results, steps of 2^-149: correctly rounded */
-            err = fabs((double)got - want) / 0x1p-149;
-            if (err <= 0.5) err = 0.0;
-        }
-        if (!(err <= worst)) {
-            worst = err;
-            worst_x = x;
-        }
-    }
+    long n;
+    const double worst = exp_sweep(exp_nonpos1, -160.0f, 88.7f, 0.5, &worst_x, &n); /* subnormals rounded */
     printf("softmax exp (AVX-512): %ld values, worst %.3f ulp at %g\n", n, worst, worst_x);
     CHECK(worst <= 1.0, "qr_exp_nonpos is %.3f ulp off at %g", worst, worst_x);
     CHECK(exp_nonpos1(0.0f) == 1.0f && exp_nonpos1(-0.0f) == 1.0f, "softmax exp(0) is not 1");
