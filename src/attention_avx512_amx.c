@@ -18,7 +18,7 @@
  *               keys laid out as B tiles (dim pairs x 16 keys, the layout
  *               of BF16 weights in kernels/avx512_amx.c);
  *   softmax     on the stored scores, a query per row: causal mask, the
- *               row's max, e^(s - max) (avx512_shared.h), the rescale of the
+ *               row's max, e^(s - max) (vec16.h's exp), the rescale of the
  *               running sum, probabilities to bf16 as the A tile of
  *   O += P.V    the f32 outputs themselves as C tiles, 16 dims each, B =
  *               the values laid out as key pairs x 16 dims; the rows whose
@@ -222,7 +222,9 @@ static void softmax_rows(const float *sc_in, float scale, float *m, float *l, in
                                                   _mm512_set1_ps(scale));
         const qr_v16 nm = QR_V16_MAX(old, seen);
         const qr_v16 c = QR_V16_SELECT(nm == QR_V16_SPLAT(-INFINITY), QR_V16_SPLAT(0.0f), old - nm);
-        QR_V16_STORE(corr, (qr_v16)qr_exp_nonpos((__m512)c));
+        qr_v16 ce = c;
+        qr_v16_exp(&ce);
+        QR_V16_STORE(corr, ce);
         QR_V16_STORE(m, nm);
     }
     for (int r = 0; r < AQ; r++) {
@@ -232,8 +234,10 @@ static void softmax_rows(const float *sc_in, float scale, float *m, float *l, in
             continue;
         }
         const __m512 vs = _mm512_set1_ps(scale), base = _mm512_set1_ps(-m[r]);
-        const __m512 p0 = qr_exp_nonpos(_mm512_fmadd_ps(sc[r][0], vs, base));
-        const __m512 p1 = qr_exp_nonpos(_mm512_fmadd_ps(sc[r][1], vs, base));
+        qr_v16 e0 = (qr_v16)_mm512_fmadd_ps(sc[r][0], vs, base), e1 = (qr_v16)_mm512_fmadd_ps(sc[r][1], vs, base);
+        qr_v16_exp(&e0);
+        qr_v16_exp(&e1);
+        const __m512 p0 = (__m512)e0, p1 = (__m512)e1;
         red[r] = _mm512_castps_si512(_mm512_add_ps(p0, p1));
         _mm512_store_si512(p + r * AK, (__m512i)_mm512_cvtne2ps_pbh(p1, p0));
     }

@@ -2,9 +2,8 @@
  * and attention_avx512_amx.c use: the dword transpose that lays out rows
  * for kernels giving each lane its own output row (q8_0x16, and the AMX B
  * tiles of BF16 weights and of attention's keys), the sixteen-way
- * reduction, the softmax's exp, and the store mask of a group of 16
- * outputs. Only for files built with the AVX-512 flags (and functions with
- * those targets: tests/test-vec16.c). */
+ * reduction, and the store mask of a group of 16 outputs. Only for files
+ * built with the AVX-512 flags. */
 #ifndef QRANK_KERNELS_AVX512_SHARED_H
 #define QRANK_KERNELS_AVX512_SHARED_H
 
@@ -74,29 +73,6 @@ static inline __attribute__((always_inline)) __m512i qr_reduce16(const __m512i v
 #undef SHUF_PS
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     return _mm512_permutexvar_epi32(order, r);
-}
-
-/* e^x for the softmax, whose arguments are never above 0: within 1 ulp of
- * e^x from 0 down to the subnormals (and up to the overflow, +inf beyond
- * it), the subnormals correctly rounded, 0 for -inf and below -103.98; a
- * NaN stays NaN, and so does +inf, which the softmax never has
- * (tests/test-vec16.c). vec16.h's exp, less its range checks: vscalefps
- * applies 2^n, subnormals and overflow included, so 14 instructions do what
- * takes that one 24. The polynomial is the same (Cephes' expf). */
-static inline __attribute__((always_inline)) __m512 qr_exp_nonpos(__m512 x) {
-    x = _mm512_max_ps(_mm512_set1_ps(-150.0f), x); /* -inf -> e^-150, 0 in f32; a NaN x stays (max's 2nd operand) */
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x); /* x - n ln2, ln2 in two parts: r exact */
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
 }
 
 /* Lanes l of a group whose output first_lane_o + l lies in [lo, hi): the
