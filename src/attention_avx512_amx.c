@@ -221,10 +221,9 @@ static void softmax_rows(const float *sc_in, float scale, float *m, float *l, in
         const qr_v16 seen = (qr_v16)_mm512_mul_ps(_mm512_castsi512_ps(qr_reduce16(red, QR_RED_MAX_F32)),
                                                   _mm512_set1_ps(scale));
         const qr_v16 nm = QR_V16_MAX(old, seen);
-        const qr_v16 c = QR_V16_SELECT(nm == QR_V16_SPLAT(-INFINITY), QR_V16_SPLAT(0.0f), old - nm);
-        qr_v16 ce = c;
-        qr_v16_exp(&ce);
-        QR_V16_STORE(corr, ce);
+        qr_v16 c = QR_V16_SELECT(nm == QR_V16_SPLAT(-INFINITY), QR_V16_SPLAT(0.0f), old - nm);
+        qr_v16_exp(&c);
+        QR_V16_STORE(corr, c);
         QR_V16_STORE(m, nm);
     }
     for (int r = 0; r < AQ; r++) {
@@ -234,12 +233,12 @@ static void softmax_rows(const float *sc_in, float scale, float *m, float *l, in
             continue;
         }
         const __m512 vs = _mm512_set1_ps(scale), base = _mm512_set1_ps(-m[r]);
-        qr_v16 e0 = (qr_v16)_mm512_fmadd_ps(sc[r][0], vs, base), e1 = (qr_v16)_mm512_fmadd_ps(sc[r][1], vs, base);
-        qr_v16_exp(&e0);
-        qr_v16_exp(&e1);
-        const __m512 p0 = (__m512)e0, p1 = (__m512)e1;
-        red[r] = _mm512_castps_si512(_mm512_add_ps(p0, p1));
-        _mm512_store_si512(p + r * AK, (__m512i)_mm512_cvtne2ps_pbh(p1, p0));
+        qr_v16 p0 = (qr_v16)_mm512_fmadd_ps(sc[r][0], vs, base);
+        qr_v16 p1 = (qr_v16)_mm512_fmadd_ps(sc[r][1], vs, base);
+        qr_v16_exp(&p0);
+        qr_v16_exp(&p1);
+        red[r] = _mm512_castps_si512(_mm512_add_ps((__m512)p0, (__m512)p1));
+        _mm512_store_si512(p + r * AK, (__m512i)_mm512_cvtne2ps_pbh((__m512)p1, (__m512)p0));
     }
     {
         const qr_v16 sums = (qr_v16)_mm512_castsi512_ps(qr_reduce16(red, QR_RED_ADD_F32));
