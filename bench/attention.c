@@ -106,15 +106,15 @@ int main(int argc, char **argv) {
     qr_kernels best, k512;
     qr_kernels_select(&best, NULL);
     const int has_dot = qr_kernels_select(&k512, "avx512") == 0;
+    const qr_att_path picked = qr_att_default_path(&best); /* as a model loaded here would */
     struct {
         const char *name;
         qr_att_path path;
         int runs_here;
-        int picked;
     } paths[] = {
-        {"f32", QR_ATT_F32, 1, !(best.amx || best.bf16_dot_fast)},
-        {"bf16 vdpbf16ps", QR_ATT_BF16_DOT, has_dot, !best.amx && best.bf16_dot_fast},
-        {"bf16 amx", QR_ATT_BF16_AMX, best.amx, best.amx},
+        {"f32", QR_ATT_F32, 1},
+        {"bf16 vdpbf16ps", QR_ATT_BF16_DOT, has_dot},
+        {"bf16 amx", QR_ATT_BF16_AMX, best.amx},
     };
     enum { NP = 3 };
     printf("attention: %d sequence(s) of %lld tokens behind a prefix of %lld, %d/%d heads of %d, %d thread(s); "
@@ -142,7 +142,7 @@ int main(int argc, char **argv) {
         const double med = t[p][runs / 2], best_t = t[p][0];
         if (p == 0) f32_med = med;
         printf("  %-15s median %8.2f ms, best %8.2f ms, %7.1f G ops/s, %5.2fx f32%s\n", paths[p].name, med * 1e3,
-               best_t * 1e3, ops / med / 1e9, f32_med / med, paths[p].picked ? "   (--precision fast picks it)" : "");
+               best_t * 1e3, ops / med / 1e9, f32_med / med, paths[p].path == picked ? "   (--precision fast picks it)" : "");
     }
     for (int p = 0; p < NP; p++) free(t[p]);
     free(k);

@@ -99,11 +99,6 @@ static void configure_all(void) {
     __asm__ volatile("ldtilecfg %0" ::"m"(c) : "memory");
 }
 
-/* 16 f32 -> 16 bf16, rounded to nearest even (vcvtneps2bf16). */
-static inline __attribute__((always_inline)) __m256i bf16x16(const float *x) {
-    return (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x));
-}
-
 /* The chunk's keys (NULL: past the last, zero) as B tiles: for each half
  * of 16 keys, hd/2 rows of 16 keys x a dim pair, the rows of dims 32d ..
  * 32d + 31 being the B tile of dim chunk d. */
@@ -113,7 +108,7 @@ static void layout_keys(const float *const key[AK], int hd, uint8_t *kt) {
         for (int j = 0; j < AQ; j++) {
             const float *k = key[16 * half + j];
             for (int c = 0; c < hd; c += 16) {
-                const __m256i v = k ? bf16x16(k + c) : _mm256_setzero_si256();
+                const __m256i v = k ? qr_bf16_16(k + c) : _mm256_setzero_si256();
                 _mm256_store_si256((__m256i *)(rows[j] + c), v);
             }
         }
@@ -132,15 +127,12 @@ static void layout_keys(const float *const key[AK], int hd, uint8_t *kt) {
 /* The chunk's values (NULL: zero) as B tiles: for dims 16g .. 16g + 15, row
  * i holds keys 2i and 2i + 1, interleaved per dim. */
 static void layout_values(const float *const val[AK], int hd, uint8_t *vt) {
-    const __m512i mix = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6,
-                                         37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
     for (int i = 0; i < AK / 2; i++) {
         const float *a = val[2 * i], *b = val[2 * i + 1];
         for (int g = 0; g < hd / 16; g++) {
-            const __m256i va = a ? bf16x16(a + 16 * g) : _mm256_setzero_si256();
-            const __m256i vb = b ? bf16x16(b + 16 * g) : _mm256_setzero_si256();
-            const __m512i row = _mm512_permutex2var_epi16(_mm512_castsi256_si512(va), mix, _mm512_castsi256_si512(vb));
-            _mm512_store_si512(vt + ((size_t)g * (AK / 2) + (size_t)i) * TROW, row);
+            const __m256i va = a ? qr_bf16_16(a + 16 * g) : _mm256_setzero_si256();
+            const __m256i vb = b ? qr_bf16_16(b + 16 * g) : _mm256_setzero_si256();
+            _mm512_store_si512(vt + ((size_t)g * (AK / 2) + (size_t)i) * TROW, qr_bf16_pairs(va, vb));
         }
     }
 }
@@ -311,7 +303,7 @@ void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_
             uint16_t *qb = w.q + at * qhd;
             for (int r = 0; r < AQ; r++)
                 for (int c = 0; c < hd; c += 16) {
-                    const __m256i v = r < blk.n ? bf16x16(q + ((blk.first + r) * H + h) * hd + c)
+                    const __m256i v = r < blk.n ? qr_bf16_16(q + ((blk.first + r) * H + h) * hd + c)
                                                 : _mm256_setzero_si256();
                     _mm256_store_si256((__m256i *)(qb + (size_t)r * hd + c), v);
                 }

@@ -34,6 +34,7 @@
 
 #include "attention.h"
 #include "attention_softmax.h"
+#include "kernels/avx512_shared.h"
 #include "vec16.h"
 
 enum {
@@ -67,18 +68,6 @@ static size_t carve(void *scratch, int hd, dot_bufs *w) {
 size_t qr_attend_dot_scratch(int hd) {
     dot_bufs w;
     return carve(NULL, hd, &w);
-}
-
-/* 16 f32 -> 16 bf16, rounded to nearest even (vcvtneps2bf16). */
-static inline __attribute__((always_inline)) __m256i bf16x16(const float *x) {
-    return (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x));
-}
-
-/* a and b (16 bf16 each) interleaved: word 2i is a[i], word 2i + 1 b[i]. */
-static inline __attribute__((always_inline)) __m512i pairs(__m256i a, __m256i b) {
-    const __m512i mix = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6,
-                                         37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
-    return _mm512_permutex2var_epi16(_mm512_castsi256_si512(a), mix, _mm512_castsi256_si512(b));
 }
 
 static inline __attribute__((always_inline)) __m512 dot(__m512 acc, __m512i a, uint32_t pair) {
@@ -132,7 +121,7 @@ static void attend_chunk(const dot_bufs *w, int hd, float scale, const uint32_t 
         if (nk % 2) _mm512_store_ps(s + nk * DQ, _mm512_setzero_ps());
         uint32_t *p = w->p + e * (DK / 2) * DQ;
         for (int i = 0; i < np; i++)
-            _mm512_store_si512(p + i * DQ, pairs(bf16x16(s + 2 * i * DQ), bf16x16(s + (2 * i + 1) * DQ)));
+            _mm512_store_si512(p + i * DQ, qr_bf16_pairs(qr_bf16_16(s + 2 * i * DQ), qr_bf16_16(s + (2 * i + 1) * DQ)));
     }
     /* P.V: eight output dims of both heads at a time, each dim's value
      * pair broadcast to the queries; sixteen independent chains */
@@ -185,7 +174,7 @@ void qr_attend_group_dot(const qr_att_ctx *s, const int64_t *rows, const qr_att_
             for (int r = 0; r < blk.n; r++) {
                 _Alignas(64) uint32_t row[QR_ATT_DOT_MAX_HD / 2];
                 const float *x = q + ((blk.first + r) * H + h) * hd;
-                for (int c = 0; c < hd; c += 16) _mm256_store_si256((__m256i *)(row + c / 2), bf16x16(x + c));
+                for (int c = 0; c < hd; c += 16) _mm256_store_si256((__m256i *)(row + c / 2), qr_bf16_16(x + c));
                 for (int c = 0; c < hp; c++) qb[c * DQ + r] = row[c];
             }
             memset(acc[b][e], 0, sizeof(float) * asz);
@@ -197,7 +186,7 @@ void qr_attend_group_dot(const qr_att_ctx *s, const int64_t *rows, const qr_att_
         const int nk = (int)(gr.max_keys - k0 < DK ? gr.max_keys - k0 : DK);
         for (int j = 0; j < nk; j++) {
             const float *k = qr_att_kv_row(s, gr.sq, k0 + j, gr.n_pre, gr.kvh, gr.kpre, s->k);
-            for (int c = 0; c < hd; c += 16) _mm256_store_si256((__m256i *)(w.k + (size_t)j * hd + c), bf16x16(k + c));
+            for (int c = 0; c < hd; c += 16) _mm256_store_si256((__m256i *)(w.k + (size_t)j * hd + c), qr_bf16_16(k + c));
         }
         for (int i = 0; 2 * i < nk; i++) {
             const float *va = qr_att_kv_row(s, gr.sq, k0 + 2 * i, gr.n_pre, gr.kvh, gr.vpre, s->v);
@@ -205,7 +194,7 @@ void qr_attend_group_dot(const qr_att_ctx *s, const int64_t *rows, const qr_att_
                                              : NULL;
             for (int c = 0; c < hd; c += 16)
                 _mm512_store_si512(w.v + (size_t)i * hd + c,
-                                   pairs(bf16x16(va + c), vb ? bf16x16(vb + c) : _mm256_setzero_si256()));
+                                   qr_bf16_pairs(qr_bf16_16(va + c), vb ? qr_bf16_16(vb + c) : _mm256_setzero_si256()));
         }
         for (int b = 0; b < nsb; b++) {
             if (k0 >= gr.n_keys[b]) continue;

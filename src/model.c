@@ -38,9 +38,9 @@ qrank_model_params qrank_model_default_params(void) {
 /* qrank_model_params.attention: NULL, "f32" or "bf16". */
 static int choose_attention(qrank_model *m, const char *want, qrank_error *err) {
     const qr_kernels *k = &m->kernels;
-    const qr_att_path bf16 = k->amx ? QR_ATT_BF16_AMX : k->bf16_dot ? QR_ATT_BF16_DOT : QR_ATT_F32;
+    const qr_att_path bf16 = qr_att_bf16_path(k);
     if (!want || !*want) /* QRANK_ATTENTION= : the default */
-        m->fast_attention = k->amx || k->bf16_dot_fast ? bf16 : QR_ATT_F32;
+        m->fast_attention = qr_att_default_path(k);
     else if (strcmp(want, "f32") == 0)
         m->fast_attention = QR_ATT_F32;
     else if (strcmp(want, "bf16") != 0)

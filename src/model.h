@@ -42,6 +42,16 @@ typedef enum qr_att_path {
     QR_ATT_BF16_AMX, /* AMX tiles (attention_avx512_amx.c): head_dim % 32 == 0, <= 256 */
 } qr_att_path;
 
+/* The bf16 attention a kernel table has (QR_ATT_F32: none), and what
+ * --precision fast runs by default there: bf16 on AMX, and on vdpbf16ps
+ * where that runs at the FMA's rate (kernels.h); f32 otherwise. */
+static inline qr_att_path qr_att_bf16_path(const qr_kernels *k) {
+    return k->amx ? QR_ATT_BF16_AMX : k->bf16_dot ? QR_ATT_BF16_DOT : QR_ATT_F32;
+}
+static inline qr_att_path qr_att_default_path(const qr_kernels *k) {
+    return k->amx || k->bf16_dot_fast ? qr_att_bf16_path(k) : QR_ATT_F32;
+}
+
 struct qrank_model {
     qr_hparams hp;
     qrank_model_kind kind;

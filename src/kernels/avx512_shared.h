@@ -2,7 +2,8 @@
  * and attention_avx512_amx.c use: the dword transpose that lays out rows
  * for kernels giving each lane its own output row (q8_0x16, and the AMX B
  * tiles of BF16 weights and of attention's keys), the sixteen-way
- * reduction, and the store mask of a group of 16 outputs. Only for files
+ * reduction, the f32 -> bf16 conversions of the bf16 attention paths, and
+ * the store mask of a group of 16 outputs. Only for files
  * built with the AVX-512 flags. */
 #ifndef QRANK_KERNELS_AVX512_SHARED_H
 #define QRANK_KERNELS_AVX512_SHARED_H
@@ -73,6 +74,20 @@ static inline __attribute__((always_inline)) __m512i qr_reduce16(const __m512i v
 #undef SHUF_PS
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     return _mm512_permutexvar_epi32(order, r);
+}
+
+/* 16 f32 -> 16 bf16, rounded to nearest even (vcvtneps2bf16). */
+static inline __attribute__((always_inline)) __m256i qr_bf16_16(const float *x) {
+    return (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x));
+}
+
+/* a and b (16 bf16 each) interleaved, word 2i a[i] and word 2i + 1 b[i]:
+ * the bf16 pairs that vdpbf16ps and TDPBF16PS multiply (attention's
+ * values as pairs of keys, per dim). */
+static inline __attribute__((always_inline)) __m512i qr_bf16_pairs(__m256i a, __m256i b) {
+    const __m512i mix = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6,
+                                         37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+    return _mm512_permutex2var_epi16(_mm512_castsi256_si512(a), mix, _mm512_castsi256_si512(b));
 }
 
 /* Lanes l of a group whose output first_lane_o + l lies in [lo, hi): the
