@@ -9,9 +9,13 @@
  * head and key seen: Q.K^T and P.V) and its speed against f32 in the same
  * run. Which path --precision fast picks by itself is marked: the f32 and
  * vdpbf16ps figures on an AMD Zen 4/5 core are the ones that choice rests
- * on (src/kernels/dispatch.c). Not a test: it prints figures.
+ * on (src/kernels/dispatch.c). The rows come in calls of 512, as
+ * forward.c's chunks do; each bf16 path runs as forward.c runs it, the
+ * long sequences' keys and values laid out once (qr_att_laid), and as
+ * "per group", each group of blocks laying out the chunks it walks. Not a
+ * test: it prints figures.
  *
- *   bench-attention [-t threads] [-n tokens] [-s sequences] [-P prefix tokens] [-r runs]
+ *   bench-attention [-t threads] [-n tokens] [-s sequences] [-P prefix tokens] [-r runs] [-c rows per call]
  *   (-s sequences of n tokens each, behind one shared prefix of P tokens,
  *   as a reranker's batch of posts; default one sequence of 2,048) */
 #include <math.h>
@@ -54,7 +58,7 @@ static int cmp_double(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     int threads = omp_get_max_threads(), runs = 7, heads = 16, kv_heads = 8, hd = 128, n_seqs = 1;
-    int64_t len = 2048, n_pre = 0;
+    int64_t len = 2048, n_pre = 0, call_rows = 512;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v && strcmp(a, "-t") == 0) threads = atoi(v);
@@ -62,17 +66,18 @@ int main(int argc, char **argv) {
         else if (v && strcmp(a, "-s") == 0) n_seqs = atoi(v);
         else if (v && strcmp(a, "-P") == 0) n_pre = atoll(v);
         else if (v && strcmp(a, "-r") == 0) runs = atoi(v);
+        else if (v && strcmp(a, "-c") == 0) call_rows = atoll(v);
         else if (v && strcmp(a, "-H") == 0) heads = atoi(v);
         else if (v && strcmp(a, "-K") == 0) kv_heads = atoi(v);
         else if (v && strcmp(a, "-d") == 0) hd = atoi(v);
         else {
             fprintf(stderr, "usage: %s [-t threads] [-n tokens] [-s sequences] [-P prefix tokens] [-r runs] "
-                            "[-H heads] [-K kv heads] [-d head dim]\n", argv[0]);
+                            "[-c rows per call] [-H heads] [-K kv heads] [-d head dim]\n", argv[0]);
             return 2;
         }
         i++;
     }
-    if (threads < 1 || len < 1 || n_seqs < 1 || n_pre < 0 || runs < 1 || runs > 1000 || heads < 1 ||
+    if (threads < 1 || len < 1 || n_seqs < 1 || n_pre < 0 || runs < 1 || runs > 1000 || heads < 1 || call_rows < 1 ||
         kv_heads < 1 || heads % kv_heads || hd < 2 || hd % 2 || hd > 512 || len * n_seqs > (1 << 24)) {
         fprintf(stderr, "%s: a value is out of range\n", argv[0]);
         return 2;
@@ -110,13 +115,25 @@ int main(int argc, char **argv) {
     struct {
         const char *name;
         qr_att_path path;
-        int runs_here;
+        int runs_here, laid;
     } paths[] = {
-        {"f32", QR_ATT_F32, 1},
-        {"bf16 vdpbf16ps", QR_ATT_BF16_DOT, has_dot},
-        {"bf16 amx", QR_ATT_BF16_AMX, best.amx},
+        {"f32", QR_ATT_F32, 1, 0},
+        {"bf16 vdpbf16ps", QR_ATT_BF16_DOT, has_dot, 1},
+        {"  per group", QR_ATT_BF16_DOT, has_dot, 0},
+        {"bf16 amx", QR_ATT_BF16_AMX, best.amx, 1},
+        {"  per group", QR_ATT_BF16_AMX, best.amx, 0},
     };
-    enum { NP = 3 };
+    enum { NP = 5 };
+    /* forward.c's laid-out keys: a buffer as large as the larger path's */
+    int64_t *laid_at = malloc(sizeof(int64_t) * (size_t)ns), *laid_done = malloc(sizeof(int64_t) * (size_t)ns);
+    size_t laid_max = 0;
+    for (qr_att_path p = QR_ATT_BF16_DOT; p <= QR_ATT_BF16_AMX; p++) {
+        size_t b = 0;
+        for (int i = 0; i < ns; i++) b += qr_att_laid_bytes(&m, p, &seqs[i]);
+        if (b > laid_max) laid_max = b;
+    }
+    uint8_t *laid_buf = laid_max ? aligned_alloc(64, (laid_max + 63) / 64 * 64) : NULL;
+    if (!laid_at || !laid_done || (laid_max && !laid_buf)) return 1;
     printf("attention: %d sequence(s) of %lld tokens behind a prefix of %lld, %d/%d heads of %d, %d thread(s); "
            "kernels here: %s\n", n_seqs, (long long)len, (long long)n_pre, heads, kv_heads, hd, threads, best.name);
     double *t[NP];
@@ -124,12 +141,23 @@ int main(int argc, char **argv) {
     for (int r = -1; r < runs; r++) /* run -1 warms up every path */
         for (int p = 0; p < NP; p++) {
             if (!paths[p].runs_here) continue;
-            const qr_att_ctx ctx = {&m, seqs, row_seq, k, v, 0, paths[p].path};
-            const double t0 = now_s();
-            if (qr_attention(&ctx, rows, T, q, out, threads) != QRANK_OK) {
-                fprintf(stderr, "out of memory\n");
-                return 1;
+            const qr_att_path path = paths[p].path;
+            qr_att_laid laid = {laid_buf, laid_at, laid_done};
+            size_t at = 0;
+            for (int i = 0; i < ns; i++) {
+                const size_t b = qr_att_laid_bytes(&m, path, &seqs[i]);
+                laid_at[i] = b ? (int64_t)at : -1;
+                laid_done[i] = 0;
+                at += b;
             }
+            const qr_att_ctx ctx = {&m, seqs, row_seq, k, v, 0, path, paths[p].laid && at ? &laid : NULL};
+            const double t0 = now_s();
+            for (int64_t c0 = 0; c0 < T; c0 += call_rows)
+                if (qr_attention(&ctx, rows + c0, T - c0 < call_rows ? T - c0 : call_rows, q + c0 * q_dim,
+                                 out + c0 * q_dim, threads) != QRANK_OK) {
+                    fprintf(stderr, "out of memory\n");
+                    return 1;
+                }
             if (r >= 0) t[p][r] = now_s() - t0;
         }
     double f32_med = 0.0;
@@ -142,9 +170,13 @@ int main(int argc, char **argv) {
         const double med = t[p][runs / 2], best_t = t[p][0];
         if (p == 0) f32_med = med;
         printf("  %-15s median %8.2f ms, best %8.2f ms, %7.1f G ops/s, %5.2fx f32%s\n", paths[p].name, med * 1e3,
-               best_t * 1e3, ops / med / 1e9, f32_med / med, paths[p].path == picked ? "   (--precision fast picks it)" : "");
+               best_t * 1e3, ops / med / 1e9, f32_med / med,
+               paths[p].path == picked && (paths[p].laid || p == 0) ? "   (--precision fast picks it)" : "");
     }
     for (int p = 0; p < NP; p++) free(t[p]);
+    free(laid_buf);
+    free(laid_at);
+    free(laid_done);
     free(k);
     free(v);
     free(q);

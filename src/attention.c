@@ -180,6 +180,59 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void attend_
     }
 }
 
+/* For the sequences kept laid out (qr_att_laid), the chunks that the rows
+ * of this call made complete or new; returns -1 when out of memory. A
+ * sequence's rows come in order, so its rows here see its keys up to its
+ * last one here, all computed by now. */
+static int lay_out_new_keys(const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blocks, int64_t nb,
+                            int nt) {
+    typedef struct {
+        const qr_seq *sq;
+        int64_t c0, avail;
+        int64_t first; /* this item's first work unit (a chunk of a kv head) */
+    } span;
+    span *sp = malloc(sizeof *sp * (size_t)(nb > 0 ? nb : 1));
+    if (!sp) return -1;
+    const int ck = qr_att_chunk_keys(s->path), kvh = s->m->hp.n_kv_heads;
+    int64_t ns = 0, units = 0;
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t last = rows[blocks[b].first + blocks[b].n - 1], si = s->row_seq[last];
+        if (s->laid->at[si] < 0) continue;
+        const qr_seq *sq = &s->seqs[si];
+        const int64_t avail = qr_att_seq_keys(sq) - sq->len + (last - sq->start) + 1;
+        int64_t *done = &s->laid->done[si];
+        if (avail <= *done) continue;
+        /* the chunk holding the first key not laid out yet, to the last */
+        if (ns > 0 && sp[ns - 1].sq == sq) {
+            units += ((avail + ck - 1) / ck - (sp[ns - 1].avail + ck - 1) / ck) * kvh;
+            sp[ns - 1].avail = avail;
+        } else {
+            sp[ns] = (span){sq, *done / ck, avail, units};
+            units += ((avail + ck - 1) / ck - *done / ck) * kvh;
+            ns++;
+        }
+        *done = avail;
+    }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+    for (int64_t u = 0; u < units; u++) {
+        int64_t lo = 0, hi = ns - 1; /* the span holding unit u */
+        while (lo < hi) {
+            const int64_t mid = (lo + hi + 1) / 2;
+            if (sp[mid].first <= u) lo = mid;
+            else hi = mid - 1;
+        }
+        const span *p = &sp[lo];
+        const int64_t n_chunks = (p->avail + ck - 1) / ck - p->c0, k = u - p->first;
+        const int h = (int)(k / n_chunks);
+        const int64_t k0 = (p->c0 + k % n_chunks) * ck;
+        uint8_t *dst = (uint8_t *)qr_att_laid_chunk(s, p->sq, h, k0);
+        if (s->path == QR_ATT_BF16_AMX) qr_att_amx_lay_out(s, p->sq, h, k0, p->avail, dst);
+        else qr_att_dot_lay_out(s, p->sq, h, k0, p->avail, dst);
+    }
+    free(sp);
+    return 0;
+}
+
 int qr_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const float *q, float *out, int n_threads) {
     const int hd = s->m->hp.head_dim, H = s->m->hp.n_heads;
     qr_att_block *blocks = malloc(sizeof *blocks * (size_t)(n > 0 ? n : 1));
@@ -198,6 +251,10 @@ int qr_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const floa
         free(blocks);
         return QRANK_E_NO_MEMORY;
     }
+    /* work items: (group, pair of query heads of one kv head) */
+    const int group = H / s->m->hp.n_kv_heads, pairs_per_kv = (group + 1) / 2;
+    const int n_pairs = s->m->hp.n_kv_heads * pairs_per_kv;
+    const int nt = n_threads < 1 ? 1 : n_threads;
     int64_t ng = 0;
     for (int64_t b = 0; b < nb;) {
         int64_t e = b + 1;
@@ -206,23 +263,23 @@ int qr_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const floa
         b = e;
     }
     groups[ng] = nb;
-    /* work items: (group, pair of query heads of one kv head) */
-    const int group = H / s->m->hp.n_kv_heads, pairs_per_kv = (group + 1) / 2;
-    const int n_pairs = s->m->hp.n_kv_heads * pairs_per_kv;
     /* Every thread's buffers come from here, the calling thread: worker
      * threads that allocate grow heaps of their own, and a long-running
      * server's memory creeps. */
     const size_t hd_bytes = ((size_t)hd * ATT_BQ * ATT_NH * ATT_SB * sizeof(float) + 63) / 64 * 64;
     const size_t p_bytes = sizeof(float) * ATT_BK * ATT_BQ * ATT_NH;
-    qr_att_path path = s->path;
-    if (path == QR_ATT_BF16_AMX && !(hd % 32 == 0 && hd <= 256)) path = QR_ATT_F32; /* whole tiles; its key rows */
-    if (path == QR_ATT_BF16_DOT && !(hd % 16 == 0 && hd <= QR_ATT_DOT_MAX_HD)) path = QR_ATT_F32;
+    const qr_att_path path = qr_att_path_for(s->path, hd);
     const size_t per_thread = path == QR_ATT_BF16_AMX   ? qr_attend_amx_scratch(hd)
                               : path == QR_ATT_BF16_DOT ? qr_attend_dot_scratch(hd)
                                                         : 2 * hd_bytes + p_bytes;
-    const int nt = n_threads < 1 ? 1 : n_threads;
     char *scratch = aligned_alloc(64, per_thread * (size_t)nt);
     if (!scratch) {
+        free(groups);
+        free(blocks);
+        return QRANK_E_NO_MEMORY;
+    }
+    if (s->laid && path == s->path && qr_att_chunk_keys(path) && lay_out_new_keys(s, rows, blocks, nb, nt)) {
+        free(scratch);
         free(groups);
         free(blocks);
         return QRANK_E_NO_MEMORY;

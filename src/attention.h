@@ -11,6 +11,26 @@
 #include "model.h"
 
 enum { QR_ATT_DOT_MAX_HD = 512 };
+enum { QR_ATT_SB = 8 }; /* blocks of one sequence that walk its keys together */
+
+/* Keys and values laid out for a bf16 path once per layer.
+ *
+ * Each group of blocks (up to QR_ATT_SB x 16 queries of one sequence)
+ * rounds and lays out the chunks of keys and values it walks: a document of
+ * 8,192 tokens had every chunk laid out 64 times per layer, once per group,
+ * and on AMX that was a fifth of attention's time. For a sequence whose
+ * rows make more than one group, the forward pass keeps its keys and values
+ * laid out instead: each qr_attention call lays out the chunks that its
+ * rows made complete or new since the last call of the layer (a chunk it
+ * found partial, again), and the groups read them. The layout is the
+ * path's own (attention_avx512_amx.c, attention_avx512_bf16.c); keys past
+ * those laid out are zero, as in a group's own layout. The rows of each
+ * call come in order, each sequence's together, as forward.c's do. */
+typedef struct qr_att_laid {
+    uint8_t *buf;
+    const int64_t *at; /* per sequence: the byte offset of its chunks in buf, -1: its groups lay out */
+    int64_t *done;     /* per sequence: its keys laid out in this layer, 0 at the layer's start */
+} qr_att_laid;
 
 /* What attention needs of one layer of a forward pass. */
 typedef struct qr_att_ctx {
@@ -21,7 +41,50 @@ typedef struct qr_att_ctx {
                              * prefix_seq's among them */
     int layer;              /* which layer of a prefix's cache to read */
     qr_att_path path;       /* model.h */
+    qr_att_laid *laid;      /* NULL: every group lays out its own chunks */
 } qr_att_ctx;
+
+/* The path qr_attention takes for path p: the bf16 paths need whole tiles
+ * (AMX: head dims of 32k up to 256, the key rows of its layout) or vectors. */
+static inline qr_att_path qr_att_path_for(qr_att_path p, int hd) {
+    if (p == QR_ATT_BF16_AMX && !(hd % 32 == 0 && hd <= 256)) return QR_ATT_F32;
+    if (p == QR_ATT_BF16_DOT && !(hd % 16 == 0 && hd <= QR_ATT_DOT_MAX_HD)) return QR_ATT_F32;
+    return p;
+}
+
+/* Keys per chunk of path p's layout (0: p lays out nothing); a chunk takes
+ * 4 bytes per key and dim on both bf16 paths (keys and values, 2 each). */
+static inline int qr_att_chunk_keys(qr_att_path p) {
+    return p == QR_ATT_BF16_AMX ? 32 : p == QR_ATT_BF16_DOT ? 64 : 0;
+}
+static inline size_t qr_att_chunk_bytes(qr_att_path p, int hd) {
+    return (size_t)qr_att_chunk_keys(p) * (size_t)hd * 4;
+}
+
+/* The keys sequence sq sees (its prefix's and its own), and the bytes of
+ * its keys and values laid out for path p (qr_att_path_for's) once per
+ * layer, every kv head: 0 where its groups do better laying out their own
+ * chunks (one group: each chunk is laid out once anyway). */
+static inline int64_t qr_att_seq_keys(const qr_seq *sq) {
+    return sq->len + (sq->prefix ? sq->prefix->n_tokens : sq->prefix_seq ? sq->prefix_seq->len : 0);
+}
+static inline size_t qr_att_laid_bytes(const qrank_model *m, qr_att_path p, const qr_seq *sq) {
+    const int ck = qr_att_chunk_keys(p);
+    if (!ck || sq->len <= 16 * QR_ATT_SB) return 0;
+    const int64_t chunks = (qr_att_seq_keys(sq) + ck - 1) / ck;
+    return (size_t)chunks * (size_t)m->hp.n_kv_heads * qr_att_chunk_bytes(p, m->hp.head_dim);
+}
+
+/* Sequence sq's laid-out chunk of kv head kvh that holds key k0, or NULL
+ * where sq has none. */
+static inline const uint8_t *qr_att_laid_chunk(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t k0) {
+    if (!s->laid) return NULL;
+    const int64_t at = s->laid->at[sq - s->seqs];
+    if (at < 0) return NULL;
+    const int ck = qr_att_chunk_keys(s->path);
+    const int64_t chunks = (qr_att_seq_keys(sq) + ck - 1) / ck;
+    return s->laid->buf + at + (size_t)(kvh * chunks + k0 / ck) * qr_att_chunk_bytes(s->path, s->m->hp.head_dim);
+}
 
 /* Consecutive query rows of one sequence: rows[first .. first + n), n <= 16. */
 typedef struct qr_att_block {
@@ -56,8 +119,6 @@ static inline const float *qr_att_kv_row(const qr_att_ctx *s, const qr_seq *sq, 
     if (j < n_pre) return pre + j * kv_dim + kvh * hd;
     return own + (sq->start + j - n_pre) * kv_dim + kvh * hd;
 }
-
-enum { QR_ATT_SB = 8 }; /* blocks of one sequence that walk its keys together */
 
 /* What both paths need of a group of blocks (one sequence, at most
  * QR_ATT_SB blocks) and a kv head: the sequence, its prefix, and the keys
@@ -100,12 +161,16 @@ static inline void *qr_att_take(void *scratch, size_t *at, size_t bytes) {
  * head), with scratch of qr_attend_amx_scratch bytes (64-byte aligned).
  * Only where s->path is QR_ATT_BF16_AMX. */
 size_t qr_attend_amx_scratch(int head_dim);
+/* Its layout of keys k0 .. k0 + 31 of sequence sq, kv head kvh, those from
+ * key avail on zero, into dst (qr_att_chunk_bytes, 64-byte aligned). */
+void qr_att_amx_lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t k0, int64_t avail, uint8_t *dst);
 void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blks, int nsb, int h0, int nh,
                          const float *q, float *out, void *scratch);
 
 /* attention_avx512_bf16.c: the same on vdpbf16ps, with scratch of
  * qr_attend_dot_scratch bytes. Only where s->path is QR_ATT_BF16_DOT. */
 size_t qr_attend_dot_scratch(int head_dim);
+void qr_att_dot_lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t k0, int64_t avail, uint8_t *dst);
 void qr_attend_group_dot(const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blks, int nsb, int h0, int nh,
                          const float *q, float *out, void *scratch);
 

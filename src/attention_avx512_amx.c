@@ -28,8 +28,11 @@
  *               outputs takes a third of the vector work per chunk away
  *               (bench-attention: 4,096 tokens 0.9-1.25x, run to run, 100
  *               posts the same).
- * Keys and values are laid out once per chunk for every block and both
- * query heads of the kv head, so the cost is shared by up to 16 blocks.
+ * Keys and values are laid out as tiles once per chunk for every block
+ * of the group and both query heads of the kv head; a sequence long enough
+ * for several groups has them laid out once per layer instead (qr_att_laid
+ * in attention.h: bench-attention, 8,192 tokens in calls of 512 rows,
+ * 1.19x on 16 threads of a Xeon, 1.27x on this 2-core VM).
  *
  * A query's result depends on its own row and keys only: a tile's rows do
  * not mix, chunks start at key 0 whatever the batch, and a chunk that a
@@ -58,8 +61,8 @@ typedef struct {
     uint16_t *q;  /* [SB][ANH][AQ][hd] bf16 queries, rows past a block's zero */
     float *o;     /* [SB][ANH][AQ][hd] outputs, not yet divided by the sum */
     float *m, *l; /* [SB][ANH][AQ] running max (scaled scores) and sum */
-    uint8_t *kt;  /* [2][hd / 2][TROW]: keys 0-15 and 16-31 of the chunk as B tiles */
-    uint8_t *vt;  /* [hd / 16][AK / 2][TROW]: values as B tiles, 16 dims each */
+    uint8_t *kv;  /* the chunk laid out: [2][hd / 2][TROW] keys 0-15 and 16-31 as B tiles, then
+                   * [hd / 16][AK / 2][TROW] values as B tiles, 16 dims each */
     float *s;     /* [ANH][AQ][AK] scores of both heads */
     uint16_t *p;  /* [2][ANH][AQ][AK] probabilities, bf16: the A tiles of P.V (two items in flight) */
     float *corr;  /* [2][ANH][AQ] their factors for the outputs summed before */
@@ -73,8 +76,7 @@ static size_t carve(void *scratch, int hd, amx_att_bufs *w) {
     w->o = qr_att_take(scratch, &at, per * (size_t)hd * 4);
     w->m = qr_att_take(scratch, &at, per * 4);
     w->l = qr_att_take(scratch, &at, per * 4);
-    w->kt = qr_att_take(scratch, &at, (size_t)2 * (size_t)(hd / 2) * TROW);
-    w->vt = qr_att_take(scratch, &at, ng * (AK / 2) * TROW);
+    w->kv = qr_att_take(scratch, &at, (size_t)2 * (size_t)(hd / 2) * TROW + ng * (AK / 2) * TROW);
     w->s = qr_att_take(scratch, &at, (size_t)ANH * AQ * AK * 4);
     w->p = qr_att_take(scratch, &at, (size_t)2 * ANH * AQ * AK * 2);
     w->corr = qr_att_take(scratch, &at, (size_t)2 * ANH * AQ * 4);
@@ -137,6 +139,27 @@ static void layout_values(const float *const val[AK], int hd, uint8_t *vt) {
     }
 }
 
+/* Keys and values k0 .. k0 + AK - 1 of sequence sq, kv head kvh, those
+ * from key avail on zero, as B tiles into dst: keys, then values. */
+static void lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t n_pre, const float *kpre,
+                    const float *vpre, int64_t k0, int64_t avail, uint8_t *dst) {
+    const int hd = s->m->hp.head_dim;
+    const float *key[AK], *val[AK];
+    for (int j = 0; j < AK; j++) {
+        const int in = k0 + j < avail;
+        key[j] = in ? qr_att_kv_row(s, sq, k0 + j, n_pre, kvh, kpre, s->k) : NULL;
+        val[j] = in ? qr_att_kv_row(s, sq, k0 + j, n_pre, kvh, vpre, s->v) : NULL;
+    }
+    layout_keys(key, hd, dst);
+    layout_values(val, hd, dst + (size_t)2 * (size_t)(hd / 2) * TROW);
+}
+
+void qr_att_amx_lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t k0, int64_t avail, uint8_t *dst) {
+    const float *kpre, *vpre;
+    const int64_t n_pre = qr_att_seq_prefix(s, sq, &kpre, &vpre);
+    lay_out(s, sq, kvh, n_pre, kpre, vpre, k0, avail, dst);
+}
+
 /* The work of one block (n queries, the first seeing keys 0 .. limit0),
  * both query heads, against the laid-out chunk at key k0 comes in three
  * steps, which qr_attend_group_amx runs one block behind another: the tile
@@ -149,7 +172,7 @@ static void layout_values(const float *const val[AK], int hd, uint8_t *vt) {
  * and each C tile is one chain of products. */
 
 /* Step 1, tiles: both heads' scores into w->s. */
-static void qk_tiles(const amx_att_bufs *w, int hd, const uint16_t *q0, const uint16_t *q1) {
+static void qk_tiles(const amx_att_bufs *w, const uint8_t *kt, int hd, const uint16_t *q0, const uint16_t *q1) {
     /* S[head][half] in tiles 0, 1 (head 0) and 5, 6 (head 1); A = the
      * heads' queries, 32 dims at a time (2, 7); B = keys 0-15, 16-31 (3, 4) */
     TILE_ZERO(0);
@@ -158,11 +181,11 @@ static void qk_tiles(const amx_att_bufs *w, int hd, const uint16_t *q0, const ui
     TILE_ZERO(6);
     for (int d = 0; d < hd / 32; d++) {
         TILE_LOAD(2, q0 + 32 * d, (size_t)hd * 2);
-        TILE_LOAD(3, w->kt + (size_t)d * AQ * TROW, TROW);
+        TILE_LOAD(3, kt + (size_t)d * AQ * TROW, TROW);
         TILE_DPBF16PS(0, 2, 3);
         TILE_LOAD(7, q1 + 32 * d, (size_t)hd * 2);
         TILE_DPBF16PS(5, 7, 3);
-        TILE_LOAD(4, w->kt + ((size_t)(hd / 2) + (size_t)d * AQ) * TROW, TROW);
+        TILE_LOAD(4, kt + ((size_t)(hd / 2) + (size_t)d * AQ) * TROW, TROW);
         TILE_DPBF16PS(1, 2, 4);
         TILE_DPBF16PS(6, 7, 4);
     }
@@ -255,7 +278,7 @@ static void rescale_rows(float *o, const float *corr, int hd) {
  * [ANH][AQ][AK]: tiles 2, 7), B = the values of those 16 dims (3, 4), each
  * against both heads; two groups of dims at a time (C tiles 0, 1 and 5,
  * 6). */
-static void pv_tiles(const amx_att_bufs *w, int hd, const uint16_t *p, const float *corr, float *o0, float *o1,
+static void pv_tiles(const uint8_t *vt, int hd, const uint16_t *p, const float *corr, float *o0, float *o1,
                      int64_t k0) {
     if (k0 > 0) { /* at the first chunk, the outputs are still zeros: nothing to rescale, and no vector
                    * stores for the tile loads to wait on */
@@ -266,7 +289,7 @@ static void pv_tiles(const amx_att_bufs *w, int hd, const uint16_t *p, const flo
     TILE_LOAD(2, p, AK * 2);
     TILE_LOAD(7, p + AQ * AK, AK * 2);
     for (int g = 0; g < hd / 16; g += 2) { /* hd / 16 is even (hd % 32 == 0) */
-        const uint8_t *v = w->vt + (size_t)g * vstep;
+        const uint8_t *v = vt + (size_t)g * vstep;
         float *a0 = o0 + 16 * g, *a1 = o1 + 16 * g;
         TILE_LOAD(0, a0, ostride);
         TILE_LOAD(1, a1, ostride);
@@ -315,15 +338,14 @@ void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_
         }
     }
     configure_all();
+    const size_t kbytes = (size_t)2 * (size_t)(hd / 2) * TROW;
     for (int64_t k0 = 0; k0 < max_keys; k0 += AK) {
-        const float *key[AK], *val[AK];
-        for (int j = 0; j < AK; j++) {
-            const int in = k0 + j < max_keys;
-            key[j] = in ? qr_att_kv_row(s, sq, k0 + j, gr.n_pre, gr.kvh, gr.kpre, s->k) : NULL;
-            val[j] = in ? qr_att_kv_row(s, sq, k0 + j, gr.n_pre, gr.kvh, gr.vpre, s->v) : NULL;
+        const uint8_t *kt = qr_att_laid_chunk(s, sq, gr.kvh, k0);
+        if (!kt) {
+            lay_out(s, sq, gr.kvh, gr.n_pre, gr.kpre, gr.vpre, k0, max_keys, w.kv);
+            kt = w.kv;
         }
-        layout_keys(key, hd, w.kt);
-        layout_values(val, hd, w.vt);
+        const uint8_t *const vt = kt + kbytes;
         /* the blocks of this chunk, each one step behind the next: its
          * P.V after the next one's scores */
         int prev = -1, slot = 0;
@@ -332,10 +354,10 @@ void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_
             const int live = b < nsb && k0 < n_keys[b];
             if (live) {
                 const size_t at = (size_t)b * ANH;
-                qk_tiles(&w, hd, w.q + at * qhd, w.q + (at + 1) * qhd);
+                qk_tiles(&w, kt, hd, w.q + at * qhd, w.q + (at + 1) * qhd);
             }
             if (prev >= 0)
-                pv_tiles(&w, hd, w.p + (slot ^ 1) * pslot, w.corr + (slot ^ 1) * cslot,
+                pv_tiles(vt, hd, w.p + (slot ^ 1) * pslot, w.corr + (slot ^ 1) * cslot,
                          w.o + (size_t)prev * ANH * qhd, w.o + ((size_t)prev * ANH + 1) * qhd, k0);
             if (live)
                 for (int e = 0; e < ANH; e++) {

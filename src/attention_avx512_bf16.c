@@ -23,7 +23,8 @@
  *               broadcast: one instruction per key pair and dim.
  * Per chunk of keys, the keys go to bf16 rows and the values to rows of key
  * pairs (the two keys' values of each dim side by side) once, for every
- * block and both query heads of the kv head.
+ * block and both query heads of the kv head, or once per layer where the
+ * sequence is long (qr_att_laid in attention.h).
  *
  * A query's result depends on its own lane and keys only, and chunks start
  * at key 0 whatever the batch: a document scores the same alone or among
@@ -47,8 +48,8 @@ enum {
 typedef struct {
     uint32_t *q;  /* [SB][DNH][hd / 2][DQ] bf16 pairs of dims, a lane per query */
     float *acc;   /* [SB][DNH][hd][DQ] outputs, not yet divided by the sum */
-    uint16_t *k;  /* [DK][hd] the chunk's keys, bf16 */
-    uint32_t *v;  /* [DK / 2][hd] the chunk's values, bf16 pairs of keys 2i, 2i + 1 per dim */
+    uint16_t *kv; /* the chunk laid out: [DK][hd] its keys, bf16, then [DK / 2][hd] its values,
+                   * bf16 pairs of keys 2i, 2i + 1 per dim */
     float *s;     /* [DNH][DK][DQ] scores, then probabilities, f32 */
     uint32_t *p;  /* [DNH][DK / 2][DQ] probabilities, bf16 pairs of keys */
 } dot_bufs;
@@ -58,8 +59,7 @@ static size_t carve(void *scratch, int hd, dot_bufs *w) {
     size_t at = 0;
     w->q = qr_att_take(scratch, &at, per * (size_t)(hd / 2) * DQ * 4);
     w->acc = qr_att_take(scratch, &at, per * (size_t)hd * DQ * 4);
-    w->k = qr_att_take(scratch, &at, (size_t)DK * (size_t)hd * 2);
-    w->v = qr_att_take(scratch, &at, (size_t)(DK / 2) * (size_t)hd * 4);
+    w->kv = qr_att_take(scratch, &at, (size_t)DK * (size_t)hd * 4);
     w->s = qr_att_take(scratch, &at, (size_t)DNH * DK * DQ * 4);
     w->p = qr_att_take(scratch, &at, (size_t)DNH * (DK / 2) * DQ * 4);
     return at;
@@ -76,8 +76,9 @@ static inline __attribute__((always_inline)) __m512 dot(__m512 acc, __m512i a, u
 
 /* One block's share of the chunk (keys k0 .. k0 + nk - 1, laid out in w),
  * for both query heads: scores, softmax, P.V. */
-static void attend_chunk(const dot_bufs *w, int hd, float scale, const uint32_t *const qp[DNH], float *const acc[DNH],
-                         int64_t k0, int nk, int64_t limit0, qr_v16 mx[DNH], qr_v16 sum[DNH]) {
+static void attend_chunk(const dot_bufs *w, const uint16_t *keys, const uint32_t *vals, int hd, float scale,
+                         const uint32_t *const qp[DNH], float *const acc[DNH], int64_t k0, int nk, int64_t limit0,
+                         qr_v16 mx[DNH], qr_v16 sum[DNH]) {
     const int hp = hd / 2;
     float *const sa = w->s, *const sb = w->s + DK * DQ;
     const __m512 vs = _mm512_set1_ps(scale);
@@ -85,7 +86,7 @@ static void attend_chunk(const dot_bufs *w, int hd, float scale, const uint32_t 
      * queries of both heads; sixteen independent chains */
     int j = 0;
     for (; j + 8 <= nk; j += 8) {
-        const uint32_t *kr = (const uint32_t *)(w->k + (size_t)j * hd);
+        const uint32_t *kr = (const uint32_t *)(keys + (size_t)j * hd);
         __m512 a[8], b[8];
         for (int i = 0; i < 8; i++) a[i] = b[i] = _mm512_setzero_ps();
         for (int c = 0; c < hp; c++) {
@@ -102,7 +103,7 @@ static void attend_chunk(const dot_bufs *w, int hd, float scale, const uint32_t 
         }
     }
     for (; j < nk; j++) {
-        const uint32_t *kr = (const uint32_t *)(w->k + (size_t)j * hd);
+        const uint32_t *kr = (const uint32_t *)(keys + (size_t)j * hd);
         __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
         for (int c = 0; c < hp; c++) {
             a = dot(a, _mm512_load_si512(qp[0] + c * DQ), kr[c]);
@@ -135,7 +136,7 @@ static void attend_chunk(const dot_bufs *w, int hd, float scale, const uint32_t 
         }
         for (int i = 0; i < np; i++) {
             const __m512i xa = _mm512_load_si512(pa + i * DQ), xb = _mm512_load_si512(pb + i * DQ);
-            const uint32_t *vr = w->v + (size_t)i * hd + c0;
+            const uint32_t *vr = vals + (size_t)i * hd + c0;
             for (int d = 0; d < 8; d++) {
                 a[d] = dot(a[d], xa, vr[d]);
                 b[d] = dot(b[d], xb, vr[d]);
@@ -146,6 +147,37 @@ static void attend_chunk(const dot_bufs *w, int hd, float scale, const uint32_t 
             _mm512_store_ps(acc[1] + (c0 + i) * DQ, b[i]);
         }
     }
+}
+
+/* Keys and values k0 .. avail - 1 (at most DK) of sequence sq, kv head
+ * kvh, into dst: the keys as bf16 rows, then the values as rows of key
+ * pairs, an odd last key's partner zero. Rows past them are left as they
+ * are: a group reads only the keys it sees, and the value pairs that hold
+ * them (the partner of its odd last key meets a probability of 0, so it
+ * must be a number: zero, or a later key's laid out here). */
+static void lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t n_pre, const float *kpre,
+                    const float *vpre, int64_t k0, int64_t avail, uint16_t *dst) {
+    const int hd = s->m->hp.head_dim;
+    const int nk = (int)(avail - k0 < DK ? avail - k0 : DK);
+    uint32_t *const vals = (uint32_t *)(dst + (size_t)DK * (size_t)hd);
+    for (int j = 0; j < nk; j++) {
+        uint16_t *row = dst + (size_t)j * hd;
+        const float *k = qr_att_kv_row(s, sq, k0 + j, n_pre, kvh, kpre, s->k);
+        for (int c = 0; c < hd; c += 16) _mm256_store_si256((__m256i *)(row + c), qr_bf16_16(k + c));
+    }
+    for (int i = 0; 2 * i < nk; i++) {
+        uint32_t *row = vals + (size_t)i * hd;
+        const float *va = qr_att_kv_row(s, sq, k0 + 2 * i, n_pre, kvh, vpre, s->v);
+        const float *vb = 2 * i + 1 < nk ? qr_att_kv_row(s, sq, k0 + 2 * i + 1, n_pre, kvh, vpre, s->v) : NULL;
+        for (int c = 0; c < hd; c += 16)
+            _mm512_store_si512(row + c, qr_bf16_pairs(qr_bf16_16(va + c), vb ? qr_bf16_16(vb + c) : _mm256_setzero_si256()));
+    }
+}
+
+void qr_att_dot_lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t k0, int64_t avail, uint8_t *dst) {
+    const float *kpre, *vpre;
+    const int64_t n_pre = qr_att_seq_prefix(s, sq, &kpre, &vpre);
+    lay_out(s, sq, kvh, n_pre, kpre, vpre, k0, avail, (uint16_t *)dst);
 }
 
 void qr_attend_group_dot(const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blks, int nsb, int h0, int nh,
@@ -184,22 +216,16 @@ void qr_attend_group_dot(const qr_att_ctx *s, const int64_t *rows, const qr_att_
     }
     for (int64_t k0 = 0; k0 < gr.max_keys; k0 += DK) {
         const int nk = (int)(gr.max_keys - k0 < DK ? gr.max_keys - k0 : DK);
-        for (int j = 0; j < nk; j++) {
-            const float *k = qr_att_kv_row(s, gr.sq, k0 + j, gr.n_pre, gr.kvh, gr.kpre, s->k);
-            for (int c = 0; c < hd; c += 16) _mm256_store_si256((__m256i *)(w.k + (size_t)j * hd + c), qr_bf16_16(k + c));
+        const uint16_t *keys = (const uint16_t *)qr_att_laid_chunk(s, gr.sq, gr.kvh, k0);
+        if (!keys) {
+            lay_out(s, gr.sq, gr.kvh, gr.n_pre, gr.kpre, gr.vpre, k0, k0 + nk, w.kv);
+            keys = w.kv;
         }
-        for (int i = 0; 2 * i < nk; i++) {
-            const float *va = qr_att_kv_row(s, gr.sq, k0 + 2 * i, gr.n_pre, gr.kvh, gr.vpre, s->v);
-            const float *vb = 2 * i + 1 < nk ? qr_att_kv_row(s, gr.sq, k0 + 2 * i + 1, gr.n_pre, gr.kvh, gr.vpre, s->v)
-                                             : NULL;
-            for (int c = 0; c < hd; c += 16)
-                _mm512_store_si512(w.v + (size_t)i * hd + c,
-                                   qr_bf16_pairs(qr_bf16_16(va + c), vb ? qr_bf16_16(vb + c) : _mm256_setzero_si256()));
-        }
+        const uint32_t *const vals = (const uint32_t *)(keys + (size_t)DK * (size_t)hd);
         for (int b = 0; b < nsb; b++) {
             if (k0 >= gr.n_keys[b]) continue;
             const int nkb = (int)(gr.n_keys[b] - k0 < nk ? gr.n_keys[b] - k0 : nk);
-            attend_chunk(&w, hd, gr.scale, qp[b], acc[b], k0, nkb, gr.limit0[b], mx[b], sum[b]);
+            attend_chunk(&w, keys, vals, hd, gr.scale, qp[b], acc[b], k0, nkb, gr.limit0[b], mx[b], sum[b]);
         }
     }
     for (int b = 0; b < nsb; b++) {

@@ -157,11 +157,34 @@ static void *carve(unsigned char *base, size_t *off, size_t bytes) {
 typedef struct {
     float *h, *kall, *vall, *xn, *qb, *att, *ob, *gate, *up, *rope_cs;
     int64_t *row_seq, *row_pos, *all_rows;
+    uint8_t *laid;                /* keys and values laid out once per layer (attention.h) */
+    int64_t *laid_at, *laid_done; /* [n_seqs] */
 } scratch;
 
+/* The attention path of layer ly under precision prec: under fast, as the
+ * model was loaded to run it (bf16 where the CPU multiplies that faster),
+ * as the matrices' activations are rounded; not for F32 and F16 weights,
+ * whose fast path rounds nothing (it is the exact one). */
+static qr_att_path layer_att_path(const qrank_model *m, const qr_layer *ly, qrank_precision prec) {
+    const qr_type wt = ly->wq->type;
+    return prec == QRANK_PRECISION_FAST && wt != QR_TYPE_F32 && wt != QR_TYPE_F16 ? m->fast_attention : QR_ATT_F32;
+}
+
+/* The path whose layout a call keeps (qr_att_laid): the layers' bf16 path,
+ * or F32 for none. */
+static qr_att_path laid_path(const qrank_model *m, qrank_precision prec) {
+    for (int l = 0; l < m->hp.n_layers; l++) {
+        const qr_att_path p = qr_att_path_for(layer_att_path(m, &m->layers[l], prec), m->hp.head_dim);
+        if (qr_att_chunk_keys(p)) return p;
+    }
+    return QR_ATT_F32;
+}
+
 /* Lays a call's buffers out over base in 64-byte-aligned pieces (all NULL
- * when base is NULL) and returns the bytes they take. */
-static size_t carve_scratch(const qrank_model *m, int64_t T, unsigned char *base, scratch *sc) {
+ * when base is NULL) and returns the bytes they take; laid_bytes for the
+ * laid-out keys and values of n_seqs sequences. */
+static size_t carve_scratch(const qrank_model *m, int64_t T, size_t laid_bytes, size_t n_seqs, unsigned char *base,
+                            scratch *sc) {
     const qr_hparams *hp = &m->hp;
     const int64_t H = hp->hidden, hd = hp->head_dim, q_dim = hp->n_heads * hd, kv_dim = hp->n_kv_heads * hd;
     const int64_t CH = T < ROW_CHUNK ? T : ROW_CHUNK;
@@ -179,12 +202,17 @@ static size_t carve_scratch(const qrank_model *m, int64_t T, unsigned char *base
     sc->ob = carve(base, &off, sizeof(float) * (size_t)(CH * H));
     sc->gate = carve(base, &off, sizeof(float) * (size_t)(CH * hp->ffn));
     sc->up = carve(base, &off, sizeof(float) * (size_t)(CH * hp->ffn));
+    sc->laid = laid_bytes ? carve(base, &off, laid_bytes) : NULL;
+    sc->laid_at = laid_bytes ? carve(base, &off, sizeof(int64_t) * n_seqs) : NULL;
+    sc->laid_done = laid_bytes ? carve(base, &off, sizeof(int64_t) * n_seqs) : NULL;
     return off;
 }
 
 size_t qr_forward_scratch_bytes(const qrank_model *m, int64_t n_tokens) {
     scratch sc;
-    return carve_scratch(m, n_tokens, NULL, &sc);
+    /* under fast, the default, one sequence of them all kept laid out */
+    const qr_seq one = {0, n_tokens, NULL, NULL, NULL};
+    return carve_scratch(m, n_tokens, qr_att_laid_bytes(m, laid_path(m, QRANK_PRECISION_FAST), &one), 1, NULL, &sc);
 }
 
 int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, size_t n_seqs,
@@ -222,8 +250,11 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     const int64_t CH = T < ROW_CHUNK ? T : ROW_CHUNK;
     /* The big buffers come from the model's kept block (workspace.h). */
     scratch sc;
-    unsigned char *ws = qr_workspace_take(m->workspace, carve_scratch(m, T, NULL, &sc));
-    if (ws) carve_scratch(m, T, ws, &sc);
+    const qr_att_path lp = laid_path(m, prec);
+    size_t laid_bytes = 0;
+    for (size_t s = 0; s < n_seqs; s++) laid_bytes += qr_att_laid_bytes(m, lp, &seqs[s]);
+    unsigned char *ws = qr_workspace_take(m->workspace, carve_scratch(m, T, laid_bytes, n_seqs, NULL, &sc));
+    if (ws) carve_scratch(m, T, laid_bytes, n_seqs, ws, &sc);
     float *h = sc.h, *kall = sc.kall, *vall = sc.vall, *xn = sc.xn, *qb = sc.qb, *att = sc.att, *ob = sc.ob,
           *gate = sc.gate, *up = sc.up, *rope_cs = sc.rope_cs;
     int64_t *row_seq = sc.row_seq, *row_pos = sc.row_pos, *all_rows = sc.all_rows;
@@ -265,20 +296,24 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
         rope_tables(m, row_pos[r], rope_cs + r * hd, rope_cs + r * hd + hd / 2);
     }
 
+    qr_att_laid laid = {sc.laid, sc.laid_at, sc.laid_done};
+    if (laid_bytes) {
+        size_t at = 0;
+        for (size_t s = 0; s < n_seqs; s++) {
+            const size_t nb = qr_att_laid_bytes(m, lp, &seqs[s]);
+            sc.laid_at[s] = nb ? (int64_t)at : -1;
+            at += nb;
+        }
+    }
     const fw_bufs b = {prec, h, xn, att, ob, gate, up};
     for (int l = 0; l < hp->n_layers && !rc; l++) {
         const qr_layer *ly = &m->layers[l];
         const int last = l == hp->n_layers - 1;
 
-        /* fast: attention as the model was loaded to run it (bf16 where
-         * the CPU multiplies that faster), as the matrices' activations are
-         * rounded; not for F32 and F16 weights, whose fast path rounds
-         * nothing (it is the exact one) */
-        const qr_type wt = ly->wq->type;
-        const qr_att_path path = prec == QRANK_PRECISION_FAST && wt != QR_TYPE_F32 && wt != QR_TYPE_F16
-                                     ? m->fast_attention
-                                     : QR_ATT_F32;
-        const qr_att_ctx st = {m, seqs, row_seq, kall, vall, l, path};
+        const qr_att_path path = layer_att_path(m, ly, prec);
+        const int keep_laid = laid_bytes && qr_att_path_for(path, hd) == lp;
+        if (keep_laid) memset(laid.done, 0, sizeof(int64_t) * n_seqs);
+        const qr_att_ctx st = {m, seqs, row_seq, kall, vall, l, path, keep_laid ? &laid : NULL};
         /* Keys and values of every row, chunk by chunk. In every layer but
          * the last, every row goes on: its queries come from the same
          * multiplication (one rmsnorm and one quantisation of the chunk),

@@ -173,7 +173,7 @@ static float *random_floats(size_t n, float amp) {
 
 /* 1 where the AMX path can run (and the OS has granted the tiles); 1
  * where the vdpbf16ps path can (the avx512 table's CPU features). */
-static int g_amx, g_dot;
+static int g_amx, g_dot, g_laid_cases;
 
 /* n_pre > 0: a prefix of n_pre keys in front of every sequence, kept from an
  * earlier call, or with in_batch, the batch's first sequence. On a bf16
@@ -221,7 +221,7 @@ static void test_attention_case_at(qr_att_path path, int hd, int heads, int kv_h
     float *q = random_floats((size_t)(n * q_dim), 3.0f), *out = malloc(sizeof(float) * (size_t)(n * q_dim));
     double *want = malloc(sizeof(double) * (size_t)(n * q_dim));
     if (!out || !want) exit(2);
-    const qr_att_ctx ctx = {&m, seqs, row_seq, k, v, layer, path};
+    const qr_att_ctx ctx = {&m, seqs, row_seq, k, v, layer, path, NULL};
     const int bf16 = path != QR_ATT_F32;
     const char *name = path == QR_ATT_BF16_AMX ? " (amx)" : path == QR_ATT_BF16_DOT ? " (vdpbf16ps)" : "";
     CHECK(qr_attention(&ctx, rows, n, q, out, 2) == QRANK_OK, "qr_attention failed");
@@ -251,6 +251,36 @@ static void test_attention_case_at(qr_att_path path, int hd, int heads, int kv_h
         }
         CHECK(diff == 0, "attention%s hd %d: %lld sequences differ alone from in the batch", name, hd,
               (long long)diff);
+        /* the long sequences' keys and values laid out once (qr_att_laid),
+         * the rows coming 37 at a time as forward.c's chunks do: chunks
+         * laid out partially and completed by a later call, some keys laid
+         * out past those a group sees; the same bits */
+        size_t laid_bytes = 0;
+        int64_t at[8], done[8];
+        int n_laid = 0;
+        for (int sidx = 0; sidx < n_seqs; sidx++) {
+            const size_t b = qr_att_laid_bytes(&m, path, &seqs[sidx]);
+            at[sidx] = b ? (int64_t)laid_bytes : -1;
+            done[sidx] = 0;
+            laid_bytes += b;
+            n_laid += b > 0;
+        }
+        if (n_laid) {
+            uint8_t *buf = aligned_alloc(64, (laid_bytes + 63) / 64 * 64);
+            if (!buf) exit(2);
+            qr_att_laid laid = {buf, at, done};
+            const qr_att_ctx lctx = {&m, seqs, row_seq, k, v, layer, path, &laid};
+            for (int64_t c0 = 0; c0 < n; c0 += 37) {
+                const int64_t cnt = n - c0 < 37 ? n - c0 : 37;
+                CHECK(qr_attention(&lctx, rows + c0, cnt, q + c0 * q_dim, one + c0 * q_dim, 2) == QRANK_OK,
+                      "qr_attention failed");
+            }
+            CHECK(memcmp(one, out, sizeof(float) * (size_t)(n * q_dim)) == 0,
+                  "attention%s hd %d prefix %lld%s%s: keys laid out once per layer change the result", name, hd,
+                  (long long)n_pre, in_batch ? " (in the batch)" : "", last_rows_only ? " (last rows)" : "");
+            free(buf);
+        }
+        g_laid_cases += n_laid > 0;
         free(one);
     }
     free(row_seq);
@@ -308,6 +338,11 @@ static void test_attention(void) {
     test_attention_case(64, 4, 2, 70, 1, mixed_seqs, 5, 0, 0);
     /* vdpbf16ps but no tiles (16 dims, not 32), a lone third head, odd chunk ends */
     test_attention_case(48, 3, 1, 9, 0, mixed_seqs, 5, 0, 0);
+    /* a prefix of 200 in the batch, laid out once itself; last rows only */
+    test_attention_case(64, 4, 2, 200, 1, mixed_seqs, 5, 1, 0);
+    /* the cases with a sequence over 128 rows, on each bf16 path here */
+    CHECK(g_laid_cases == 4 * g_amx + 5 * g_dot, "%d cases laid keys out once, not %d", g_laid_cases,
+          4 * g_amx + 5 * g_dot);
 }
 
 int main(void) {
