@@ -4,7 +4,8 @@
  * Consecutive query rows of one sequence form blocks of up to ATT_BQ (16),
  * and up to ATT_SB (8) blocks of one sequence walk its keys together,
  * ATT_BK at a time: each key/value row is read from memory once per 128
- * queries rather than once per query, and a running max and sum per query
+ * queries rather than once per query (fewer blocks per group where a call
+ * has too few groups to keep the threads busy), and a running max and sum per query
  * (online softmax) keep memory at O(ATT_SB x ATT_BQ x head_dim) per thread
  * whatever the length.
  *
@@ -32,7 +33,7 @@
 #include "attention_softmax.h"
 #include "vec16.h"
 
-enum { ATT_BQ = 16, ATT_BK = 64, ATT_NH = 2, ATT_SB = QR_ATT_SB };
+enum { ATT_BQ = 16, ATT_BK = 64, ATT_NH = 2, ATT_SB = QR_ATT_SB, ATT_ITEMS_PER_THREAD = 8 };
 
 /* One thread's buffers. */
 typedef struct att_scratch {
@@ -255,12 +256,25 @@ int qr_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const floa
     const int group = H / s->m->hp.n_kv_heads, pairs_per_kv = (group + 1) / 2;
     const int n_pairs = s->m->hp.n_kv_heads * pairs_per_kv;
     const int nt = n_threads < 1 ? 1 : n_threads;
+    /* With few items for the threads, smaller groups: a long document's
+     * rows come in forward.c's chunks of 512 rows, 4 groups of 8 blocks,
+     * 32 items for 8 kv heads, and on 16 threads the calls waited for their
+     * last items (bench-attention -c 512 on a 16-core Xeon, 8,192 tokens:
+     * 500 ms on vdpbf16ps, 330 with groups of 2 blocks; AMX 132-143 ms
+     * against 107-109, f32 314-348 against 279-281). Where keys are laid
+     * out once per layer, smaller groups cost no layout; elsewhere they
+     * read each key more often. A query's result does not depend on its
+     * group (attention_avx512_amx.c), so neither does a document's score. */
     int64_t ng = 0;
-    for (int64_t b = 0; b < nb;) {
-        int64_t e = b + 1;
-        while (e < nb && e - b < ATT_SB && s->row_seq[rows[blocks[e].first]] == s->row_seq[rows[blocks[b].first]]) e++;
-        groups[ng++] = b;
-        b = e;
+    for (int sb = ATT_SB; sb >= 1; sb /= 2) {
+        ng = 0;
+        for (int64_t b = 0; b < nb;) {
+            int64_t e = b + 1;
+            while (e < nb && e - b < sb && s->row_seq[rows[blocks[e].first]] == s->row_seq[rows[blocks[b].first]]) e++;
+            groups[ng++] = b;
+            b = e;
+        }
+        if (ng * n_pairs >= ATT_ITEMS_PER_THREAD * nt) break;
     }
     groups[ng] = nb;
     /* Every thread's buffers come from here, the calling thread: worker
