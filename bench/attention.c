@@ -128,8 +128,7 @@ int main(int argc, char **argv) {
     int64_t *laid_at = malloc(sizeof(int64_t) * (size_t)ns), *laid_done = malloc(sizeof(int64_t) * (size_t)ns);
     size_t laid_max = 0;
     for (qr_att_path p = QR_ATT_BF16_DOT; p <= QR_ATT_BF16_AMX; p++) {
-        size_t b = 0;
-        for (int i = 0; i < ns; i++) b += qr_att_laid_bytes(&m, p, &seqs[i]);
+        const size_t b = qr_att_laid_plan(&m, p, seqs, (size_t)ns, NULL);
         if (b > laid_max) laid_max = b;
     }
     uint8_t *laid_buf = laid_max ? aligned_alloc(64, (laid_max + 63) / 64 * 64) : NULL;
@@ -143,14 +142,9 @@ int main(int argc, char **argv) {
             if (!paths[p].runs_here) continue;
             const qr_att_path path = paths[p].path;
             qr_att_laid laid = {laid_buf, laid_at, laid_done};
-            size_t at = 0;
-            for (int i = 0; i < ns; i++) {
-                const size_t b = qr_att_laid_bytes(&m, path, &seqs[i]);
-                laid_at[i] = b ? (int64_t)at : -1;
-                laid_done[i] = 0;
-                at += b;
-            }
-            const qr_att_ctx ctx = {&m, seqs, row_seq, k, v, 0, path, paths[p].laid && at ? &laid : NULL};
+            const size_t laid_bytes = qr_att_laid_plan(&m, path, seqs, (size_t)ns, laid_at);
+            memset(laid_done, 0, sizeof(int64_t) * (size_t)ns);
+            const qr_att_ctx ctx = {&m, seqs, row_seq, k, v, 0, path, paths[p].laid && laid_bytes ? &laid : NULL};
             const double t0 = now_s();
             for (int64_t c0 = 0; c0 < T; c0 += call_rows)
                 if (qr_attention(&ctx, rows + c0, T - c0 < call_rows ? T - c0 : call_rows, q + c0 * q_dim,

@@ -75,6 +75,20 @@ static inline size_t qr_att_laid_bytes(const qrank_model *m, qr_att_path p, cons
     return (size_t)chunks * (size_t)m->hp.n_kv_heads * qr_att_chunk_bytes(p, m->hp.head_dim);
 }
 
+/* Where each of seqs[0 .. n) keeps its chunks in a qr_att_laid buffer
+ * (at[i]: a byte offset, or -1; at NULL: only counts); returns the bytes
+ * the buffer takes. */
+static inline size_t qr_att_laid_plan(const qrank_model *m, qr_att_path p, const qr_seq *seqs, size_t n,
+                                      int64_t *at) {
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        const size_t b = qr_att_laid_bytes(m, p, &seqs[i]);
+        if (at) at[i] = b ? (int64_t)bytes : -1;
+        bytes += b;
+    }
+    return bytes;
+}
+
 /* Sequence sq's laid-out chunk of kv head kvh that holds key k0, or NULL
  * where sq has none. */
 static inline const uint8_t *qr_att_laid_chunk(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t k0) {

@@ -251,8 +251,7 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     /* The big buffers come from the model's kept block (workspace.h). */
     scratch sc;
     const qr_att_path lp = laid_path(m, prec);
-    size_t laid_bytes = 0;
-    for (size_t s = 0; s < n_seqs; s++) laid_bytes += qr_att_laid_bytes(m, lp, &seqs[s]);
+    const size_t laid_bytes = qr_att_laid_plan(m, lp, seqs, n_seqs, NULL);
     unsigned char *ws = qr_workspace_take(m->workspace, carve_scratch(m, T, laid_bytes, n_seqs, NULL, &sc));
     if (ws) carve_scratch(m, T, laid_bytes, n_seqs, ws, &sc);
     float *h = sc.h, *kall = sc.kall, *vall = sc.vall, *xn = sc.xn, *qb = sc.qb, *att = sc.att, *ob = sc.ob,
@@ -297,14 +296,7 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
     }
 
     qr_att_laid laid = {sc.laid, sc.laid_at, sc.laid_done};
-    if (laid_bytes) {
-        size_t at = 0;
-        for (size_t s = 0; s < n_seqs; s++) {
-            const size_t nb = qr_att_laid_bytes(m, lp, &seqs[s]);
-            sc.laid_at[s] = nb ? (int64_t)at : -1;
-            at += nb;
-        }
-    }
+    if (laid_bytes) qr_att_laid_plan(m, lp, seqs, n_seqs, sc.laid_at);
     const fw_bufs b = {prec, h, xn, att, ob, gate, up};
     for (int l = 0; l < hp->n_layers && !rc; l++) {
         const qr_layer *ly = &m->layers[l];

@@ -255,17 +255,9 @@ static void test_attention_case_at(qr_att_path path, int hd, int heads, int kv_h
          * the rows coming 37 at a time as forward.c's chunks do: chunks
          * laid out partially and completed by a later call, some keys laid
          * out past those a group sees; the same bits */
-        size_t laid_bytes = 0;
-        int64_t at[8], done[8];
-        int n_laid = 0;
-        for (int sidx = 0; sidx < n_seqs; sidx++) {
-            const size_t b = qr_att_laid_bytes(&m, path, &seqs[sidx]);
-            at[sidx] = b ? (int64_t)laid_bytes : -1;
-            done[sidx] = 0;
-            laid_bytes += b;
-            n_laid += b > 0;
-        }
-        if (n_laid) {
+        int64_t at[8], done[8] = {0};
+        const size_t laid_bytes = qr_att_laid_plan(&m, path, seqs, (size_t)n_seqs, at);
+        if (laid_bytes) {
             uint8_t *buf = aligned_alloc(64, (laid_bytes + 63) / 64 * 64);
             if (!buf) exit(2);
             qr_att_laid laid = {buf, at, done};
@@ -280,7 +272,7 @@ static void test_attention_case_at(qr_att_path path, int hd, int heads, int kv_h
                   (long long)n_pre, in_batch ? " (in the batch)" : "", last_rows_only ? " (last rows)" : "");
             free(buf);
         }
-        g_laid_cases += n_laid > 0;
+        g_laid_cases += laid_bytes > 0;
         free(one);
     }
     free(row_seq);
