@@ -250,8 +250,8 @@ static void softmax_rows(const float *sc_in, float scale, float *m, float *l, in
         const __m512 vs = _mm512_set1_ps(scale), base = _mm512_set1_ps(-m[r]);
         qr_v16 p0 = (qr_v16)_mm512_fmadd_ps(sc[r][0], vs, base);
         qr_v16 p1 = (qr_v16)_mm512_fmadd_ps(sc[r][1], vs, base);
-        qr_v16_exp(&p0);
-        qr_v16_exp(&p1);
+        qr_v16_exp_nonpos(&p0); /* masked keys: -inf, so 0 */
+        qr_v16_exp_nonpos(&p1);
         red[r] = _mm512_castps_si512(_mm512_add_ps((__m512)p0, (__m512)p1));
         _mm512_store_si512(p + r * AK, (__m512i)_mm512_cvtne2ps_pbh((__m512)p1, (__m512)p0));
     }

@@ -52,7 +52,7 @@ static inline __attribute__((always_inline)) void qr_att_softmax16(float *p, int
     qr_v16 s = *sum * c;
     for (j = 0; j < nk; j++) {
         qr_v16 pj = QR_V16_LOAD(p + j * 16) - base;
-        qr_v16_exp(&pj);
+        qr_v16_exp_nonpos(&pj);
         QR_V16_STORE(p + j * 16, pj);
         s += pj;
     }

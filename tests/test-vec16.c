@@ -87,6 +87,42 @@ static void test_exp(void) {
     CHECK(lanes_ok, "qr_v16_exp mixes up lanes");
 }
 
+static float exp_nonpos1(float x) {
+    qr_v16 v = QR_V16_SPLAT(x);
+    qr_v16_exp_nonpos(&v);
+    return v[5];
+}
+
+/* The softmax's exp: relative error against double exp down to -86,
+ * exactly 1 at 0 (a row's largest probability, exact in bf16 too), 0
+ * below -86 and at -inf (keys a query does not see), NaN kept. */
+static void test_exp_nonpos(void) {
+    double worst = 0.0;
+    float worst_x = 0.0f;
+    long n = 0;
+    for (float x = 0.0f; x >= -86.0f; x -= 0.000317f, n++) {
+        const double err = fabs((double)exp_nonpos1(x) / exp((double)x) - 1.0);
+        if (!(err <= worst)) {
+            worst = err;
+            worst_x = x;
+        }
+    }
+    printf("exp of scores: %ld values, worst %.3g relative at %g\n", n, worst, worst_x);
+    CHECK(worst < 3e-7, "qr_v16_exp_nonpos is %.3g off at %g", worst, worst_x);
+    CHECK(exp_nonpos1(0.0f) == 1.0f && exp_nonpos1(-0.0f) == 1.0f, "exp_nonpos(0) is not 1");
+    CHECK(exp_nonpos1(-INFINITY) == 0.0f && exp_nonpos1(-86.01f) == 0.0f && exp_nonpos1(-1e30f) == 0.0f,
+          "exp_nonpos below -86 is not 0");
+    CHECK(exp_nonpos1(-86.0f) > 0.0f, "exp_nonpos(-86) is 0");
+    CHECK(isnan(exp_nonpos1(NAN)), "exp_nonpos(NaN) is not NaN");
+    qr_v16 v;
+    for (int i = 0; i < 16; i++) v[i] = -5.25f * (float)i;
+    qr_v16 e = v;
+    qr_v16_exp_nonpos(&e);
+    int lanes_ok = 1;
+    for (int i = 0; i < 16; i++) lanes_ok &= fabs(e[i] / exp((double)v[i]) - 1.0) < 3e-7;
+    CHECK(lanes_ok, "qr_v16_exp_nonpos mixes up lanes");
+}
+
 static void test_silu(void) {
     static const int64_t lengths[] = {1, 15, 16, 17, 40, 4096 + 3, 3 * 4096 + 21};
     for (size_t t = 0; t < sizeof lengths / sizeof lengths[0]; t++) {
@@ -339,6 +375,7 @@ static void test_attention(void) {
 
 int main(void) {
     test_exp();
+    test_exp_nonpos();
     test_silu();
     test_attention();
     if (failures) {
