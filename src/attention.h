@@ -61,18 +61,21 @@ static inline size_t qr_att_chunk_bytes(qr_att_path p, int hd) {
     return (size_t)qr_att_chunk_keys(p) * (size_t)hd * 4;
 }
 
-/* The keys sequence sq sees (its prefix's and its own), and the bytes of
- * its keys and values laid out for path p (qr_att_path_for's) once per
- * layer, every kv head: 0 where its groups do better laying out their own
- * chunks (one group: each chunk is laid out once anyway). */
+/* The keys sequence sq sees (its prefix's and its own), the chunks of
+ * path p's layout they fill, and the bytes of its keys and values laid out
+ * for p (qr_att_path_for's) once per layer, every kv head: 0 where its
+ * groups do better laying out their own chunks (one group: each chunk is
+ * laid out once anyway). */
 static inline int64_t qr_att_seq_keys(const qr_seq *sq) {
-    return sq->len + (sq->prefix ? sq->prefix->n_tokens : sq->prefix_seq ? sq->prefix_seq->len : 0);
+    return sq->len + qr_seq_prefix_len(sq);
+}
+static inline int64_t qr_att_seq_chunks(qr_att_path p, const qr_seq *sq) {
+    const int ck = qr_att_chunk_keys(p);
+    return (qr_att_seq_keys(sq) + ck - 1) / ck;
 }
 static inline size_t qr_att_laid_bytes(const qrank_model *m, qr_att_path p, const qr_seq *sq) {
-    const int ck = qr_att_chunk_keys(p);
-    if (!ck || sq->len <= 16 * QR_ATT_SB) return 0;
-    const int64_t chunks = (qr_att_seq_keys(sq) + ck - 1) / ck;
-    return (size_t)chunks * (size_t)m->hp.n_kv_heads * qr_att_chunk_bytes(p, m->hp.head_dim);
+    if (!qr_att_chunk_keys(p) || sq->len <= 16 * QR_ATT_SB) return 0;
+    return (size_t)qr_att_seq_chunks(p, sq) * (size_t)m->hp.n_kv_heads * qr_att_chunk_bytes(p, m->hp.head_dim);
 }
 
 /* Where each of seqs[0 .. n) keeps its chunks in a qr_att_laid buffer
@@ -95,9 +98,8 @@ static inline const uint8_t *qr_att_laid_chunk(const qr_att_ctx *s, const qr_seq
     if (!s->laid) return NULL;
     const int64_t at = s->laid->at[sq - s->seqs];
     if (at < 0) return NULL;
-    const int ck = qr_att_chunk_keys(s->path);
-    const int64_t chunks = (qr_att_seq_keys(sq) + ck - 1) / ck;
-    return s->laid->buf + at + (size_t)(kvh * chunks + k0 / ck) * qr_att_chunk_bytes(s->path, s->m->hp.head_dim);
+    const int64_t chunk = kvh * qr_att_seq_chunks(s->path, sq) + k0 / qr_att_chunk_keys(s->path);
+    return s->laid->buf + at + (size_t)chunk * qr_att_chunk_bytes(s->path, s->m->hp.head_dim);
 }
 
 /* Consecutive query rows of one sequence: rows[first .. first + n), n <= 16. */

@@ -141,9 +141,10 @@ static void layout_values(const float *const val[AK], int hd, uint8_t *vt) {
 
 /* Keys and values k0 .. k0 + AK - 1 of sequence sq, kv head kvh, those
  * from key avail on zero, as B tiles into dst: keys, then values. */
-static void lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t n_pre, const float *kpre,
-                    const float *vpre, int64_t k0, int64_t avail, uint8_t *dst) {
+void qr_att_amx_lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t k0, int64_t avail, uint8_t *dst) {
     const int hd = s->m->hp.head_dim;
+    const float *kpre, *vpre;
+    const int64_t n_pre = qr_att_seq_prefix(s, sq, &kpre, &vpre);
     const float *key[AK], *val[AK];
     for (int j = 0; j < AK; j++) {
         const int in = k0 + j < avail;
@@ -152,12 +153,6 @@ static void lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t n_pr
     }
     layout_keys(key, hd, dst);
     layout_values(val, hd, dst + (size_t)2 * (size_t)(hd / 2) * TROW);
-}
-
-void qr_att_amx_lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t k0, int64_t avail, uint8_t *dst) {
-    const float *kpre, *vpre;
-    const int64_t n_pre = qr_att_seq_prefix(s, sq, &kpre, &vpre);
-    lay_out(s, sq, kvh, n_pre, kpre, vpre, k0, avail, dst);
 }
 
 /* The work of one block (n queries, the first seeing keys 0 .. limit0),
@@ -342,7 +337,7 @@ void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_
     for (int64_t k0 = 0; k0 < max_keys; k0 += AK) {
         const uint8_t *kt = qr_att_laid_chunk(s, sq, gr.kvh, k0);
         if (!kt) {
-            lay_out(s, sq, gr.kvh, gr.n_pre, gr.kpre, gr.vpre, k0, max_keys, w.kv);
+            qr_att_amx_lay_out(s, sq, gr.kvh, k0, max_keys, w.kv);
             kt = w.kv;
         }
         const uint8_t *const vt = kt + kbytes;

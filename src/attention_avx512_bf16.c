@@ -150,14 +150,16 @@ static void attend_chunk(const dot_bufs *w, const uint16_t *keys, const uint32_t
 }
 
 /* Keys and values k0 .. avail - 1 (at most DK) of sequence sq, kv head
- * kvh, into dst: the keys as bf16 rows, then the values as rows of key
+ * kvh, into out: the keys as bf16 rows, then the values as rows of key
  * pairs, an odd last key's partner zero. Rows past them are left as they
  * are: a group reads only the keys it sees, and the value pairs that hold
  * them (the partner of its odd last key meets a probability of 0, so it
  * must be a number: zero, or a later key's laid out here). */
-static void lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t n_pre, const float *kpre,
-                    const float *vpre, int64_t k0, int64_t avail, uint16_t *dst) {
+void qr_att_dot_lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t k0, int64_t avail, uint8_t *out) {
     const int hd = s->m->hp.head_dim;
+    const float *kpre, *vpre;
+    const int64_t n_pre = qr_att_seq_prefix(s, sq, &kpre, &vpre);
+    uint16_t *const dst = (uint16_t *)out;
     const int nk = (int)(avail - k0 < DK ? avail - k0 : DK);
     uint32_t *const vals = (uint32_t *)(dst + (size_t)DK * (size_t)hd);
     for (int j = 0; j < nk; j++) {
@@ -172,12 +174,6 @@ static void lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t n_pr
         for (int c = 0; c < hd; c += 16)
             _mm512_store_si512(row + c, qr_bf16_pairs(qr_bf16_16(va + c), vb ? qr_bf16_16(vb + c) : _mm256_setzero_si256()));
     }
-}
-
-void qr_att_dot_lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t k0, int64_t avail, uint8_t *dst) {
-    const float *kpre, *vpre;
-    const int64_t n_pre = qr_att_seq_prefix(s, sq, &kpre, &vpre);
-    lay_out(s, sq, kvh, n_pre, kpre, vpre, k0, avail, (uint16_t *)dst);
 }
 
 void qr_attend_group_dot(const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blks, int nsb, int h0, int nh,
@@ -218,7 +214,7 @@ void qr_attend_group_dot(const qr_att_ctx *s, const int64_t *rows, const qr_att_
         const int nk = (int)(gr.max_keys - k0 < DK ? gr.max_keys - k0 : DK);
         const uint16_t *keys = (const uint16_t *)qr_att_laid_chunk(s, gr.sq, gr.kvh, k0);
         if (!keys) {
-            lay_out(s, gr.sq, gr.kvh, gr.n_pre, gr.kpre, gr.vpre, k0, k0 + nk, w.kv);
+            qr_att_dot_lay_out(s, gr.sq, gr.kvh, k0, k0 + nk, (uint8_t *)w.kv);
             keys = w.kv;
         }
         const uint32_t *const vals = (const uint32_t *)(keys + (size_t)DK * (size_t)hd);

@@ -143,10 +143,6 @@ static int is_earlier_seq(const qr_seq *p, const qr_seq *seqs, size_t n) {
     return a >= lo && a < lo + n * sizeof *seqs && (a - lo) % sizeof *seqs == 0;
 }
 
-static int64_t prefix_len(const qr_seq *sq) {
-    return sq->prefix ? sq->prefix->n_tokens : sq->prefix_seq ? sq->prefix_seq->len : 0;
-}
-
 /* The piece of a workspace block at *off (NULL while only sizing: base NULL). */
 static void *carve(unsigned char *base, size_t *off, size_t bytes) {
     void *p = base ? base + *off : NULL;
@@ -234,7 +230,7 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
         if (sq->capture && (sq->prefix || sq->prefix_seq))
             return qr_error(err, QRANK_E_INVALID_ARGUMENT, "sequence %zu: only a sequence without a prefix is kept",
                             s);
-        int64_t keys = sq->len + prefix_len(sq);
+        int64_t keys = sq->len + qr_seq_prefix_len(sq);
         if (keys > hp->context_length)
             return qr_error(err, QRANK_E_TOO_LONG, "a sequence of %lld tokens exceeds the model's %d positions",
                             (long long)keys, hp->context_length);
@@ -279,7 +275,7 @@ int qr_forward(const qrank_model *m, const int32_t *tokens, const qr_seq *seqs, 
         if (seqs[s].prefix_seq) is_prefix[seqs[s].prefix_seq - seqs] = 1;
     int64_t n_last = 0;
     for (size_t s = 0; s < n_seqs; s++) {
-        const int64_t p0 = prefix_len(&seqs[s]);
+        const int64_t p0 = qr_seq_prefix_len(&seqs[s]);
         for (int64_t j = 0; j < seqs[s].len; j++) {
             row_seq[seqs[s].start + j] = (int64_t)s;
             row_pos[seqs[s].start + j] = p0 + j;

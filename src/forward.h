@@ -42,6 +42,11 @@ typedef struct qr_seq {
     qr_kv_prefix *capture;
 } qr_seq;
 
+/* How many keys of a prefix sequence sq sees before its own. */
+static inline int64_t qr_seq_prefix_len(const qr_seq *sq) {
+    return sq->prefix ? sq->prefix->n_tokens : sq->prefix_seq ? sq->prefix_seq->len : 0;
+}
+
 /* Runs the model over n_seqs packed sequences (no padding anywhere).
  * out_last (optional): n_seqs x hidden, the final-norm hidden state of each
  * sequence's last token; nothing else reaches the final layers' outputs. A
