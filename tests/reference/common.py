@@ -293,9 +293,10 @@ def check_pins(engine, names):
         info = engine.run(["info", "-m", engine.model_path(name)])
         for var, want, key in pinned:
             line = next((l for l in info.splitlines() if l.startswith(key)), "")
-            # "kernels: amx" names the table; "fast attention: bf16 amx" the kind first
-            got = line[len(key):].split()
-            if not got or (got[-1] if var == "QRANK_KERNELS" else got[0]) != want:
+            # "kernels: amx" or "kernels: amx, 1.0 MB of matrices ..." names the table first,
+            # "fast attention: bf16 amx" the kind first
+            got = line[len(key):].replace(",", " ").split()
+            if not got or got[0] != want:
                 print("%-22s %s=%s but %r  FAIL" % (name, var, want, line))
                 ok = False
     return ok
