@@ -3,7 +3,9 @@
  * qr_attention (src/attention.c) on random queries, keys and values of the
  * Qwen3-0.6B shape (16 query heads, 8 kv heads, head dim 128; -H, -K, -d to
  * change), for every path this CPU runs: f32 (FMAs), bf16 on vdpbf16ps
- * (AVX-512 BF16) and bf16 on AMX tiles. The paths take turns, run after run,
+ * (AVX-512 BF16) and bf16 on AMX tiles; the f32 path also in each narrower
+ * vector width the CPU runs (attention_f32_body.h's AVX2 and baseline
+ * builds, which CPUs without AVX-512 get). The paths take turns, run after run,
  * so that a shared machine's slow minutes fall on all of them; each prints
  * its median and best time, its rate (2 x 2 x head_dim operations per query
  * head and key seen: Q.K^T and P.V) and its speed against f32 in the same
@@ -108,22 +110,26 @@ int main(int argc, char **argv) {
     pairs += (double)n_seqs * ((double)len * (double)n_pre + (double)len * (double)(len + 1) / 2.0);
     const double ops = pairs * heads * 4.0 * hd;
 
-    qr_kernels best, k512;
+    qr_kernels best, k512, k2;
     qr_kernels_select(&best, NULL);
     const int has_dot = qr_kernels_select(&k512, "avx512") == 0;
+    const int has_avx2 = qr_kernels_select(&k2, "avx2") == 0;
     const qr_att_path picked = qr_att_default_path(&best); /* as a model loaded here would */
     struct {
         const char *name;
         qr_att_path path;
         int runs_here, laid;
+        int lanes; /* the f32 body's vector width */
     } paths[] = {
-        {"f32", QR_ATT_F32, 1, 0},
-        {"bf16 vdpbf16ps", QR_ATT_BF16_DOT, has_dot, 1},
-        {"  per group", QR_ATT_BF16_DOT, has_dot, 0},
-        {"bf16 amx", QR_ATT_BF16_AMX, best.amx, 1},
-        {"  per group", QR_ATT_BF16_AMX, best.amx, 0},
+        {"f32", QR_ATT_F32, 1, 0, best.f32_lanes},
+        {"  8 lanes", QR_ATT_F32, has_avx2 && best.f32_lanes > 8, 0, 8},
+        {"  4 lanes", QR_ATT_F32, best.f32_lanes > 4, 0, 4},
+        {"bf16 vdpbf16ps", QR_ATT_BF16_DOT, has_dot, 1, 16},
+        {"  per group", QR_ATT_BF16_DOT, has_dot, 0, 16},
+        {"bf16 amx", QR_ATT_BF16_AMX, best.amx, 1, 16},
+        {"  per group", QR_ATT_BF16_AMX, best.amx, 0, 16},
     };
-    enum { NP = 5 };
+    enum { NP = 7 };
     /* forward.c's laid-out keys: a buffer as large as the larger path's */
     int64_t *laid_at = malloc(sizeof(int64_t) * (size_t)ns), *laid_done = malloc(sizeof(int64_t) * (size_t)ns);
     size_t laid_max = 0;
@@ -134,13 +140,15 @@ int main(int argc, char **argv) {
     uint8_t *laid_buf = laid_max ? aligned_alloc(64, (laid_max + 63) / 64 * 64) : NULL;
     if (!laid_at || !laid_done || (laid_max && !laid_buf)) return 1;
     printf("attention: %d sequence(s) of %lld tokens behind a prefix of %lld, %d/%d heads of %d, %d thread(s); "
-           "kernels here: %s\n", n_seqs, (long long)len, (long long)n_pre, heads, kv_heads, hd, threads, best.name);
+           "kernels here: %s (f32 in %d lanes)\n", n_seqs, (long long)len, (long long)n_pre, heads, kv_heads, hd,
+           threads, best.name, best.f32_lanes);
     double *t[NP];
     for (int p = 0; p < NP; p++) t[p] = calloc((size_t)runs, sizeof(double));
     for (int r = -1; r < runs; r++) /* run -1 warms up every path */
         for (int p = 0; p < NP; p++) {
             if (!paths[p].runs_here) continue;
             const qr_att_path path = paths[p].path;
+            m.kernels.f32_lanes = paths[p].lanes;
             qr_att_laid laid = {laid_buf, laid_at, laid_done};
             const size_t laid_bytes = qr_att_laid_plan(&m, path, seqs, (size_t)ns, laid_at);
             memset(laid_done, 0, sizeof(int64_t) * (size_t)ns);

@@ -172,9 +172,34 @@ static inline void *qr_att_take(void *scratch, size_t *at, size_t bytes) {
     return p;
 }
 
-/* attention_avx512_amx.c: the blocks blks[0 .. nsb) (at most QR_ATT_SB,
- * one sequence) for query heads h0 .. h0 + nh - 1 (nh 1 or 2, one kv
- * head), with scratch of qr_attend_amx_scratch bytes (64-byte aligned).
+/* The f32 path's buffers in a thread's scratch (queries and outputs of
+ * QR_ATT_SB blocks of 16 queries for two heads, transposed; a chunk of 64
+ * keys' scores for both heads); returns the bytes they take. With scratch
+ * NULL, only that. */
+static inline size_t qr_att_f32_carve(void *scratch, int hd, float **qt, float **acc, float **p) {
+    const size_t rows = (size_t)hd * 16 * 2 * QR_ATT_SB;
+    size_t at = 0;
+    *qt = qr_att_take(scratch, &at, sizeof(float) * rows);
+    *acc = qr_att_take(scratch, &at, sizeof(float) * rows);
+    *p = qr_att_take(scratch, &at, sizeof(float) * 64 * 16 * 2);
+    return at;
+}
+
+/* attention_f32_body.h, built per ISA: the blocks blks[0 .. nsb) (at most
+ * QR_ATT_SB, one sequence) for query heads h0 .. h0 + nh - 1 (nh 1 or 2,
+ * one kv head), on f32 FMAs, with scratch of qr_att_f32_carve's bytes
+ * (64-byte aligned). The _avx512 build needs the avx512 table's CPU, the
+ * _avx2 one the avx2 table's (kernels/dispatch.c); qr_attention picks by
+ * the model's qr_kernels.f32_lanes. */
+void qr_attend_group_f32_avx512(const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blks, int nsb, int h0,
+                                int nh, const float *q, float *out, void *scratch);
+void qr_attend_group_f32_avx2(const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blks, int nsb, int h0,
+                              int nh, const float *q, float *out, void *scratch);
+void qr_attend_group_f32_generic(const qr_att_ctx *s, const int64_t *rows, const qr_att_block *blks, int nsb, int h0,
+                                 int nh, const float *q, float *out, void *scratch);
+
+/* attention_avx512_amx.c: the same on AMX tiles, with scratch of
+ * qr_attend_amx_scratch bytes (64-byte aligned).
  * Only where s->path is QR_ATT_BF16_AMX. */
 size_t qr_attend_amx_scratch(int head_dim);
 /* Its layout of keys k0 .. k0 + 31 of sequence sq, kv head kvh, those from

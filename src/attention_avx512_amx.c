@@ -18,7 +18,7 @@
  *               keys laid out as B tiles (dim pairs x 16 keys, the layout
  *               of BF16 weights in kernels/avx512_amx.c);
  *   softmax     on the stored scores, a query per row: causal mask, the
- *               row's max, e^(s - max) (vec16.h's exp), the rescale of the
+ *               row's max, e^(s - max) (vec.h's exp), the rescale of the
  *               running sum, probabilities to bf16 as the A tile of
  *   O += P.V    the f32 outputs themselves as C tiles, 16 dims each, B =
  *               the values laid out as key pairs x 16 dims; the rows whose
@@ -38,7 +38,7 @@
  * not mix, chunks start at key 0 whatever the batch, and a chunk that a
  * query cannot see (past its position) changes nothing, its scale being
  * e^0 = 1 exactly and its probabilities 0. So a document scores the same
- * alone or among others (tests/test-vec16.c per sequence, bit for bit;
+ * alone or among others (tests/test-vec.c per sequence, bit for bit;
  * check_batch.py's batch-fast end to end). */
 #include <immintrin.h>
 #include <math.h>
@@ -47,7 +47,9 @@
 #include "attention.h"
 #include "kernels/amx_tiles.h"
 #include "kernels/avx512_shared.h"
-#include "vec16.h"
+#include "vec.h"
+
+_Static_assert(QR_VEC_W == 16, "a block's 16 queries are one vector here");
 
 enum {
     AQ = 16,   /* queries per block: a tile's rows */
@@ -225,16 +227,16 @@ static void softmax_rows(const float *sc_in, float scale, float *m, float *l, in
      * (Letting a max lag behind by up to 8, so that fewer chunks rescale
      * outputs, measured no faster and lost precision: the row's largest
      * probability is then no longer 1, exact in bf16, and the outputs of
-     * test-vec16 moved up to 3.4e-3 from the double ones instead of 1.1e-3.) */
+     * test-vec moved up to 3.4e-3 from the double ones instead of 1.1e-3.) */
     {
-        const qr_v16 old = QR_V16_LOAD(m);
-        const qr_v16 seen = (qr_v16)_mm512_mul_ps(_mm512_castsi512_ps(qr_reduce16(red, QR_RED_MAX_F32)),
+        const qr_vf old = QR_VF_LOAD(m);
+        const qr_vf seen = (qr_vf)_mm512_mul_ps(_mm512_castsi512_ps(qr_reduce16(red, QR_RED_MAX_F32)),
                                                   _mm512_set1_ps(scale));
-        const qr_v16 nm = QR_V16_MAX(old, seen);
-        qr_v16 c = QR_V16_SELECT(nm == QR_V16_SPLAT(-INFINITY), QR_V16_SPLAT(0.0f), old - nm);
-        qr_v16_exp(&c);
-        QR_V16_STORE(corr, c);
-        QR_V16_STORE(m, nm);
+        const qr_vf nm = QR_VF_MAX(old, seen);
+        qr_vf c = QR_VF_SELECT(nm == QR_VF_SPLAT(-INFINITY), QR_VF_SPLAT(0.0f), old - nm);
+        qr_vf_exp(&c);
+        QR_VF_STORE(corr, c);
+        QR_VF_STORE(m, nm);
     }
     for (int r = 0; r < AQ; r++) {
         if (r >= n) {
@@ -243,16 +245,16 @@ static void softmax_rows(const float *sc_in, float scale, float *m, float *l, in
             continue;
         }
         const __m512 vs = _mm512_set1_ps(scale), base = _mm512_set1_ps(-m[r]);
-        qr_v16 p0 = (qr_v16)_mm512_fmadd_ps(sc[r][0], vs, base);
-        qr_v16 p1 = (qr_v16)_mm512_fmadd_ps(sc[r][1], vs, base);
-        qr_v16_exp_nonpos(&p0); /* masked keys: -inf, so 0 */
-        qr_v16_exp_nonpos(&p1);
+        qr_vf p0 = (qr_vf)_mm512_fmadd_ps(sc[r][0], vs, base);
+        qr_vf p1 = (qr_vf)_mm512_fmadd_ps(sc[r][1], vs, base);
+        qr_vf_exp_nonpos(&p0); /* masked keys: -inf, so 0 */
+        qr_vf_exp_nonpos(&p1);
         red[r] = _mm512_castps_si512(_mm512_add_ps((__m512)p0, (__m512)p1));
         _mm512_store_si512(p + r * AK, (__m512i)_mm512_cvtne2ps_pbh((__m512)p1, (__m512)p0));
     }
     {
-        const qr_v16 sums = (qr_v16)_mm512_castsi512_ps(qr_reduce16(red, QR_RED_ADD_F32));
-        QR_V16_STORE(l, QR_V16_LOAD(l) * QR_V16_LOAD(corr) + sums);
+        const qr_vf sums = (qr_vf)_mm512_castsi512_ps(qr_reduce16(red, QR_RED_ADD_F32));
+        QR_VF_STORE(l, QR_VF_LOAD(l) * QR_VF_LOAD(corr) + sums);
     }
 }
 

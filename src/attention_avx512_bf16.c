@@ -28,7 +28,7 @@
  *
  * A query's result depends on its own lane and keys only, and chunks start
  * at key 0 whatever the batch: a document scores the same alone or among
- * others (tests/test-vec16.c, bit for bit). */
+ * others (tests/test-vec.c, bit for bit). */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -36,7 +36,9 @@
 #include "attention.h"
 #include "attention_softmax.h"
 #include "kernels/avx512_shared.h"
-#include "vec16.h"
+#include "vec.h"
+
+_Static_assert(QR_VEC_W == 16, "a block's 16 queries are one vector here");
 
 enum {
     DQ = 16, /* queries per block: the f32 lanes */
@@ -78,7 +80,7 @@ static inline __attribute__((always_inline)) __m512 dot(__m512 acc, __m512i a, u
  * for both query heads: scores, softmax, P.V. */
 static void attend_chunk(const dot_bufs *w, const uint16_t *keys, const uint32_t *vals, int hd, float scale,
                          const uint32_t *const qp[DNH], float *const acc[DNH], int64_t k0, int nk, int64_t limit0,
-                         qr_v16 mx[DNH], qr_v16 sum[DNH]) {
+                         qr_vf mx[DNH], qr_vf sum[DNH]) {
     const int hp = hd / 2;
     float *const sa = w->s, *const sb = w->s + DK * DQ;
     const __m512 vs = _mm512_set1_ps(scale);
@@ -114,11 +116,11 @@ static void attend_chunk(const dot_bufs *w, const uint16_t *keys, const uint32_t
     }
     /* softmax, then the probabilities as bf16 pairs of keys; an odd last
      * key's partner is 0, so the value row it meets adds nothing */
-    qr_v16 corr[DNH];
+    qr_vf corr[DNH];
     const int np = (nk + 1) / 2;
     for (int e = 0; e < DNH; e++) {
         float *s = w->s + e * DK * DQ;
-        qr_att_softmax16(s, nk, k0, limit0, &mx[e], &sum[e], &corr[e]);
+        qr_att_softmax(s, nk, k0, limit0, &mx[e], &sum[e], &corr[e]);
         if (nk % 2) _mm512_store_ps(s + nk * DQ, _mm512_setzero_ps());
         uint32_t *p = w->p + e * (DK / 2) * DQ;
         for (int i = 0; i < np; i++)
@@ -186,7 +188,7 @@ void qr_attend_group_dot(const qr_att_ctx *s, const int64_t *rows, const qr_att_
     const size_t qsz = (size_t)hp * DQ, asz = (size_t)hd * DQ;
     const uint32_t *qp[QR_ATT_SB][DNH];
     float *acc[QR_ATT_SB][DNH];
-    qr_v16 mx[QR_ATT_SB][DNH], sum[QR_ATT_SB][DNH];
+    qr_vf mx[QR_ATT_SB][DNH], sum[QR_ATT_SB][DNH];
     for (int b = 0; b < nsb; b++) {
         const qr_att_block blk = blks[b];
         for (int e = 0; e < DNH; e++) {
@@ -206,8 +208,8 @@ void qr_attend_group_dot(const qr_att_ctx *s, const int64_t *rows, const qr_att_
                 for (int c = 0; c < hp; c++) qb[c * DQ + r] = row[c];
             }
             memset(acc[b][e], 0, sizeof(float) * asz);
-            mx[b][e] = QR_V16_SPLAT(-INFINITY);
-            sum[b][e] = QR_V16_SPLAT(0.0f);
+            mx[b][e] = QR_VF_SPLAT(-INFINITY);
+            sum[b][e] = QR_VF_SPLAT(0.0f);
         }
     }
     for (int64_t k0 = 0; k0 < gr.max_keys; k0 += DK) {

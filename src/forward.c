@@ -35,9 +35,10 @@ void qr_kv_prefix_free(qr_kv_prefix *kv) {
     memset(kv, 0, sizeof *kv);
 }
 
-/* Built for AVX-512, AVX2 and plain x86-64 (target_clones), as attention
- * and SiLU are: 2.7% -> 2.3% of a 500-post run (the rest is waiting on the
- * hidden rows). Every build gives the same bits: the eight sums are lanes
+/* Built for AVX-512, AVX2 and plain x86-64 (target_clones): 2.7% -> 2.3%
+ * of a 500-post run (the rest is waiting on the hidden rows). Plain loops
+ * over arrays, which GCC vectorises in each clone by itself; vec.h's
+ * vectors of a fixed width would not fit the narrower ISAs' registers. Every build gives the same bits: the eight sums are lanes
  * whatever the vector width, and a float times a float is exact in double,
  * fused or not (the 500 scores came out byte for byte the same). */
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void rmsnorm(float *out, const float *x,
@@ -125,7 +126,7 @@ static int attention_mlp(const qrank_model *m, const qr_layer *ly, const qr_att_
     float *gu_y[2] = {b->gate, b->up};
     rc = qr_matmul_n(K, nt, prec, 2, gu_w, b->xn, n, gu_y, err);
     if (rc) return rc;
-    qr_silu_mul(b->gate, b->up, n * hp->ffn, nt);
+    qr_silu_mul(b->gate, b->up, n * hp->ffn, K->f32_lanes, nt);
     rc = qr_matmul(K, nt, prec, ly->w_down, b->gate, n, b->ob, err);
     if (rc) return rc;
 #pragma omp parallel for num_threads(nt) schedule(static)

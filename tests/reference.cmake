@@ -45,6 +45,15 @@ add_test(NAME reference-fast-bf16-avx512
                  A-gguf-bf16 B-hf-bf16 C-gguf-bf16)
 set_tests_properties(reference-fast-bf16-avx512 PROPERTIES FIXTURES_REQUIRED qrank_reference_models TIMEOUT 300
                      ENVIRONMENT QRANK_KERNELS=avx512 SKIP_RETURN_CODE 77)
+# The exact path on the AVX2 and baseline tables: their matrix kernels, and the f32 attention and
+# SiLU built for 8 and 4 lanes (vec_avx2.c, vec_generic.c), which CPUs without AVX-512 run.
+foreach(table avx2 generic)
+  add_test(NAME reference-rerank-${table}
+           COMMAND ${QRANK_PYTHON} ${QRANK_REF_DIR}/check_rerank.py $<TARGET_FILE:qrank> ${QRANK_REF_MODELS}
+                   A-gguf-f32 B-gguf-f32 C-gguf-q8_0 D-gguf-q4_k)
+  set_tests_properties(reference-rerank-${table} PROPERTIES FIXTURES_REQUIRED qrank_reference_models TIMEOUT 300
+                       ENVIRONMENT QRANK_KERNELS=${table} SKIP_RETURN_CODE 77)
+endforeach()
 # Attention on vdpbf16ps (attention_avx512_bf16.c), which only AMD CPUs pick by themselves: head
 # dims 32, 16 and 48 (A, B, C), a lone query head per kv head in C; and a document alone
 # against the same in a batch.

@@ -75,6 +75,7 @@ static int cpu_is_amd(void) {
 
 static void fill_generic(qr_kernels *k) {
     k->name = "generic";
+    k->f32_lanes = 4;
     k->gemm_f32 = qr_gemm_f32_generic;
     k->gemm_q8_0 = qr_gemm_q8_0_generic;
     k->gemm_bf16 = qr_gemm_bf16_generic;
@@ -115,6 +116,7 @@ static void pack_amx(const qr_tensor *w, void *dst) {
 
 static void fill_avx2(qr_kernels *k, int vnni) {
     k->name = vnni ? "avxvnni" : "avx2";
+    k->f32_lanes = 8;
     k->gemm_f32 = qr_gemm_f32_avx2;
     k->gemm_q8_0 = vnni ? qr_gemm_q8_0_avxvnni : qr_gemm_q8_0_avx2;
     k->gemm_bf16 = qr_gemm_bf16_avx2;
@@ -128,6 +130,7 @@ static void fill_avx2(qr_kernels *k, int vnni) {
 
 static void fill_avx512(qr_kernels *k) {
     k->name = "avx512";
+    k->f32_lanes = 16;
     k->gemm_f32 = qr_gemm_f32_avx512;
     k->gemm_q8_0 = qr_gemm_q8_0_avx512;
     k->gemm_bf16 = qr_gemm_bf16_avx512;

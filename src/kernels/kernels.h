@@ -39,6 +39,11 @@ typedef struct qr_kernels {
      * FMA's rate, twice an FMA's work, so that the fast path picks it by
      * itself (dispatch.c says where) */
     int bf16_dot, bf16_dot_fast;
+    /* The floats in one of this table's vector registers: 16 (avx512,
+     * amx), 8 (avx2, avxvnni), 4 (generic, SSE2). Picks the build of vec.h's
+     * width-generic code that runs (vec_avx512.c, vec_avx2.c,
+     * vec_generic.c): attention's f32 path and SiLU. */
+    int f32_lanes;
     /* Exact: X in f32, W widened exactly, f32 accumulation. Any weight type. */
     qr_gemm_fn gemm_f32;
     /* Fast: NULL when this ISA has nothing faster for that weight type. */

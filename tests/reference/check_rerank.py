@@ -10,6 +10,11 @@ reference (both start from the same dequantised weights; the engine computes
 in f32, the reference in f64). The scores must also spread (max - min > 0.05)
 so that a wrong engine cannot pass by giving every document the same answer,
 and the reported prompt_tokens must be the official prompts' total.
+
+With QRANK_KERNELS in the environment (reference-rerank-avx2,
+reference-rerank-generic: the f32 attention and SiLU built for 8 and 4
+lanes, which CPUs without AVX-512 run) every model must report that table;
+a CPU that cannot run it makes the test exit 77, reported as skipped.
 """
 
 import sys
@@ -58,7 +63,9 @@ def main(argv):
         sys.stderr.write("no model names given\n")
         return 2
     start = time.time()
-    ok = True
+    ok = common.check_pins(engine, names)
+    if ok == 77:
+        return 77
     for name in names:
         try:
             ok &= check_model(engine, name)
