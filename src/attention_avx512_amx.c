@@ -10,24 +10,30 @@
  * attention. The exact path never comes here.
  *
  * The loop is attention.c's: up to QR_ATT_SB blocks of 16 consecutive
- * queries of one sequence walk its keys together, 32 at a time, with an
- * online softmax per query. Per block and chunk, for both query heads of
- * the kv head at once:
- *   S = Q.K^T   two C tiles per head (16 queries x 16 keys each), A = the
- *               queries' 32 dims at a time (bf16 rows), B = the chunk's
- *               keys laid out as B tiles (dim pairs x 16 keys, the layout
- *               of BF16 weights in kernels/avx512_amx.c);
+ * queries of one sequence walk its keys together, 64 at a time (a step of
+ * two chunks of 32, the layout's unit), with an online softmax per query.
+ * Per block and step, for both query heads of the kv head at once:
+ *   S = Q.K^T   per chunk two C tiles per head (16 queries x 16 keys each),
+ *               A = the queries' 32 dims at a time (bf16 rows), B = the
+ *               chunk's keys laid out as B tiles (dim pairs x 16 keys, the
+ *               layout of BF16 weights in kernels/avx512_amx.c);
  *   softmax     on the stored scores, a query per row: causal mask, the
  *               row's max, e^(s - max) (vec.h's exp), the rescale of the
- *               running sum, probabilities to bf16 as the A tile of
+ *               running sum, probabilities to bf16 as the A tiles of
  *   O += P.V    the f32 outputs themselves as C tiles, 16 dims each, B =
- *               the values laid out as key pairs x 16 dims; the rows whose
- *               max has grown rescaled on vectors first (a few per chunk,
- *               fewer and fewer as the keys go on). Summing in place
- *               rather than through a buffer that vectors add to the
- *               outputs takes a third of the vector work per chunk away
- *               (bench-attention: 4,096 tokens 0.9-1.25x, run to run, 100
- *               posts the same).
+ *               the values laid out as key pairs x 16 dims, both chunks'
+ *               products summed before the C tile goes back to memory;
+ *               the rows whose max has grown rescaled on vectors first (a
+ *               few per step, fewer and fewer as the keys go on). Summing
+ *               in place rather than through a buffer that vectors add to
+ *               the outputs takes a third of the vector work per chunk
+ *               away (bench-attention: 4,096 tokens 0.9-1.25x, run to run,
+ *               100 posts the same). The outputs' tile loads and stores
+ *               bound this loop more than the products or the softmax do
+ *               (bench-attention, 2,048 tokens, 1 thread, without the
+ *               stores: 57-60 against 88-98 ms): steps of 64 keys rather
+ *               than 32 halve them (4,096 tokens, 2 threads, 2.94-3.34x
+ *               -> 3.37-3.60x f32; 100 posts 1.57-1.61x -> 1.71-1.75x).
  * Keys and values are laid out as tiles once per chunk for every block
  * of the group and both query heads of the kv head; a sequence long enough
  * for several groups has them laid out once per layer instead (qr_att_laid
@@ -54,6 +60,7 @@ _Static_assert(QR_VEC_W == 16, "a block's 16 queries are one vector here");
 enum {
     AQ = 16,   /* queries per block: a tile's rows */
     AK = 32,   /* keys per chunk: two score tiles, and one P tile's 32 bf16 */
+    AS = 64,   /* keys per softmax and P.V step: two chunks */
     ANH = 2,   /* query heads per call (one kv head) */
     TROW = 64, /* bytes of every tile row */
 };
@@ -63,10 +70,10 @@ typedef struct {
     uint16_t *q;  /* [SB][ANH][AQ][hd] bf16 queries, rows past a block's zero */
     float *o;     /* [SB][ANH][AQ][hd] outputs, not yet divided by the sum */
     float *m, *l; /* [SB][ANH][AQ] running max (scaled scores) and sum */
-    uint8_t *kv;  /* the chunk laid out: [2][hd / 2][TROW] keys 0-15 and 16-31 as B tiles, then
-                   * [hd / 16][AK / 2][TROW] values as B tiles, 16 dims each */
-    float *s;     /* [ANH][AQ][AK] scores of both heads */
-    uint16_t *p;  /* [2][ANH][AQ][AK] probabilities, bf16: the A tiles of P.V (two items in flight) */
+    uint8_t *kv;  /* two chunks laid out, each [2][hd / 2][TROW] keys 0-15 and 16-31 as B tiles,
+                   * then [hd / 16][AK / 2][TROW] values as B tiles, 16 dims each */
+    float *s;     /* [ANH][AQ][AS] scores of both heads */
+    uint16_t *p;  /* [2][ANH][AQ][AS] probabilities, bf16: the A tiles of P.V (two items in flight) */
     float *corr;  /* [2][ANH][AQ] their factors for the outputs summed before */
 } amx_att_bufs;
 
@@ -78,9 +85,9 @@ static size_t carve(void *scratch, int hd, amx_att_bufs *w) {
     w->o = qr_att_take(scratch, &at, per * (size_t)hd * 4);
     w->m = qr_att_take(scratch, &at, per * 4);
     w->l = qr_att_take(scratch, &at, per * 4);
-    w->kv = qr_att_take(scratch, &at, (size_t)2 * (size_t)(hd / 2) * TROW + ng * (AK / 2) * TROW);
-    w->s = qr_att_take(scratch, &at, (size_t)ANH * AQ * AK * 4);
-    w->p = qr_att_take(scratch, &at, (size_t)2 * ANH * AQ * AK * 2);
+    w->kv = qr_att_take(scratch, &at, 2 * ((size_t)2 * (size_t)(hd / 2) * TROW + ng * (AK / 2) * TROW));
+    w->s = qr_att_take(scratch, &at, (size_t)ANH * AQ * AS * 4);
+    w->p = qr_att_take(scratch, &at, (size_t)2 * ANH * AQ * AS * 2);
     w->corr = qr_att_take(scratch, &at, (size_t)2 * ANH * AQ * 4);
     return at;
 }
@@ -158,8 +165,8 @@ void qr_att_amx_lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t 
 }
 
 /* The work of one block (n queries, the first seeing keys 0 .. limit0),
- * both query heads, against the laid-out chunk at key k0 comes in three
- * steps, which qr_attend_group_amx runs one block behind another: the tile
+ * both query heads, against the laid-out chunks of the step at key k0
+ * comes in three parts, which qr_attend_group_amx runs one block behind another: the tile
  * unit does the next block's Q.K^T and this one's P.V while the vector unit
  * computes the next softmax, and each buffer is read well after the stores
  * that fill it (a tile load waits until vector stores reach L1, and vector
@@ -168,8 +175,10 @@ void qr_att_amx_lay_out(const qr_att_ctx *s, const qr_seq *sq, int kvh, int64_t 
  * A tiles against each B tile: every key and value tile loaded serves both,
  * and each C tile is one chain of products. */
 
-/* Step 1, tiles: both heads' scores into w->s. */
-static void qk_tiles(const amx_att_bufs *w, const uint8_t *kt, int hd, const uint16_t *q0, const uint16_t *q1) {
+/* Part 1, tiles: both heads' scores of one chunk into w->s, at column col
+ * (0 or AK). */
+static void qk_tiles(const amx_att_bufs *w, const uint8_t *kt, int hd, const uint16_t *q0, const uint16_t *q1,
+                     int col) {
     /* S[head][half] in tiles 0, 1 (head 0) and 5, 6 (head 1); A = the
      * heads' queries, 32 dims at a time (2, 7); B = keys 0-15, 16-31 (3, 4) */
     TILE_ZERO(0);
@@ -186,41 +195,41 @@ static void qk_tiles(const amx_att_bufs *w, const uint8_t *kt, int hd, const uin
         TILE_DPBF16PS(1, 2, 4);
         TILE_DPBF16PS(6, 7, 4);
     }
-    float *const s0 = w->s, *const s1 = w->s + AQ * AK;
-    TILE_STORE(0, s0, AK * 4);
-    TILE_STORE(1, s0 + 16, AK * 4);
-    TILE_STORE(5, s1, AK * 4);
-    TILE_STORE(6, s1 + 16, AK * 4);
+    float *const s0 = w->s + col, *const s1 = w->s + AQ * AS + col;
+    TILE_STORE(0, s0, AS * 4);
+    TILE_STORE(1, s0 + 16, AS * 4);
+    TILE_STORE(5, s1, AS * 4);
+    TILE_STORE(6, s1 + 16, AS * 4);
 }
 
-/* Step 2, vectors: the masked softmax of one head's scores sc, the
- * running max m and sum l updated, the probabilities (bf16) to p and the
- * factor for what was summed before to corr. */
-static void softmax_rows(const float *sc_in, float scale, float *m, float *l, int n, int64_t limit0, int64_t k0,
+/* Part 2, vectors: the masked softmax of one head's scores sc (a block
+ * that sees no key of the second chunk has not computed its scores, and
+ * masks them all), the running max m and sum l updated, the probabilities (bf16) to p and the factor for what
+ * was summed before to corr. */
+static void softmax_rows(float *sc_in, float scale, float *m, float *l, int n, int64_t limit0, int64_t k0,
                          uint16_t *p, float *corr) {
-    /* scores, masked: key k0 + j is seen by query r when k0 + j <= limit0 + r
-     * (which also hides keys past the sequence); then all sixteen rows'
-     * maxima at once */
+    /* scores, masked in place: key k0 + j is seen by query r when k0 + j <=
+     * limit0 + r (which also hides keys past the sequence); each row's max
+     * into red, then all sixteen rows' maxima at once */
     const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
-    __m512 sc[AQ][2];
     __m512i red[AQ];
     for (int r = 0; r < AQ; r++) {
         if (r >= n) {
-            sc[r][0] = sc[r][1] = neg_inf;
             red[r] = _mm512_castps_si512(neg_inf);
             continue;
         }
-        __m512 s0 = _mm512_load_ps(sc_in + r * AK), s1 = _mm512_load_ps(sc_in + r * AK + 16);
-        const int64_t seen = limit0 + r - k0 + 1; /* keys of the chunk this query sees */
-        if (seen < AK) {
-            const __mmask16 m0 = seen >= 16 ? 0xffff : seen <= 0 ? 0 : (__mmask16)((1u << seen) - 1);
-            const __mmask16 m1 = seen <= 16 ? 0 : (__mmask16)((1u << (seen - 16)) - 1);
-            s0 = _mm512_mask_mov_ps(neg_inf, m0, s0);
-            s1 = _mm512_mask_mov_ps(neg_inf, m1, s1);
-        }
-        sc[r][0] = s0;
-        sc[r][1] = s1;
-        red[r] = _mm512_castps_si512(_mm512_max_ps(s0, s1));
+        float *row = sc_in + r * AS;
+        __m512 v[4];
+        for (int i = 0; i < 4; i++) v[i] = _mm512_load_ps(row + 16 * i);
+        const int64_t seen = limit0 + r - k0 + 1; /* keys of the step this query sees */
+        if (seen < AS)
+            for (int i = 0; i < 4; i++) {
+                const int64_t c = seen - 16 * i;
+                const __mmask16 mk = c >= 16 ? 0xffff : c <= 0 ? 0 : (__mmask16)((1u << c) - 1);
+                v[i] = _mm512_mask_mov_ps(neg_inf, mk, v[i]);
+                _mm512_store_ps(row + 16 * i, v[i]);
+            }
+        red[r] = _mm512_castps_si512(_mm512_max_ps(_mm512_max_ps(v[0], v[1]), _mm512_max_ps(v[2], v[3])));
     }
     /* new maxima and the factor for what was summed under the old ones:
      * a row that sees nothing here keeps its max and a factor of e^0 = 1.
@@ -240,17 +249,22 @@ static void softmax_rows(const float *sc_in, float scale, float *m, float *l, in
     }
     for (int r = 0; r < AQ; r++) {
         if (r >= n) {
-            _mm512_store_si512(p + r * AK, _mm512_setzero_si512());
+            _mm512_store_si512(p + r * AS, _mm512_setzero_si512());
+            _mm512_store_si512(p + r * AS + 32, _mm512_setzero_si512());
             red[r] = _mm512_setzero_si512();
             continue;
         }
         const __m512 vs = _mm512_set1_ps(scale), base = _mm512_set1_ps(-m[r]);
-        qr_vf p0 = (qr_vf)_mm512_fmadd_ps(sc[r][0], vs, base);
-        qr_vf p1 = (qr_vf)_mm512_fmadd_ps(sc[r][1], vs, base);
-        qr_vf_exp_nonpos(&p0); /* masked keys: -inf, so 0 */
-        qr_vf_exp_nonpos(&p1);
-        red[r] = _mm512_castps_si512(_mm512_add_ps((__m512)p0, (__m512)p1));
-        _mm512_store_si512(p + r * AK, (__m512i)_mm512_cvtne2ps_pbh((__m512)p1, (__m512)p0));
+        const float *row = sc_in + r * AS;
+        qr_vf e[4];
+        for (int i = 0; i < 4; i++) {
+            e[i] = (qr_vf)_mm512_fmadd_ps(_mm512_load_ps(row + 16 * i), vs, base);
+            qr_vf_exp_nonpos(&e[i]); /* masked keys: -inf, so 0 */
+        }
+        red[r] = _mm512_castps_si512(_mm512_add_ps(_mm512_add_ps((__m512)e[0], (__m512)e[1]),
+                                                   _mm512_add_ps((__m512)e[2], (__m512)e[3])));
+        _mm512_store_si512(p + r * AS, (__m512i)_mm512_cvtne2ps_pbh((__m512)e[1], (__m512)e[0]));
+        _mm512_store_si512(p + r * AS + 32, (__m512i)_mm512_cvtne2ps_pbh((__m512)e[3], (__m512)e[2]));
     }
     {
         const qr_vf sums = (qr_vf)_mm512_castsi512_ps(qr_reduce16(red, QR_RED_ADD_F32));
@@ -269,39 +283,41 @@ static void rescale_rows(float *o, const float *corr, int hd) {
     }
 }
 
-/* Step 3, tiles (vectors for rescaled rows): both heads' outputs o0, o1 ([AQ][hd] f32) rescaled by their
- * corr where the max moved, then O += P.V on tiles, in place: the C tiles
- * are the outputs, 16 dims each; A = the heads' probabilities p (bf16,
- * [ANH][AQ][AK]: tiles 2, 7), B = the values of those 16 dims (3, 4), each
- * against both heads; two groups of dims at a time (C tiles 0, 1 and 5,
- * 6). */
-static void pv_tiles(const uint8_t *vt, int hd, const uint16_t *p, const float *corr, float *o0, float *o1,
-                     int64_t k0) {
-    if (k0 > 0) { /* at the first chunk, the outputs are still zeros: nothing to rescale, and no vector
+/* Part 3, tiles (vectors for rescaled rows): both heads' outputs o0, o1
+ * ([AQ][hd] f32) rescaled by their corr where the max moved, then O += P.V
+ * on tiles, in place, over both chunks of the step (vt1 NULL: the first
+ * only): the C tiles are the outputs, 16 dims each, loaded and stored once
+ * per 64 keys; A = the heads' probabilities p (bf16, [ANH][AQ][AS]: keys
+ * 0-31 in tiles 2 and 6, 32-63 in 3 and 7), B = the values of those 16
+ * dims, one tile per chunk (4, 5), each against both heads (C tiles 0, 1). */
+static void pv_tiles(const uint8_t *vt0, const uint8_t *vt1, int hd, const uint16_t *p, const float *corr,
+                     float *o0, float *o1, int64_t k0) {
+    if (k0 > 0) { /* at the first step, the outputs are still zeros: nothing to rescale, and no vector
                    * stores for the tile loads to wait on */
         rescale_rows(o0, corr, hd);
         rescale_rows(o1, corr + AQ, hd);
     }
     const size_t vstep = (AK / 2) * TROW, ostride = (size_t)hd * 4;
-    TILE_LOAD(2, p, AK * 2);
-    TILE_LOAD(7, p + AQ * AK, AK * 2);
-    for (int g = 0; g < hd / 16; g += 2) { /* hd / 16 is even (hd % 32 == 0) */
-        const uint8_t *v = vt + (size_t)g * vstep;
+    TILE_LOAD(2, p, AS * 2);
+    TILE_LOAD(6, p + AQ * AS, AS * 2);
+    if (vt1) {
+        TILE_LOAD(3, p + AK, AS * 2);
+        TILE_LOAD(7, p + AQ * AS + AK, AS * 2);
+    }
+    for (int g = 0; g < hd / 16; g++) {
         float *a0 = o0 + 16 * g, *a1 = o1 + 16 * g;
         TILE_LOAD(0, a0, ostride);
         TILE_LOAD(1, a1, ostride);
-        TILE_LOAD(3, v, TROW);
-        TILE_DPBF16PS(0, 2, 3);
-        TILE_DPBF16PS(1, 7, 3);
-        TILE_LOAD(5, a0 + 16, ostride);
-        TILE_LOAD(6, a1 + 16, ostride);
-        TILE_LOAD(4, v + vstep, TROW);
-        TILE_DPBF16PS(5, 2, 4);
-        TILE_DPBF16PS(6, 7, 4);
+        TILE_LOAD(4, vt0 + (size_t)g * vstep, TROW);
+        TILE_DPBF16PS(0, 2, 4);
+        TILE_DPBF16PS(1, 6, 4);
+        if (vt1) {
+            TILE_LOAD(5, vt1 + (size_t)g * vstep, TROW);
+            TILE_DPBF16PS(0, 3, 5);
+            TILE_DPBF16PS(1, 7, 5);
+        }
         TILE_STORE(0, a0, ostride);
         TILE_STORE(1, a1, ostride);
-        TILE_STORE(5, a0 + 16, ostride);
-        TILE_STORE(6, a1 + 16, ostride);
     }
 }
 
@@ -335,36 +351,42 @@ void qr_attend_group_amx(const qr_att_ctx *s, const int64_t *rows, const qr_att_
         }
     }
     configure_all();
-    const size_t kbytes = (size_t)2 * (size_t)(hd / 2) * TROW;
-    for (int64_t k0 = 0; k0 < max_keys; k0 += AK) {
-        const uint8_t *kt = qr_att_laid_chunk(s, sq, gr.kvh, k0);
-        if (!kt) {
-            qr_att_amx_lay_out(s, sq, gr.kvh, k0, max_keys, w.kv);
-            kt = w.kv;
+    const size_t kbytes = (size_t)2 * (size_t)(hd / 2) * TROW, cbytes = kbytes + (size_t)(hd / 16) * (AK / 2) * TROW;
+    for (int64_t k0 = 0; k0 < max_keys; k0 += AS) {
+        const uint8_t *kt[2] = {NULL, NULL};
+        for (int c = 0; c < 2 && k0 + c * AK < max_keys; c++) {
+            kt[c] = qr_att_laid_chunk(s, sq, gr.kvh, k0 + c * AK);
+            if (!kt[c]) {
+                qr_att_amx_lay_out(s, sq, gr.kvh, k0 + c * AK, max_keys, w.kv + c * cbytes);
+                kt[c] = w.kv + c * cbytes;
+            }
         }
-        const uint8_t *const vt = kt + kbytes;
-        /* the blocks of this chunk, each one step behind the next: its
+        /* the blocks of this step, each one step behind the next: its
          * P.V after the next one's scores */
-        int prev = -1, slot = 0;
-        const size_t pslot = (size_t)ANH * AQ * AK, cslot = (size_t)ANH * AQ;
+        int prev = -1, prev_two = 0, slot = 0;
+        const size_t pslot = (size_t)ANH * AQ * AS, cslot = (size_t)ANH * AQ;
         for (int b = 0; b <= nsb; b++) {
             const int live = b < nsb && k0 < n_keys[b];
+            const int two = live && k0 + AK < n_keys[b]; /* the block sees keys of the second chunk */
             if (live) {
                 const size_t at = (size_t)b * ANH;
-                qk_tiles(&w, kt, hd, w.q + at * qhd, w.q + (at + 1) * qhd);
+                qk_tiles(&w, kt[0], hd, w.q + at * qhd, w.q + (at + 1) * qhd, 0);
+                if (two) qk_tiles(&w, kt[1], hd, w.q + at * qhd, w.q + (at + 1) * qhd, AK);
             }
             if (prev >= 0)
-                pv_tiles(vt, hd, w.p + (slot ^ 1) * pslot, w.corr + (slot ^ 1) * cslot,
-                         w.o + (size_t)prev * ANH * qhd, w.o + ((size_t)prev * ANH + 1) * qhd, k0);
+                pv_tiles(kt[0] + kbytes, prev_two ? kt[1] + kbytes : NULL, hd, w.p + (slot ^ 1) * pslot,
+                         w.corr + (slot ^ 1) * cslot, w.o + (size_t)prev * ANH * qhd,
+                         w.o + ((size_t)prev * ANH + 1) * qhd, k0);
             if (live)
                 for (int e = 0; e < ANH; e++) {
                     const size_t at = (size_t)(b * ANH + e);
-                    softmax_rows(w.s + (size_t)e * AQ * AK, gr.scale, w.m + at * AQ, w.l + at * AQ, blks[b].n,
-                                 limit0[b], k0, w.p + slot * pslot + (size_t)e * AQ * AK,
+                    softmax_rows(w.s + (size_t)e * AQ * AS, gr.scale, w.m + at * AQ, w.l + at * AQ, blks[b].n,
+                                 limit0[b], k0, w.p + slot * pslot + (size_t)e * AQ * AS,
                                  w.corr + slot * cslot + (size_t)e * AQ);
                 }
             if (live) slot ^= 1;
             prev = live ? b : -1;
+            prev_two = two;
         }
     }
     __asm__ volatile("tilerelease" ::: "memory");
