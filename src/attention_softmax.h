@@ -13,12 +13,12 @@
 #include "vec.h"
 
 /* Masks the keys each query cannot see (key k0 + j is seen by the lanes
- * with limit0 + lane >= k0 + j, lane counted from p), replaces the nk scores by e^(s - max),
- * and updates the running max *mx and sum *sum; *corr gets the factor for
- * what was summed under the old max. Always inlined, so it is built for
- * the ISA of its caller. */
+ * with limit0 + lane >= k0 + j, lane counted from p), replaces the nk
+ * scores by e^(s - max), and updates the running max *mx and sum *sum;
+ * *corr gets the factor for what was summed under the old max. Always
+ * inlined, so it is built for the ISA of its caller. */
 static inline __attribute__((always_inline)) void qr_att_softmax(float *p, int nk, int64_t k0, int64_t limit0,
-                                                                   qr_vf *mx, qr_vf *sum, qr_vf *corr) {
+                                                                 qr_vf *mx, qr_vf *sum, qr_vf *corr) {
     const qr_vf lanef = QR_VF_IOTA;
     const qr_vf neg_inf = QR_VF_SPLAT(-INFINITY), zero = QR_VF_SPLAT(0.0f);
     /* Only a chunk that crosses the diagonal needs a mask. Lanes past the

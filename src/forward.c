@@ -38,9 +38,10 @@ void qr_kv_prefix_free(qr_kv_prefix *kv) {
 /* Built for AVX-512, AVX2 and plain x86-64 (target_clones): 2.7% -> 2.3%
  * of a 500-post run (the rest is waiting on the hidden rows). Plain loops
  * over arrays, which GCC vectorises in each clone by itself; vec.h's
- * vectors of a fixed width would not fit the narrower ISAs' registers. Every build gives the same bits: the eight sums are lanes
- * whatever the vector width, and a float times a float is exact in double,
- * fused or not (the 500 scores came out byte for byte the same). */
+ * vectors of a fixed width would not fit the narrower ISAs' registers.
+ * Every build gives the same bits: the eight sums are lanes whatever the
+ * vector width, and a float times a float is exact in double, fused or not
+ * (the 500 scores came out byte for byte the same). */
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void rmsnorm(float *out, const float *x,
                                                                                 const float *w, int n, double eps) {
     /* eight running sums: independent lanes the compiler can vectorise
