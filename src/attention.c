@@ -20,7 +20,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
-enum { ATT_BQ = 16, ATT_SB = QR_ATT_SB, ATT_ITEMS_PER_THREAD = 8 };
+enum { ATT_BQ = QR_ATT_BQ, ATT_SB = QR_ATT_SB, ATT_ITEMS_PER_THREAD = 8 };
 
 /* For the sequences kept laid out (qr_att_laid), the chunks that the rows
  * of this call made complete or new; returns -1 when out of memory. A
@@ -122,10 +122,9 @@ int qr_attention(const qr_att_ctx *s, const int64_t *rows, int64_t n, const floa
      * threads that allocate grow heaps of their own, and a long-running
      * server's memory creeps. */
     const qr_att_path path = qr_att_path_for(s->path, hd);
-    float *unused;
     const size_t per_thread = path == QR_ATT_BF16_AMX   ? qr_attend_amx_scratch(hd)
                               : path == QR_ATT_BF16_DOT ? qr_attend_dot_scratch(hd)
-                                                        : qr_att_f32_carve(NULL, hd, &unused, &unused, &unused);
+                                                        : qr_attend_f32_scratch(hd);
     /* the f32 path in the model's kernel table's vector width */
     const int lanes = s->m->kernels.f32_lanes;
     void (*const f32_group)(const qr_att_ctx *, const int64_t *, const qr_att_block *, int, int, int, const float *,

@@ -11,7 +11,12 @@
 #include "model.h"
 
 enum { QR_ATT_DOT_MAX_HD = 512 };
-enum { QR_ATT_SB = 8 }; /* blocks of one sequence that walk its keys together */
+enum {
+    QR_ATT_BQ = 16,     /* queries per block: consecutive rows of one sequence */
+    QR_ATT_SB = 8,      /* blocks of one sequence that walk its keys together */
+    QR_ATT_NH = 2,      /* query heads per work item, sharing one kv head */
+    QR_ATT_F32_BK = 64, /* keys per chunk on the f32 path */
+};
 
 /* Keys and values laid out for a bf16 path once per layer.
  *
@@ -173,21 +178,25 @@ static inline void *qr_att_take(void *scratch, size_t *at, size_t bytes) {
 }
 
 /* The f32 path's buffers in a thread's scratch (queries and outputs of
- * QR_ATT_SB blocks of 16 queries for two heads, transposed; a chunk of 64
- * keys' scores for both heads); returns the bytes they take. With scratch
- * NULL, only that. */
+ * QR_ATT_SB blocks for QR_ATT_NH heads, transposed; a chunk's scores for
+ * those heads); returns the bytes they take. With scratch NULL, only that:
+ * qr_attend_f32_scratch. */
 static inline size_t qr_att_f32_carve(void *scratch, int hd, float **qt, float **acc, float **p) {
-    const size_t rows = (size_t)hd * 16 * 2 * QR_ATT_SB;
+    const size_t rows = (size_t)hd * QR_ATT_BQ * QR_ATT_NH * QR_ATT_SB;
     size_t at = 0;
     *qt = qr_att_take(scratch, &at, sizeof(float) * rows);
     *acc = qr_att_take(scratch, &at, sizeof(float) * rows);
-    *p = qr_att_take(scratch, &at, sizeof(float) * 64 * 16 * 2);
+    *p = qr_att_take(scratch, &at, sizeof(float) * QR_ATT_F32_BK * QR_ATT_BQ * QR_ATT_NH);
     return at;
+}
+static inline size_t qr_attend_f32_scratch(int hd) {
+    float *qt, *acc, *p;
+    return qr_att_f32_carve(NULL, hd, &qt, &acc, &p);
 }
 
 /* attention_f32_body.h, built per ISA: the blocks blks[0 .. nsb) (at most
  * QR_ATT_SB, one sequence) for query heads h0 .. h0 + nh - 1 (nh 1 or 2,
- * one kv head), on f32 FMAs, with scratch of qr_att_f32_carve's bytes
+ * one kv head), on f32 FMAs, with scratch of qr_attend_f32_scratch bytes
  * (64-byte aligned). The _avx512 build needs the avx512 table's CPU, the
  * _avx2 one the avx2 table's (kernels/dispatch.c); qr_attention picks by
  * the model's qr_kernels.f32_lanes. */

@@ -20,9 +20,9 @@
 #include "vec.h"
 
 enum {
-    F32_BQ = 16,
-    F32_BK = 64,
-    F32_NH = 2,
+    F32_BQ = QR_ATT_BQ,
+    F32_BK = QR_ATT_F32_BK,
+    F32_NH = QR_ATT_NH,
     F32_SB = QR_ATT_SB,
     F32_W = QR_VEC_W,
     /* keys through Q.K^T, and output dims through P.V, per step, each for
