@@ -269,27 +269,31 @@ static double bench_path(const qr_kernels *k, const path *p, weights *mats, cons
     double ops = 0.0, mat_ops[N_MATS], mat_best[N_MATS];
     for (int m = 0; m < N_MATS; m++) {
         const int64_t n_in = layer[m].n_in;
-        acts[m] = (qr_acts){QR_TYPE_F32, NULL, 0, 0};
+        acts[m] = (qr_acts){QR_TYPE_F32, NULL, 0, 0, 0};
         if (p->kind == KIND_INT8) {
-            /* q8u rows where the table has quantize_q8u (the k-quant
-             * kernels need it, as in matmul.c), Q8_0 blocks elsewhere */
-            const int u = k->quantize_q8u != NULL;
-            const size_t rb = u ? qr_q8u_row_bytes(n_in) : qr_row_bytes(QR_TYPE_Q8_0, n_in);
+            /* as matmul.c chooses: q8w rows for Q8_0 weights where the table
+             * has quantize_q8w, else q8u rows where it has quantize_q8u (the
+             * k-quant kernels need them), else Q8_0 blocks */
+            const int wide = p->wtype == QR_TYPE_Q8_0 && k->quantize_q8w != NULL;
+            const int u = !wide && k->quantize_q8u != NULL;
+            const size_t rb = wide ? qr_q8w_row_bytes(n_in) : u ? qr_q8u_row_bytes(n_in) : qr_row_bytes(QR_TYPE_Q8_0, n_in);
             acts_q8[m] = malloc(rb * (size_t)n_rows);
             for (int64_t r = 0; r < n_rows; r++) {
                 uint8_t *dst = (uint8_t *)acts_q8[m] + rb * (size_t)r;
-                if (u)
+                if (wide)
+                    k->quantize_q8w(x + r * max_in, dst, n_in);
+                else if (u)
                     k->quantize_q8u(x + r * max_in, dst, n_in);
                 else
                     k->quantize_q8_0(x + r * max_in, dst, n_in);
             }
-            acts[m] = (qr_acts){QR_TYPE_Q8_0, acts_q8[m], rb, u};
+            acts[m] = (qr_acts){QR_TYPE_Q8_0, acts_q8[m], rb, u, wide};
         } else if (p->kind == KIND_BF16) {
             const size_t rb = (size_t)n_in * 2;
             acts_bf[m] = malloc(rb * (size_t)n_rows);
             for (int64_t r = 0; r < n_rows; r++)
                 k->to_bf16(x + r * max_in, (uint16_t *)((uint8_t *)acts_bf[m] + rb * (size_t)r), n_in);
-            acts[m] = (qr_acts){QR_TYPE_BF16, acts_bf[m], rb, 0};
+            acts[m] = (qr_acts){QR_TYPE_BF16, acts_bf[m], rb, 0, 0};
         }
         mats[m].w.packed = p->packed ? mats[m].packed : NULL;
         mat_ops[m] = 2.0 * (double)n_rows * (double)n_in * (double)layer[m].n_out;

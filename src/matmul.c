@@ -57,13 +57,16 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
         }
     const qr_tensor *w0 = ws[0];
     qr_gemm_fn gemm = k->gemm_f32;
-    qr_acts acts = {QR_TYPE_F32, NULL, 0, 0};
+    qr_acts acts = {QR_TYPE_F32, NULL, 0, 0, 0};
     void *scratch = NULL;
     if (precision == QRANK_PRECISION_FAST) {
         if (w0->type == QR_TYPE_Q8_0 && k->gemm_q8_0 && n_in % QR_QK8_0 == 0) {
             acts.type = QR_TYPE_Q8_0;
-            acts.q8u = k->quantize_q8u != NULL;
-            acts.row_bytes = acts.q8u ? qr_q8u_row_bytes(n_in) : qr_row_bytes(QR_TYPE_Q8_0, n_in);
+            acts.q8w = k->quantize_q8w != NULL;
+            acts.q8u = !acts.q8w && k->quantize_q8u != NULL;
+            acts.row_bytes = acts.q8w   ? qr_q8w_row_bytes(n_in)
+                             : acts.q8u ? qr_q8u_row_bytes(n_in)
+                                        : qr_row_bytes(QR_TYPE_Q8_0, n_in);
             gemm = k->gemm_q8_0;
         } else if (qr_q8x16k_type(w0->type) && k->gemm_kq && k->quantize_q8u && all_packed(ws, n_w)) {
             acts.type = QR_TYPE_Q8_0; /* int8 activations, as for Q8_0 weights */
@@ -86,8 +89,12 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
 #pragma omp parallel for num_threads(n_threads) schedule(static) reduction(| : bad)
             for (int64_t r = 0; r < n_rows; r++) {
                 void *dst = (char *)scratch + (size_t)r * acts.row_bytes;
+                if (acts.q8w) {
+                    bad |= k->quantize_q8w(x + r * n_in, dst, n_in); /* checks as it goes */
+                    continue;
+                }
                 if (acts.q8u) {
-                    bad |= k->quantize_q8u(x + r * n_in, dst, n_in); /* checks as it goes */
+                    bad |= k->quantize_q8u(x + r * n_in, dst, n_in);
                     continue;
                 }
                 bad |= has_nonfinite(x + r * n_in, n_in);

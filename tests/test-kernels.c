@@ -10,9 +10,9 @@
  *               within 1e-5 of the block-wise rounding scale (avx512, which
  *               uses FMAs and folds the +128 offset into them). Checked with and
  *               without a load-time packed copy, from Q8_0 blocks and (tables
- *               with quantize_q8u) from the q8u layout, and on bytes the
- *               quantiser never makes (-128) so that the offset tricks are
- *               exercised.
+ *               with quantize_q8u, quantize_q8w) from the q8u and q8w
+ *               layouts, and on bytes the quantiser never makes (-128) so
+ *               that the offset tricks are exercised.
  *   gemm_f32    every weight type, within 1e-5 of sum |x_i w_i| of generic.
  *   gemm_kq     Q4_0, Q4_K, Q6_K packed as q8x16k with q8u rows,
  *               within 1e-5 of the block-wise rounding scale of
@@ -23,11 +23,11 @@
  *   gemm_bf16   the same tolerance (vdpbf16ps and AMX round in their own
  *               order); bit for bit the same with and without the table's
  *               packed copy (amx), and a row alone the same as among others.
- *   quantize_q8_0, quantize_q8u, to_bf16 bit-identical, on random data and on the hard
- *               cases: halfway values, zero blocks, f16 overflow and
- *               subnormal scales, NaN and infinity for bf16; quantize_q8u
- *               also in groups of sixteen blocks with a tail, and its
- *               report of NaN and infinity.
+ *   quantize_q8_0, quantize_q8u, quantize_q8w, to_bf16 bit-identical, on
+ *               random data and on the hard cases: halfway values, zero
+ *               blocks, f16 overflow and subnormal scales, NaN and infinity
+ *               for bf16; quantize_q8u also in groups of sixteen blocks with
+ *               a tail; both layouts' reports of NaN and infinity.
  * Every output slot outside [o_begin, o_end) x rows holds a sentinel that
  * must survive, so a kernel writing past its range fails too. */
 #include <math.h>
@@ -236,7 +236,7 @@ static void test_gemm_f32(const qr_kernels *k) {
         {QR_TYPE_Q8_0, {32, 96, 2080}},   {QR_TYPE_Q4_0, {32, 96, 1056}},  {QR_TYPE_Q4_K, {256, 1280, 2304}},
         {QR_TYPE_Q6_K, {256, 1280, 2304}},
     };
-    const qr_acts none = {QR_TYPE_F32, NULL, 0, 0};
+    const qr_acts none = {QR_TYPE_F32, NULL, 0, 0, 0};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         for (int v = 0; v < 3; v++) {
             const int64_t n_in = cases[c].n_in[v];
@@ -311,6 +311,16 @@ static uint8_t *make_acts_q8u(const shape *s, const void *q, size_t rb, size_t *
     return qu;
 }
 
+/* The same rows in the q8w layout, also padded. */
+static uint8_t *make_acts_q8w(const shape *s, const void *q, size_t rb, size_t *row_bytes) {
+    *row_bytes = qr_q8w_row_bytes(s->n_in) + 6;
+    uint8_t *qw = xmalloc(*row_bytes * (size_t)s->n_rows);
+    memset(qw, 0x5a, *row_bytes * (size_t)s->n_rows);
+    for (int64_t r = 0; r < s->n_rows; r++)
+        qr_q8w_from_q8_0((const uint8_t *)q + (size_t)r * rb, qw + (size_t)r * *row_bytes, s->n_in);
+    return qw;
+}
+
 /* The rounding scale of a Q8_0 x Q8_0 dot: per block |d_w d_x| times
  * (sum |x_i w_i| + 128 |sum w_i|), the largest magnitude a kernel's float
  * steps see when it folds the +128 offset in after the integer dot. */
@@ -359,7 +369,7 @@ static void test_gemm_q8_0(const qr_kernels *k) {
             for (int raw = 0; raw < 2; raw++) {
                 size_t rb;
                 void *q = make_acts_q8(k, s, x, raw, &rb);
-                const qr_acts acts = {QR_TYPE_Q8_0, q, rb, 0};
+                const qr_acts acts = {QR_TYPE_Q8_0, q, rb, 0, 0};
                 /* avx512 applies block scales with FMAs (avx512.c says why),
                  * the others exactly as generic.c does */
                 const int fused = strcmp(k->name, "avx512") == 0 || strcmp(k->name, "amx") == 0;
@@ -367,19 +377,22 @@ static void test_gemm_q8_0(const qr_kernels *k) {
                 float *ref = fresh_y(s);
                 w.packed = NULL;
                 qr_gemm_q8_0_generic(&w, x, &acts, s->n_rows, s->ldx, ref, s->ldy, s->o_begin, s->o_end);
-                size_t urb = 0;
+                size_t urb = 0, wrb = 0;
                 uint8_t *qu = k->quantize_q8u ? make_acts_q8u(s, q, rb, &urb) : NULL;
-                const qr_acts acts_u = {QR_TYPE_Q8_0, qu, urb, 1};
+                uint8_t *qw = k->quantize_q8w ? make_acts_q8w(s, q, rb, &wrb) : NULL;
+                /* every activation layout the table reads: blocks, q8u, q8w */
+                const qr_acts layouts[3] = {acts, {QR_TYPE_Q8_0, qu, urb, 1, 0}, {QR_TYPE_Q8_0, qw, wrb, 0, 1}};
+                static const char *const layout_names[3] = {"", " q8u", " q8w"};
                 float *unpacked_y = NULL;
-                for (int form = 0; form < (packed ? 2 : 1) * (qu ? 2 : 1); form++) {
-                    const int use_packed = packed ? form % 2 : 0, use_u = qu ? form / (packed ? 2 : 1) : 0;
+                for (int form = 0; form < 2 * 3; form++) {
+                    const int use_packed = form % 2, lay = form / 2;
+                    if ((use_packed && !packed) || (lay == 1 && !qu) || (lay == 2 && !qw)) continue;
                     w.packed = use_packed ? packed : NULL;
                     float *y = fresh_y(s);
-                    k->gemm_q8_0(&w, x, use_u ? &acts_u : &acts, s->n_rows, s->ldx, y, s->ldy, s->o_begin,
-                                 s->o_end);
+                    k->gemm_q8_0(&w, x, &layouts[lay], s->n_rows, s->ldx, y, s->ldy, s->o_begin, s->o_end);
                     char what[96];
                     snprintf(what, sizeof what, "%s gemm_q8_0%s%s%s", k->name, use_packed ? " packed" : "",
-                             use_u ? " q8u" : "", raw ? " raw bytes" : "");
+                             layout_names[lay], raw ? " raw bytes" : "");
                     compare(what, s, y, ref, sc, fused ? 1e-5 : 0.0);
                     /* Bit for bit the file layout's result: calls switch to a
                      * copy the moment it is made (packing.h), mid-request. */
@@ -400,6 +413,7 @@ static void test_gemm_q8_0(const qr_kernels *k) {
                 w.packed = NULL;
                 free(ref);
                 free(qu);
+                free(qw);
                 free(q);
             }
             free(x);
@@ -637,10 +651,10 @@ static void test_gemm_kq(const qr_kernels *k) {
                 for (int raw = 0; raw < 2; raw++) {
                     size_t rb;
                     void *q = make_acts_q8(k, s, x, raw, &rb);
-                    const qr_acts acts = {QR_TYPE_Q8_0, q, rb, 0};
+                    const qr_acts acts = {QR_TYPE_Q8_0, q, rb, 0, 0};
                     size_t urb;
                     uint8_t *qu = make_acts_q8u(s, q, rb, &urb);
-                    const qr_acts acts_u = {QR_TYPE_Q8_0, qu, urb, 1};
+                    const qr_acts acts_u = {QR_TYPE_Q8_0, qu, urb, 1, 0};
                     w.packed = NULL;
                     float *ref = fresh_y(s);
                     qr_gemm_kq_generic(&w, x, &acts, s->n_rows, s->ldx, ref, s->ldy, s->o_begin, s->o_end);
@@ -704,7 +718,7 @@ static void test_gemm_bf16(const qr_kernels *k) {
                 for (int64_t j = 0; j < n_in; j++)
                     xr[r * s->ldx + j] = qr_bf16_to_f32(((const uint16_t *)(xb + (size_t)r * rb))[j]);
             }
-            const qr_acts acts = {QR_TYPE_BF16, xb, rb, 0};
+            const qr_acts acts = {QR_TYPE_BF16, xb, rb, 0, 0};
             float *ref = fresh_y(s), *y = fresh_y(s);
             qr_gemm_bf16_generic(&w, x, &acts, s->n_rows, s->ldx, ref, s->ldy, s->o_begin, s->o_end);
             w.packed = NULL;
@@ -728,7 +742,7 @@ static void test_gemm_bf16(const qr_kernels *k) {
              * rows alone, bit for bit its row of the whole call. */
             for (int64_t r = 0; r < s->n_rows; r += s->n_rows / 3 + 1) {
                 float *y1 = fresh_y(s);
-                const qr_acts one = {QR_TYPE_BF16, xb + (size_t)r * rb, rb, 0};
+                const qr_acts one = {QR_TYPE_BF16, xb + (size_t)r * rb, rb, 0, 0};
                 k->gemm_bf16(&w, x + r * s->ldx, &one, 1, s->ldx, y1, s->ldy, s->o_begin, s->o_end);
                 CHECK(memcmp(y1, y + r * s->ldy, sizeof(float) * (size_t)s->ldy) == 0,
                       "%s: row %lld alone differs from the same row among %lld (%lld inputs)", what, (long long)r,
@@ -863,6 +877,32 @@ static void test_quantize(const qr_kernels *k) {
         free(u);
         free(want);
     }
+    if (k->quantize_q8w) {
+        /* the q8w layout: the same values as int16, scales widened */
+        const size_t wbytes = qr_q8w_row_bytes(N);
+        uint8_t *u = xmalloc(wbytes), *want = xmalloc(wbytes);
+        memset(u, 0x33, wbytes);
+        CHECK(k->quantize_q8w(x, u, N) == 0, "%s quantize_q8w finds a NaN or infinity in finite data", k->name);
+        qr_q8w_from_q8_0(a, want, N);
+        CHECK(memcmp(u, want, wbytes) == 0, "%s quantize_q8w differs from generic's blocks", k->name);
+        const int at[3] = {5, 300, N - 1};
+        const float bad[3] = {NAN, INFINITY, -INFINITY};
+        for (int t = 0; t < 3; t++) {
+            const float keep = x[at[t]];
+            x[at[t]] = bad[t];
+            CHECK(k->quantize_q8w(x, u, N) == 1, "%s quantize_q8w misses %g at %d", k->name, (double)bad[t], at[t]);
+            x[at[t]] = keep;
+        }
+        const qr_block_q8_0 *ga = (const qr_block_q8_0 *)a;
+        int16_t v;
+        float d3;
+        memcpy(&v, u + 2 * (3 * 32 + 5), 2);
+        memcpy(&d3, u + (size_t)NB * 64 + 4 * 3, 4);
+        CHECK(v == ga[3].qs[5] && d3 == qr_f16_to_f32(ga[3].d), "%s: q8w block 3 is not laid out as q8_0x16.h says",
+              k->name);
+        free(u);
+        free(want);
+    }
     /* d of block 4 must be +inf in f16, of block 5 a subnormal */
     const qr_block_q8_0 *blk = (const qr_block_q8_0 *)b;
     CHECK(blk[4].d == 0x7c00, "%s: block 4 scale %#x, expected f16 infinity", k->name, blk[4].d);
@@ -929,8 +969,8 @@ static void test_reference(void) {
             qr_quantize_q8_0_generic(x + r * s.ldx, q8 + (size_t)r * q8_rb, s.n_in);
             qr_to_bf16_generic(x + r * s.ldx, (uint16_t *)(bf + (size_t)r * bf_rb), s.n_in);
         }
-        const qr_acts none = {QR_TYPE_F32, NULL, 0, 0}, aq8 = {QR_TYPE_Q8_0, q8, q8_rb, 0},
-                      abf = {QR_TYPE_BF16, bf, bf_rb, 0};
+        const qr_acts none = {QR_TYPE_F32, NULL, 0, 0, 0}, aq8 = {QR_TYPE_Q8_0, q8, q8_rb, 0, 0},
+                      abf = {QR_TYPE_BF16, bf, bf_rb, 0, 0};
         float *y = fresh_y(&s), *yf = fresh_y(&s);
         if (types[t] == QR_TYPE_Q8_0)
             qr_gemm_q8_0_generic(&w, x, &aq8, s.n_rows, s.ldx, y, s.ldy, 0, s.n_out);

@@ -122,6 +122,7 @@ static void fill_avx2(qr_kernels *k, int vnni) {
     k->gemm_bf16 = qr_gemm_bf16_avx2;
     k->quantize_q8_0 = qr_quantize_q8_0_avx2;
     k->quantize_q8u = qr_quantize_q8u_avx2;
+    k->quantize_q8w = vnni ? NULL : qr_quantize_q8w_avx2; /* vpdpbusd reads q8u in place */
     k->to_bf16 = qr_to_bf16_avx2;
     k->gemm_kq = vnni ? qr_gemm_kq_avxvnni : qr_gemm_kq_avx2;
     k->pack_size = pack_size_simd;

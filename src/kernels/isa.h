@@ -23,6 +23,7 @@ void qr_gemm_kq_avxvnni(const qr_tensor *w, const float *x, const qr_acts *xq, i
                         float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
 void qr_quantize_q8_0_avx2(const float *x, void *out, int64_t n);
 int qr_quantize_q8u_avx2(const float *x, void *out, int64_t n);
+int qr_quantize_q8w_avx2(const float *x, void *out, int64_t n);
 void qr_to_bf16_avx2(const float *x, uint16_t *out, int64_t n);
 /* q8x16k.h's layouts, the same bytes as qr_q8x16k_pack */
 void qr_q8x16k_pack_avx2(const qr_tensor *w, void *dst);

@@ -24,6 +24,9 @@ typedef struct qr_acts {
     /* Q8_0 only: 0 for rows of Q8_0 blocks, 1 for rows in the q8u layout
      * (kernels/q8_0x16.h), which only tables with quantize_q8u read. */
     int q8u;
+    /* Q8_0 only, for gemm_q8_0 of tables with quantize_q8w: 1 for rows in
+     * the q8w layout (kernels/q8_0x16.h); q8u is then 0. */
+    int q8w;
 } qr_acts;
 
 typedef void (*qr_gemm_fn)(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows,
@@ -62,6 +65,11 @@ typedef struct qr_kernels {
      * nothing), 0 otherwise: the check matmul.c needs, in the same pass.
      * NULL in tables whose gemm_q8_0 reads Q8_0 blocks only (generic). */
     int (*quantize_q8u)(const float *x, void *out, int64_t n);
+    /* Optional, the same in the q8w layout (qr_q8w_row_bytes(n) bytes), which
+     * matmul.c then prefers for Q8_0 weights (gemm_kq keeps q8u); gemm_q8_0
+     * takes every layout. NULL where the kernel would gain nothing from it
+     * (all tables but avx2). */
+    int (*quantize_q8w)(const float *x, void *out, int64_t n);
     /* Optional, once per model (packing.c; model.c says which and when):
      * pack_size(w) is the size of w laid out for this table's fast kernel (0:
      * nothing to gain for this tensor), pack(w, dst) writes it to dst

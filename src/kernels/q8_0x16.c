@@ -52,3 +52,17 @@ void qr_q8u_from_q8_0(const void *q8_0, void *out, int64_t n) {
         memcpy(sums + 4 * b, &fs, 4);
     }
 }
+
+void qr_q8w_from_q8_0(const void *q8_0, void *out, int64_t n) {
+    const qr_block_q8_0 *blk = q8_0;
+    const int64_t nb = n / QR_QK8_0;
+    uint8_t *q = out, *d = q + 2 * n;
+    for (int64_t b = 0; b < nb; b++) {
+        for (int j = 0; j < QR_QK8_0; j++) {
+            const int16_t v = blk[b].qs[j];
+            memcpy(q + 2 * (b * QR_QK8_0 + j), &v, 2);
+        }
+        const float f = qr_f16_to_f32(blk[b].d);
+        memcpy(d + 4 * b, &f, 4);
+    }
+}

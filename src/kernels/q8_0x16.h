@@ -35,6 +35,12 @@ _Static_assert(sizeof(qr_q8_0x16) == 576, "a packed group-block is nine cache li
  * Same values as Q8_0 blocks, in the form the inner loop reads without a
  * copy. */
 static inline size_t qr_q8u_row_bytes(int64_t n) { return (size_t)(n / QR_QK8_0) * (QR_QK8_0 + 8); }
+/* The q8w layout, for kernels without an int8 dot product (the avx2
+ * table's vpmaddwd): a row of n values is n int16, each int8 value widened,
+ * then one float per block, its f16 scale widened. Twice the bytes of q8u,
+ * but the inner loop broadcasts pairs of values straight from it, where q8u
+ * would be widened again for every sixteen outputs. */
+static inline size_t qr_q8w_row_bytes(int64_t n) { return (size_t)n * 2 + (size_t)(n / QR_QK8_0) * 4; }
 /* Where a kernel tile finds its activation rows: row r's block b is the 32
  * bytes at q + r * q_stride + 32 * b (values + 128, so that vpdpbusd may take
  * them as unsigned), its scale the float at d + r * d_stride + 4 * b. Either
@@ -53,6 +59,8 @@ static inline qr_q8_view qr_q8u_view(const qr_acts *xq, int64_t r0, int64_t b0, 
 
 /* Rewrites a row of Q8_0 blocks (n values) in the q8u layout. */
 void qr_q8u_from_q8_0(const void *q8_0, void *out, int64_t n);
+/* The same in the q8w layout. */
+void qr_q8w_from_q8_0(const void *q8_0, void *out, int64_t n);
 
 /* Bytes of w packed, or 0 when w is not a Q8_0 matrix. */
 size_t qr_q8_0x16_size(const qr_tensor *w);
