@@ -219,6 +219,7 @@ static const path paths[] = {
     {"q8_0 avx512", "avx512", QR_TYPE_Q8_0, 0, KIND_INT8},
     {"q8_0 avxvnni packed", "avxvnni", QR_TYPE_Q8_0, 1, KIND_INT8},
     {"q8_0 avx2 packed", "avx2", QR_TYPE_Q8_0, 1, KIND_INT8},
+    {"q8_0 avx2", "avx2", QR_TYPE_Q8_0, 0, KIND_INT8},
     {"q8_0 generic", "generic", QR_TYPE_Q8_0, 0, KIND_INT8},
     {"q4_k avx512 packed", "avx512", QR_TYPE_Q4_K, 1, KIND_INT8},
     {"q6_k avx512 packed", "avx512", QR_TYPE_Q6_K, 1, KIND_INT8},
