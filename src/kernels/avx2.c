@@ -314,51 +314,6 @@ static inline __attribute__((always_inline)) void q8_scale_add(__m256 *acc, __m2
     *acc = _mm256_add_ps(*acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), s));
 }
 
-/* The group's 16 outputs for MR rows with AVX-VNNI, from partial sums `in`
- * (rows 16 floats apart; NULL: from zero) into y, lanes where m0 / m1 say.
- * The sums stay in registers for the whole chunk (the fifteen of sixteen
- * YMM registers the tile needs at most), as in avx512.c; the block scale is
- * applied as generic.c does, in the same order, so the result is still
- * bit-identical. */
-static inline __attribute__((always_inline)) void q8_tile_vnni(const qr_q8_0x16 *gp, const qr_q8_view *xv, int nb,
-                                                               int MR, const float *in, float *y, int64_t ldy,
-                                                               __m256i m0, __m256i m1) {
-    __m256 acc[Q8_MR][2];
-    for (int r = 0; r < MR; r++)
-        for (int h = 0; h < 2; h++) acc[r][h] = in ? _mm256_load_ps(in + 16 * r + 8 * h) : _mm256_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        __m256i isum[Q8_MR][2];
-        for (int h = 0; h < 2; h++) {
-            const __m256i c = _mm256_slli_epi32(
-                _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(gp[b].negsum + 8 * h))), 7);
-            for (int r = 0; r < MR; r++) isum[r][h] = c;
-        }
-        for (int k = 0; k < 8; k++) {
-            const __m256i w0 = _mm256_loadu_si256((const __m256i *)gp[b].qs[k]);
-            const __m256i w1 = _mm256_loadu_si256((const __m256i *)(gp[b].qs[k] + 32));
-            for (int r = 0; r < MR; r++) {
-                int32_t x4;
-                memcpy(&x4, xv->q + (size_t)r * xv->q_stride + 32 * b + 4 * k, 4);
-                const __m256i xb = _mm256_set1_epi32(x4);
-                isum[r][0] = _mm256_dpbusd_avx_epi32(isum[r][0], xb, w0);
-                isum[r][1] = _mm256_dpbusd_avx_epi32(isum[r][1], xb, w1);
-            }
-        }
-        for (int h = 0; h < 2; h++) {
-            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gp[b].d + 8 * h)));
-            for (int r = 0; r < MR; r++) {
-                float dx;
-                memcpy(&dx, xv->d + (size_t)r * xv->d_stride + 4 * b, 4);
-                q8_scale_add(&acc[r][h], isum[r][h], dw, dx);
-            }
-        }
-    }
-    for (int r = 0; r < MR; r++) {
-        _mm256_maskstore_ps(y + r * ldy, m0, acc[r][0]);
-        _mm256_maskstore_ps(y + r * ldy + 8, m1, acc[r][1]);
-    }
-}
-
 /* Without VNNI the products are vpmaddwd on int16: exact for every int8
  * value (vpmaddubsw would saturate on the +128 activations, and its sign
  * trick fails on a -128 weight). A chunk's weights are widened once and
@@ -388,28 +343,53 @@ static void q8_widen_chunk(const qr_q8_0x16 *gp, int nb, q8_wide *wd) {
             }
 }
 
-/* The group's 16 outputs for MR rows from the widened chunk, with partial
- * sums in and out as q8_tile_vnni: the same registers, the same float
- * steps in the same order, so the result is bit-identical to it. */
-static inline __attribute__((always_inline)) void q8_tile_madd(const qr_q8_0x16 *gp, const q8_wide *wd,
-                                                               const qr_q8_view *xv, int nb, int MR, const float *in,
-                                                               float *y, int64_t ldy, __m256i m0, __m256i m1) {
+/* The group's 16 outputs for MR rows, from partial sums `in` (rows 16
+ * floats apart; NULL: from zero) into y, lanes where m0 / m1 say. With
+ * AVX-VNNI the products are vpdpbusd on the group's bytes and q8u rows,
+ * corrected by -128 * sum(w); without it, vpmaddwd on the widened chunk
+ * and q8w rows (block b at 64 b bytes). The sums stay in registers for the
+ * whole chunk (the fifteen of sixteen YMM registers the tile needs at most),
+ * as in avx512.c; the block scale is applied as generic.c does, in the same
+ * order, so the result is still bit-identical. */
+static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *gp, const q8_wide *wd,
+                                                          const qr_q8_view *xv, int nb, int MR, int VNNI,
+                                                          const float *in, float *y, int64_t ldy, __m256i m0,
+                                                          __m256i m1) {
     __m256 acc[Q8_MR][2];
     for (int r = 0; r < MR; r++)
         for (int h = 0; h < 2; h++) acc[r][h] = in ? _mm256_load_ps(in + 16 * r + 8 * h) : _mm256_setzero_ps();
     for (int b = 0; b < nb; b++) {
         __m256i isum[Q8_MR][2];
-        for (int r = 0; r < MR; r++) isum[r][0] = isum[r][1] = _mm256_setzero_si256();
+        if (VNNI) {
+            for (int h = 0; h < 2; h++) {
+                const __m256i c = _mm256_slli_epi32(
+                    _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(gp[b].negsum + 8 * h))), 7);
+                for (int r = 0; r < MR; r++) isum[r][h] = c;
+            }
+            for (int k = 0; k < 8; k++) {
+                const __m256i w0 = _mm256_loadu_si256((const __m256i *)gp[b].qs[k]);
+                const __m256i w1 = _mm256_loadu_si256((const __m256i *)(gp[b].qs[k] + 32));
+                for (int r = 0; r < MR; r++) {
+                    int32_t x4;
+                    memcpy(&x4, xv->q + (size_t)r * xv->q_stride + 32 * b + 4 * k, 4);
+                    const __m256i xb = _mm256_set1_epi32(x4);
+                    isum[r][0] = _mm256_dpbusd_avx_epi32(isum[r][0], xb, w0);
+                    isum[r][1] = _mm256_dpbusd_avx_epi32(isum[r][1], xb, w1);
+                }
+            }
+        } else {
+            for (int r = 0; r < MR; r++) isum[r][0] = isum[r][1] = _mm256_setzero_si256();
 #pragma GCC unroll 2
-        for (int p = 0; p < 16; p++) {
-            const __m256i w0 = _mm256_load_si256((const __m256i *)wd->v[b][p]);
-            const __m256i w1 = _mm256_load_si256((const __m256i *)(wd->v[b][p] + 16));
-            for (int r = 0; r < MR; r++) {
-                int32_t x2;
-                memcpy(&x2, xv->q + (size_t)r * xv->q_stride + 64 * b + 4 * p, 4);
-                const __m256i xb = _mm256_set1_epi32(x2);
-                isum[r][0] = _mm256_add_epi32(isum[r][0], _mm256_madd_epi16(w0, xb));
-                isum[r][1] = _mm256_add_epi32(isum[r][1], _mm256_madd_epi16(w1, xb));
+            for (int p = 0; p < 16; p++) {
+                const __m256i w0 = _mm256_load_si256((const __m256i *)wd->v[b][p]);
+                const __m256i w1 = _mm256_load_si256((const __m256i *)(wd->v[b][p] + 16));
+                for (int r = 0; r < MR; r++) {
+                    int32_t x2;
+                    memcpy(&x2, xv->q + (size_t)r * xv->q_stride + 64 * b + 4 * p, 4);
+                    const __m256i xb = _mm256_set1_epi32(x2);
+                    isum[r][0] = _mm256_add_epi32(isum[r][0], _mm256_madd_epi16(w0, xb));
+                    isum[r][1] = _mm256_add_epi32(isum[r][1], _mm256_madd_epi16(w1, xb));
+                }
             }
         }
         for (int h = 0; h < 2; h++) {
@@ -474,9 +454,9 @@ static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, co
                                            sizeof rows.dx[0]};
                         }
                         switch (mr) {
-                        case 1: q8_tile_vnni(gp, &xv, nb, 1, in, out, ld, k0, k1); break;
-                        case 2: q8_tile_vnni(gp, &xv, nb, 2, in, out, ld, k0, k1); break;
-                        default: q8_tile_vnni(gp, &xv, nb, 3, in, out, ld, k0, k1); break;
+                        case 1: q8_tile(gp, NULL, &xv, nb, 1, 1, in, out, ld, k0, k1); break;
+                        case 2: q8_tile(gp, NULL, &xv, nb, 2, 1, in, out, ld, k0, k1); break;
+                        default: q8_tile(gp, NULL, &xv, nb, 3, 1, in, out, ld, k0, k1); break;
                         }
                     } else {
                         qr_q8_view xv; /* rows of int16 values: block b at q + 64 b */
@@ -490,9 +470,9 @@ static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, co
                                               sizeof rows16.qs[0], sizeof rows16.dx[0]};
                         }
                         switch (mr) {
-                        case 1: q8_tile_madd(gp, &wide, &xv, nb, 1, in, out, ld, k0, k1); break;
-                        case 2: q8_tile_madd(gp, &wide, &xv, nb, 2, in, out, ld, k0, k1); break;
-                        default: q8_tile_madd(gp, &wide, &xv, nb, 3, in, out, ld, k0, k1); break;
+                        case 1: q8_tile(gp, &wide, &xv, nb, 1, 0, in, out, ld, k0, k1); break;
+                        case 2: q8_tile(gp, &wide, &xv, nb, 2, 0, in, out, ld, k0, k1); break;
+                        default: q8_tile(gp, &wide, &xv, nb, 3, 0, in, out, ld, k0, k1); break;
                         }
                     }
                 }
