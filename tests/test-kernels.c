@@ -300,25 +300,25 @@ static void *packed_copy(const qr_kernels *k, const qr_tensor *w) {
     return packed;
 }
 
-/* The same rows in the q8u layout, for tables that read it; its rows padded
- * too, by a count that misaligns the scales. */
-static uint8_t *make_acts_q8u(const shape *s, const void *q, size_t rb, size_t *row_bytes) {
-    *row_bytes = qr_q8u_row_bytes(s->n_in) + 6;
-    uint8_t *qu = xmalloc(*row_bytes * (size_t)s->n_rows);
-    memset(qu, 0x5a, *row_bytes * (size_t)s->n_rows);
+/* The same rows in another layout (q8u or q8w, through its plain-C
+ * converter), for tables that read it; its rows padded too, by a count that
+ * misaligns the scales. */
+static uint8_t *make_acts_as(const shape *s, const void *q, size_t rb, size_t layout_bytes,
+                             void (*from_q8_0)(const void *, void *, int64_t), size_t *row_bytes) {
+    *row_bytes = layout_bytes + 6;
+    uint8_t *out = xmalloc(*row_bytes * (size_t)s->n_rows);
+    memset(out, 0x5a, *row_bytes * (size_t)s->n_rows);
     for (int64_t r = 0; r < s->n_rows; r++)
-        qr_q8u_from_q8_0((const uint8_t *)q + (size_t)r * rb, qu + (size_t)r * *row_bytes, s->n_in);
-    return qu;
+        from_q8_0((const uint8_t *)q + (size_t)r * rb, out + (size_t)r * *row_bytes, s->n_in);
+    return out;
 }
 
-/* The same rows in the q8w layout, also padded. */
+static uint8_t *make_acts_q8u(const shape *s, const void *q, size_t rb, size_t *row_bytes) {
+    return make_acts_as(s, q, rb, qr_q8u_row_bytes(s->n_in), qr_q8u_from_q8_0, row_bytes);
+}
+
 static uint8_t *make_acts_q8w(const shape *s, const void *q, size_t rb, size_t *row_bytes) {
-    *row_bytes = qr_q8w_row_bytes(s->n_in) + 6;
-    uint8_t *qw = xmalloc(*row_bytes * (size_t)s->n_rows);
-    memset(qw, 0x5a, *row_bytes * (size_t)s->n_rows);
-    for (int64_t r = 0; r < s->n_rows; r++)
-        qr_q8w_from_q8_0((const uint8_t *)q + (size_t)r * rb, qw + (size_t)r * *row_bytes, s->n_in);
-    return qw;
+    return make_acts_as(s, q, rb, qr_q8w_row_bytes(s->n_in), qr_q8w_from_q8_0, row_bytes);
 }
 
 /* The rounding scale of a Q8_0 x Q8_0 dot: per block |d_w d_x| times
