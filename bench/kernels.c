@@ -277,7 +277,9 @@ static double bench_path(const qr_kernels *k, const path *p, weights *mats, cons
              * k-quant kernels need them), else Q8_0 blocks */
             const int wide = p->wtype == QR_TYPE_Q8_0 && k->quantize_q8w != NULL;
             const int u = !wide && k->quantize_q8u != NULL;
-            const size_t rb = wide ? qr_q8w_row_bytes(n_in) : u ? qr_q8u_row_bytes(n_in) : qr_row_bytes(QR_TYPE_Q8_0, n_in);
+            const size_t rb = wide ? qr_q8w_row_bytes(n_in)
+                              : u  ? qr_q8u_row_bytes(n_in)
+                                   : qr_row_bytes(QR_TYPE_Q8_0, n_in);
             acts_q8[m] = malloc(rb * (size_t)n_rows);
             for (int64_t r = 0; r < n_rows; r++) {
                 uint8_t *dst = (uint8_t *)acts_q8[m] + rb * (size_t)r;

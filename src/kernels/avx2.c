@@ -337,7 +337,8 @@ static void q8_widen_chunk(const qr_q8_0x16 *gp, int nb, q8_wide *wd) {
             for (int h = 0; h < 2; h++) {
                 __m256i z = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(gp[b].qs[k] + 32 * h)), pairs);
                 z = _mm256_permute4x64_epi64(z, _MM_SHUFFLE(3, 1, 2, 0)); /* pair 2k of 8 outputs, then 2k + 1 */
-                _mm256_store_si256((__m256i *)(wd->v[b][2 * k] + 16 * h), _mm256_cvtepi8_epi16(_mm256_castsi256_si128(z)));
+                _mm256_store_si256((__m256i *)(wd->v[b][2 * k] + 16 * h),
+                                   _mm256_cvtepi8_epi16(_mm256_castsi256_si128(z)));
                 _mm256_store_si256((__m256i *)(wd->v[b][2 * k + 1] + 16 * h),
                                    _mm256_cvtepi8_epi16(_mm256_extracti128_si256(z, 1)));
             }
@@ -503,7 +504,8 @@ void qr_gemm_q8_0_avxvnni(const qr_tensor *w, const float *x, const qr_acts *xq,
  * four-byte dots are vpmaddubsw + vpmaddwd: exact here, since a pair of
  * products stays within int16 (255 * 15 * 2 for nibbles, 255 * 32 * 2 for
  * Q6_K's -32..31), so two vpmaddubsw add up in int16 before one vpmaddwd
- * (bench-kernels avx2 packed: q4_k 1.2-1.3x, q6_k 1.15-1.2x). Partial sums live in memory, as in gemm_q8: sixteen YMM
+ * (bench-kernels avx2 packed: q4_k 1.2-1.3x, q6_k 1.15-1.2x). Unlike
+ * gemm_q8's tiles, these keep their float sums in memory: sixteen YMM
  * registers hold the integer dots and weights only. */
 enum { KQ_KC = 16, KQ4_MR = 3, KQ6_MR = 2 };
 
