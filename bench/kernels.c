@@ -224,6 +224,7 @@ static const path paths[] = {
     {"q4_k avx512 packed", "avx512", QR_TYPE_Q4_K, 1, KIND_INT8},
     {"q6_k avx512 packed", "avx512", QR_TYPE_Q6_K, 1, KIND_INT8},
     {"q4_k avxvnni packed", "avxvnni", QR_TYPE_Q4_K, 1, KIND_INT8},
+    {"q6_k avxvnni packed", "avxvnni", QR_TYPE_Q6_K, 1, KIND_INT8},
     {"q4_k avx2 packed", "avx2", QR_TYPE_Q4_K, 1, KIND_INT8},
     {"q6_k avx2 packed", "avx2", QR_TYPE_Q6_K, 1, KIND_INT8},
     {"bf16 amx packed", "amx", QR_TYPE_BF16, 1, KIND_BF16},

@@ -514,9 +514,14 @@ typedef struct {
     size_t stride;
 } kq_view;
 
-static inline __attribute__((always_inline)) __m256i dot4(__m256i acc, __m256i x, __m256i w, int VNNI) {
-    if (VNNI) return _mm256_dpbusd_avx_epi32(acc, x, w);
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), _mm256_set1_epi16(1)));
+/* acc + the four-byte dots of x0 with w0 and of x1 with w1. Without
+ * AVX-VNNI both vpmaddubsw add up in int16 before one vpmaddwd: the callers'
+ * weights (0..15, -32..31) keep the four products within 4 * 255 * 32. */
+static inline __attribute__((always_inline)) __m256i dot8(__m256i acc, __m256i x0, __m256i w0, __m256i x1,
+                                                          __m256i w1, int VNNI) {
+    if (VNNI) return _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(acc, x0, w0), x1, w1);
+    const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(x0, w0), _mm256_maddubs_epi16(x1, w1));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
 }
 
 static inline __attribute__((always_inline)) __m256i kq_x4(const kq_view *xv, int r, int off) {
@@ -546,17 +551,7 @@ static inline __attribute__((always_inline)) void kq4_tile(const qr_q4x16 *gp, c
             }
             for (int r = 0; r < MR; r++) {
                 const __m256i xa = kq_x4(xv, r, 32 * b + 4 * k), xb = kq_x4(xv, r, 32 * b + 16 + 4 * k);
-                for (int h = 0; h < 2; h++) {
-                    if (VNNI) {
-                        isum[r][h] = dot4(dot4(isum[r][h], xa, lo[h], VNNI), xb, hi[h], VNNI);
-                        continue;
-                    }
-                    /* both pairs' sums in int16 first (2 * 7,650 at most), then
-                     * one vpmaddwd for the two */
-                    const __m256i s16 =
-                        _mm256_add_epi16(_mm256_maddubs_epi16(xa, lo[h]), _mm256_maddubs_epi16(xb, hi[h]));
-                    isum[r][h] = _mm256_add_epi32(isum[r][h], _mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
-                }
+                for (int h = 0; h < 2; h++) isum[r][h] = dot8(isum[r][h], xa, lo[h], xb, hi[h], VNNI);
             }
         }
         for (int h = 0; h < 2; h++) {
@@ -587,29 +582,19 @@ static inline __attribute__((always_inline)) void kq6_tile(const qr_q6x16 *gp, c
         __m256i isum[KQ6_MR][2];
         __m256 part[KQ6_MR][2];
         for (int r = 0; r < MR; r++) isum[r][0] = isum[r][1] = _mm256_setzero_si256();
-        /* without VNNI two steps at a time: their pairs summed in int16
-         * (2 * 16,320 at most), then one vpmaddwd for both */
-#pragma GCC unroll 8
-        for (int k = 0; k < 8; k += VNNI ? 1 : 2) {
+        /* two steps at a time, for dot8 */
+#pragma GCC unroll 4
+        for (int k = 0; k < 8; k += 2) {
             __m256i wv[2], wn[2];
             for (int h = 0; h < 2; h++) {
                 wv[h] = _mm256_loadu_si256((const __m256i *)(gp[b].qs[k] + 32 * h));
-                if (!VNNI) wn[h] = _mm256_loadu_si256((const __m256i *)(gp[b].qs[k + 1] + 32 * h));
+                wn[h] = _mm256_loadu_si256((const __m256i *)(gp[b].qs[k + 1] + 32 * h));
             }
             for (int r = 0; r < MR; r++) {
-                const __m256i xb = kq_x4(xv, r, 32 * b + 4 * k);
-                if (VNNI) {
-                    for (int h = 0; h < 2; h++) isum[r][h] = dot4(isum[r][h], xb, wv[h], VNNI);
-                    continue;
-                }
-                const __m256i xn = kq_x4(xv, r, 32 * b + 4 * (k + 1));
-                for (int h = 0; h < 2; h++) {
-                    const __m256i s16 =
-                        _mm256_add_epi16(_mm256_maddubs_epi16(xb, wv[h]), _mm256_maddubs_epi16(xn, wn[h]));
-                    isum[r][h] = _mm256_add_epi32(isum[r][h], _mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
-                }
+                const __m256i xb = kq_x4(xv, r, 32 * b + 4 * k), xn = kq_x4(xv, r, 32 * b + 4 * (k + 1));
+                for (int h = 0; h < 2; h++) isum[r][h] = dot8(isum[r][h], xb, wv[h], xn, wn[h], VNNI);
             }
-            if (k + !VNNI == 3) /* values 0-15 done: their scale now, then start over */
+            if (k == 2) /* values 0-15 done: their scale now, then start over */
                 for (int r = 0; r < MR; r++)
                     for (int h = 0; h < 2; h++) {
                         part[r][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r][h]),
