@@ -32,9 +32,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "kernels/acts.h"
 #include "kernels/kernels.h"
-#include "kernels/q8_0x16.h"
-#include "kernels/q8x16k.h"
 #include "matmul.h"
 #include "tensor.h"
 
@@ -260,44 +259,22 @@ static void run_gemm(qr_gemm_fn gemm, const qr_tensor *w, const float *x, const 
 static double bench_path(const qr_kernels *k, const path *p, weights *mats, const float *x, int64_t n_rows,
                          int threads, double seconds, double (*peak_loop)(long), double *peak,
                          double mat_gops[N_MATS]) {
-    qr_gemm_fn gemm = p->kind == KIND_FP32   ? k->gemm_f32
-                      : p->kind == KIND_BF16 ? k->gemm_bf16
-                      : qr_q8x16k_type(p->wtype) ? k->gemm_kq
-                                                 : k->gemm_q8_0;
     const int64_t max_in = 3072, max_out = 3072;
-    /* activations as matmul.c prepares them, once, untimed */
-    void *acts_q8[N_MATS] = {0}, *acts_bf[N_MATS] = {0};
+    /* activations as matmul.c prepares them (acts.h), once, untimed */
+    qr_gemm_fn gemm = k->gemm_f32;
+    void *acts_mem[N_MATS] = {0};
     qr_acts acts[N_MATS];
     double ops = 0.0, mat_ops[N_MATS], mat_best[N_MATS];
     for (int m = 0; m < N_MATS; m++) {
         const int64_t n_in = layer[m].n_in;
         acts[m] = (qr_acts){QR_TYPE_F32, NULL, 0, 0, 0};
-        if (p->kind == KIND_INT8) {
-            /* as matmul.c chooses: q8w rows for Q8_0 weights where the table
-             * has quantize_q8w, else q8u rows where it has quantize_q8u (the
-             * k-quant kernels need them), else Q8_0 blocks */
-            const int wide = p->wtype == QR_TYPE_Q8_0 && k->quantize_q8w != NULL;
-            const int u = !wide && k->quantize_q8u != NULL;
-            const size_t rb = wide ? qr_q8w_row_bytes(n_in)
-                              : u  ? qr_q8u_row_bytes(n_in)
-                                   : qr_row_bytes(QR_TYPE_Q8_0, n_in);
-            acts_q8[m] = malloc(rb * (size_t)n_rows);
-            for (int64_t r = 0; r < n_rows; r++) {
-                uint8_t *dst = (uint8_t *)acts_q8[m] + rb * (size_t)r;
-                if (wide)
-                    k->quantize_q8w(x + r * max_in, dst, n_in);
-                else if (u)
-                    k->quantize_q8u(x + r * max_in, dst, n_in);
-                else
-                    k->quantize_q8_0(x + r * max_in, dst, n_in);
-            }
-            acts[m] = (qr_acts){QR_TYPE_Q8_0, acts_q8[m], rb, u, wide};
-        } else if (p->kind == KIND_BF16) {
-            const size_t rb = (size_t)n_in * 2;
-            acts_bf[m] = malloc(rb * (size_t)n_rows);
+        if (p->kind != KIND_FP32) {
+            gemm = qr_acts_plan(k, p->wtype, p->packed, n_in, &acts[m]); /* main() skips paths without one */
+            acts_mem[m] = malloc(acts[m].row_bytes * (size_t)n_rows);
             for (int64_t r = 0; r < n_rows; r++)
-                k->to_bf16(x + r * max_in, (uint16_t *)((uint8_t *)acts_bf[m] + rb * (size_t)r), n_in);
-            acts[m] = (qr_acts){QR_TYPE_BF16, acts_bf[m], rb, 0, 0};
+                qr_acts_write_row(k, &acts[m], x + r * max_in, (uint8_t *)acts_mem[m] + acts[m].row_bytes * (size_t)r,
+                                  n_in);
+            acts[m].data = acts_mem[m];
         }
         mats[m].w.packed = p->packed ? mats[m].packed : NULL;
         mat_ops[m] = 2.0 * (double)n_rows * (double)n_in * (double)layer[m].n_out;
@@ -331,8 +308,7 @@ static double bench_path(const qr_kernels *k, const path *p, weights *mats, cons
         if (t < best) best = t;
     }
     for (int m = 0; m < N_MATS; m++) {
-        free(acts_q8[m]);
-        free(acts_bf[m]);
+        free(acts_mem[m]);
         free(xs[m]);
         mats[m].w.packed = NULL;
     }
@@ -440,7 +416,8 @@ int main(int argc, char **argv) {
         int ti = 0;
         while (ti < N_TYPES - 1 && types[ti] != p->wtype) ti++;
         weights *ms = mats[ti];
-        if (p->kind == KIND_INT8 && qr_q8x16k_type(p->wtype) && (!k.gemm_kq || !k.quantize_q8u)) continue;
+        qr_acts plan;
+        if (p->kind != KIND_FP32 && !qr_acts_plan(&k, p->wtype, p->packed, 3072, &plan)) continue;
         for (int c = 0; c < n_counts; c++) {
             /* the reference is plain C: one row count shows the gap */
             if (strcmp(p->table, "generic") == 0 && c > 0) break;

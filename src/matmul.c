@@ -11,24 +11,10 @@
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "error.h"
-#include "kernels/q8_0x16.h"
-#include "kernels/q8x16k.h"
+#include "kernels/acts.h"
 #include "packing.h"
-
-/* 1 when x[0..n) holds an infinity or a NaN: the exponent bits all set.
- * On bits so that the loop vectorises (no float compare order to keep). */
-static int has_nonfinite(const float *x, int64_t n) {
-    uint32_t any = 0;
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, x + i, 4);
-        any |= (u & 0x7f800000u) == 0x7f800000u;
-    }
-    return any != 0;
-}
 
 static int all_packed(const qr_tensor *const *ws, int n_w) {
     for (int i = 0; i < n_w; i++)
@@ -60,24 +46,8 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
     qr_acts acts = {QR_TYPE_F32, NULL, 0, 0, 0};
     void *scratch = NULL;
     if (precision == QRANK_PRECISION_FAST) {
-        if (w0->type == QR_TYPE_Q8_0 && k->gemm_q8_0 && n_in % QR_QK8_0 == 0) {
-            acts.type = QR_TYPE_Q8_0;
-            acts.q8w = k->quantize_q8w != NULL;
-            acts.q8u = !acts.q8w && k->quantize_q8u != NULL;
-            acts.row_bytes = acts.q8w   ? qr_q8w_row_bytes(n_in)
-                             : acts.q8u ? qr_q8u_row_bytes(n_in)
-                                        : qr_row_bytes(QR_TYPE_Q8_0, n_in);
-            gemm = k->gemm_q8_0;
-        } else if (qr_q8x16k_type(w0->type) && k->gemm_kq && k->quantize_q8u && all_packed(ws, n_w)) {
-            acts.type = QR_TYPE_Q8_0; /* int8 activations, as for Q8_0 weights */
-            acts.q8u = 1;
-            acts.row_bytes = qr_q8u_row_bytes(n_in);
-            gemm = k->gemm_kq;
-        } else if (w0->type == QR_TYPE_BF16 && k->gemm_bf16) {
-            acts.type = QR_TYPE_BF16;
-            acts.row_bytes = (size_t)n_in * 2;
-            gemm = k->gemm_bf16;
-        }
+        const qr_gemm_fn fast = qr_acts_plan(k, w0->type, all_packed(ws, n_w), n_in, &acts);
+        if (fast) gemm = fast;
         if (acts.type != QR_TYPE_F32) {
             scratch = malloc(acts.row_bytes * (size_t)n_rows);
             if (!scratch) return qr_error(err, QRANK_E_NO_MEMORY, "out of memory for activations");
@@ -87,22 +57,8 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
              * carries them through to the score, which rerank.c checks. */
             int bad = 0;
 #pragma omp parallel for num_threads(n_threads) schedule(static) reduction(| : bad)
-            for (int64_t r = 0; r < n_rows; r++) {
-                void *dst = (char *)scratch + (size_t)r * acts.row_bytes;
-                if (acts.q8w) {
-                    bad |= k->quantize_q8w(x + r * n_in, dst, n_in); /* checks as it goes */
-                    continue;
-                }
-                if (acts.q8u) {
-                    bad |= k->quantize_q8u(x + r * n_in, dst, n_in);
-                    continue;
-                }
-                bad |= has_nonfinite(x + r * n_in, n_in);
-                if (acts.type == QR_TYPE_Q8_0)
-                    k->quantize_q8_0(x + r * n_in, dst, n_in);
-                else
-                    k->to_bf16(x + r * n_in, dst, n_in);
-            }
+            for (int64_t r = 0; r < n_rows; r++)
+                bad |= qr_acts_write_row(k, &acts, x + r * n_in, (char *)scratch + (size_t)r * acts.row_bytes, n_in);
             acts.data = scratch;
             if (bad) {
                 free(scratch);
