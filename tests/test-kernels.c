@@ -26,7 +26,7 @@
  *   quantize_q8_0, quantize_q8u, quantize_q8w, to_bf16 bit-identical, on
  *               random data and on the hard cases: halfway values, zero
  *               blocks, f16 overflow and subnormal scales, NaN and infinity
- *               for bf16; quantize_q8u also in groups of sixteen blocks with
+ *               for bf16; quantize_q8u and q8w also in groups of sixteen blocks with
  *               a tail; both layouts' reports of NaN and infinity.
  * Every output slot outside [o_begin, o_end) x rows holds a sentinel that
  * must survive, so a kernel writing past its range fails too. */
@@ -792,6 +792,37 @@ static void test_bf16_pack_layout(const qr_kernels *k) {
 
 /* ---- activation conversions ---------------------------------------------- */
 
+/* A quantiser to one of the kernels' own layouts against generic's blocks
+ * `a` of x (rewritten by `from`) on the first n values: equal byte for
+ * byte, and a NaN or an infinity anywhere (first group of sixteen blocks,
+ * a later one, the last value) reported. */
+static void check_quantizer(const qr_kernels *k, const char *what, int (*fn)(const float *, void *, int64_t),
+                            void (*from)(const void *, void *, int64_t), size_t bytes, float *x, const void *a,
+                            int64_t n) {
+    uint8_t *u = xmalloc(bytes), *want = xmalloc(bytes);
+    memset(u, 0x33, bytes);
+    CHECK(fn(x, u, n) == 0, "%s %s finds a NaN or infinity in finite data (n %lld)", k->name, what, (long long)n);
+    from(a, want, n);
+    int first = -1;
+    for (size_t i = 0; i < bytes; i++)
+        if (u[i] != want[i]) {
+            first = (int)i;
+            break;
+        }
+    CHECK(first < 0, "%s %s differs from generic's blocks at byte %d (n %lld)", k->name, what, first, (long long)n);
+    const int64_t at[4] = {5, 300, 511, n - 1};
+    const float bad[4] = {NAN, INFINITY, -INFINITY, NAN};
+    for (int t = 0; t < 4; t++) {
+        const float keep = x[at[t]];
+        x[at[t]] = bad[t];
+        CHECK(fn(x, u, n) == 1, "%s %s misses %g at %lld (n %lld)", k->name, what, (double)bad[t], (long long)at[t],
+              (long long)n);
+        x[at[t]] = keep;
+    }
+    free(u);
+    free(want);
+}
+
 static void test_quantize(const qr_kernels *k) {
     enum { NB = 64, N = NB * QR_QK8_0 };
     float *x = xmalloc(sizeof(float) * N);
@@ -835,65 +866,27 @@ static void test_quantize(const qr_kernels *k) {
         }
     CHECK(first < 0, "%s quantize_q8_0 differs from generic at byte %d (block %d)", k->name, first,
           first / (int)sizeof(qr_block_q8_0));
+    /* q8u: the same values + 128, scales widened, block sums; q8w: the
+     * values as int16, scales widened. 40 blocks as well: kernels that take
+     * blocks sixteen at a time, and a tail. */
+    for (int n = N; k->quantize_q8u && n > 0; n = n == N ? 40 * QR_QK8_0 : 0)
+        check_quantizer(k, "quantize_q8u", k->quantize_q8u, qr_q8u_from_q8_0, qr_q8u_row_bytes(n), x, a, n);
+    for (int n = N; k->quantize_q8w && n > 0; n = n == N ? 40 * QR_QK8_0 : 0)
+        check_quantizer(k, "quantize_q8w", k->quantize_q8w, qr_q8w_from_q8_0, qr_q8w_row_bytes(n), x, a, n);
+    /* and the layouts themselves, spelled out for one value and one scale */
+    const qr_block_q8_0 *ga = (const qr_block_q8_0 *)a;
     if (k->quantize_q8u) {
-        /* the q8u layout: the same values, +128, scales widened */
-        const size_t ubytes = qr_q8u_row_bytes(N);
-        uint8_t *u = xmalloc(ubytes), *want = xmalloc(ubytes);
-        memset(u, 0x33, ubytes);
-        CHECK(k->quantize_q8u(x, u, N) == 0, "%s quantize_q8u finds a NaN or infinity in finite data", k->name);
-        qr_q8u_from_q8_0(a, want, N);
-        int ufirst = -1;
-        for (size_t i = 0; i < ubytes; i++)
-            if (u[i] != want[i]) {
-                ufirst = (int)i;
-                break;
-            }
-        CHECK(ufirst < 0, "%s quantize_q8u differs from generic's blocks at byte %d", k->name, ufirst);
-        /* 40 blocks: kernels that take blocks sixteen at a time, and a tail */
-        {
-            const int64_t n2 = 40 * QR_QK8_0;
-            const size_t ub2 = qr_q8u_row_bytes(n2);
-            memset(u, 0x44, ub2);
-            k->quantize_q8u(x, u, n2);
-            qr_q8u_from_q8_0(a, want, n2);
-            CHECK(memcmp(u, want, ub2) == 0, "%s quantize_q8u of 40 blocks differs from generic's", k->name);
-            /* a NaN or an infinity anywhere, in a group of sixteen or in the tail */
-            const int at[4] = {5, 300, 511, 1270};
-            const float bad[4] = {NAN, INFINITY, -INFINITY, NAN};
-            for (int t = 0; t < 4; t++) {
-                const float keep = x[at[t]];
-                x[at[t]] = bad[t];
-                CHECK(k->quantize_q8u(x, u, n2) == 1, "%s quantize_q8u misses %g at %d", k->name, (double)bad[t],
-                      at[t]);
-                x[at[t]] = keep;
-            }
-        }
-        /* and the layout itself, spelled out for one value and one scale */
-        const qr_block_q8_0 *ga = (const qr_block_q8_0 *)a;
+        uint8_t *u = xmalloc(qr_q8u_row_bytes(N));
+        k->quantize_q8u(x, u, N);
         float d3;
         memcpy(&d3, u + (size_t)NB * 32 + 4 * 3, 4);
         CHECK(u[3 * 32 + 5] == (uint8_t)(ga[3].qs[5] + 128) && d3 == qr_f16_to_f32(ga[3].d),
               "%s: q8u block 3 is not laid out as q8_0x16.h says", k->name);
         free(u);
-        free(want);
     }
     if (k->quantize_q8w) {
-        /* the q8w layout: the same values as int16, scales widened */
-        const size_t wbytes = qr_q8w_row_bytes(N);
-        uint8_t *u = xmalloc(wbytes), *want = xmalloc(wbytes);
-        memset(u, 0x33, wbytes);
-        CHECK(k->quantize_q8w(x, u, N) == 0, "%s quantize_q8w finds a NaN or infinity in finite data", k->name);
-        qr_q8w_from_q8_0(a, want, N);
-        CHECK(memcmp(u, want, wbytes) == 0, "%s quantize_q8w differs from generic's blocks", k->name);
-        const int at[3] = {5, 300, N - 1};
-        const float bad[3] = {NAN, INFINITY, -INFINITY};
-        for (int t = 0; t < 3; t++) {
-            const float keep = x[at[t]];
-            x[at[t]] = bad[t];
-            CHECK(k->quantize_q8w(x, u, N) == 1, "%s quantize_q8w misses %g at %d", k->name, (double)bad[t], at[t]);
-            x[at[t]] = keep;
-        }
-        const qr_block_q8_0 *ga = (const qr_block_q8_0 *)a;
+        uint8_t *u = xmalloc(qr_q8w_row_bytes(N));
+        k->quantize_q8w(x, u, N);
         int16_t v;
         float d3;
         memcpy(&v, u + 2 * (3 * 32 + 5), 2);
@@ -901,7 +894,6 @@ static void test_quantize(const qr_kernels *k) {
         CHECK(v == ga[3].qs[5] && d3 == qr_f16_to_f32(ga[3].d), "%s: q8w block 3 is not laid out as q8_0x16.h says",
               k->name);
         free(u);
-        free(want);
     }
     /* d of block 4 must be +inf in f16, of block 5 a subnormal */
     const qr_block_q8_0 *blk = (const qr_block_q8_0 *)b;
