@@ -191,6 +191,8 @@ static void make_weights(weights *wt, qr_type type, int64_t n_in, int64_t n_out,
             qr_quantize_q8_0_generic(tmp, dst, n_in);
         else if (type == QR_TYPE_BF16)
             qr_to_bf16_generic(tmp, (uint16_t *)dst, n_in);
+        else if (type == QR_TYPE_F16)
+            for (int64_t i = 0; i < n_in; i++) ((uint16_t *)dst)[i] = qr_f32_to_f16(tmp[i]);
         else
             memcpy(dst, tmp, sizeof(float) * (size_t)n_in);
     }
@@ -231,9 +233,11 @@ static const path paths[] = {
     {"bf16 avx512", "avx512", QR_TYPE_BF16, 0, KIND_BF16},
     {"bf16 avx2", "avx2", QR_TYPE_BF16, 0, KIND_BF16},
     {"f32 avx512 (F32 w)", "avx512", QR_TYPE_F32, 0, KIND_FP32},
+    {"f32 avx512 (F16 w)", "avx512", QR_TYPE_F16, 0, KIND_FP32},
     {"f32 avx512 (Q8_0 w)", "avx512", QR_TYPE_Q8_0, 0, KIND_FP32},
     {"f32 avx512 (Q4_K w)", "avx512", QR_TYPE_Q4_K, 0, KIND_FP32},
     {"f32 avx2 (F32 w)", "avx2", QR_TYPE_F32, 0, KIND_FP32},
+    {"f32 avx2 (F16 w)", "avx2", QR_TYPE_F16, 0, KIND_FP32},
     {"f32 avx2 (Q4_K w)", "avx2", QR_TYPE_Q4_K, 0, KIND_FP32},
 };
 
@@ -374,10 +378,10 @@ int main(int argc, char **argv) {
 
     /* weights: [Q8_0, BF16, F32, Q4_K, Q6_K][matrix]; those the best table
      * packs also packed once, as a loader would with its pack() */
-    enum { N_TYPES = 5 };
+    enum { N_TYPES = 6 };
     weights mats[N_TYPES][N_MATS];
     uint64_t seed = 42;
-    const qr_type types[N_TYPES] = {QR_TYPE_Q8_0, QR_TYPE_BF16, QR_TYPE_F32, QR_TYPE_Q4_K, QR_TYPE_Q6_K};
+    const qr_type types[N_TYPES] = {QR_TYPE_Q8_0, QR_TYPE_BF16, QR_TYPE_F32, QR_TYPE_Q4_K, QR_TYPE_Q6_K, QR_TYPE_F16};
     for (int ti = 0; ti < N_TYPES; ti++)
         for (int m = 0; m < N_MATS; m++) {
             weights *wt = &mats[ti][m];

@@ -227,7 +227,7 @@ static const shape *shapes(int64_t n_in, int *count) {
 
 static void test_gemm_f32(const qr_kernels *k) {
     /* 33 and 37: a short last vector; 1056, 1280, 2080, 2304: more than
-     * the 1024 values that the SIMD kernels widen at a time */
+     * the 256 or 1024 values that the SIMD kernels widen at a time */
     static const struct {
         qr_type type;
         int64_t n_in[3];
