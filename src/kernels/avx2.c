@@ -22,8 +22,10 @@
  * activations come already widened (the q8w layout, from quantize_q8w) and
  * each chunk of weights is widened once into pairs for every row tile (see
  * q8_wide), which made this kernel 1.3-1.5x faster than widening both for
- * every tile. gemm_f32 and gemm_bf16 keep a 3 x 4 tile of row-major dot
- * products and reduce it at the end.
+ * every tile. gemm_f32 turns 16 weight rows x 256 values at a time into a
+ * panel (one vector per value for 8 of the outputs) and broadcasts each
+ * activation against it, as avx512.c's does; gemm_bf16 keeps a 3 x 4 tile
+ * of row-major dot products and reduces it at the end.
  *
  * Buffers live on the stack (about 40 KB at most): the kernel signature has
  * no way to report an allocation failure. */
@@ -34,19 +36,14 @@
 #include "q8_0x16.h"
 #include "q8x16k.h"
 
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-/* ---- f32 and bf16: row-major dot-product tiles ------------------------- */
+/* ---- f32: weight panels, activations broadcast ------------------------ */
 
 enum {
-    DOT_MR = 3, /* activation rows per tile */
-    DOT_NO = 4, /* weight rows per tile */
-    DOT_KC = 1024, /* a multiple of every block size */
+    F32_MR = 6,   /* activation rows per tile: 12 accumulators */
+    F32_KC = 256, /* values per panel (a multiple of every block size): 16 KB */
+    DOT_MR = 3,   /* gemm_bf16's tile: activation rows */
+    DOT_NO = 4,   /* and weight rows */
+    DOT_KC = 1024,
 };
 
 /* Widens values [k0, k0+n) of row `row` into dst, exactly as
@@ -93,15 +90,125 @@ static void widen_row(const qr_tensor *w, int64_t row, int64_t k0, int64_t n, fl
     }
 }
 
-static inline __m256 load8(const float *p) { return _mm256_loadu_ps(p); }
+/* Lanes 0 .. n - 1 of eight (n may be past 8 or below 0). */
+static inline __m256i lanes_below(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n > 8 ? 8 : n)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Weight rows o0 .. o0 + 15 (those past n_o alias a valid one), values k0 ..
+ * k0 + kc - 1, as a panel: wt[k][j] is row o0 + j's value k0 + k, widened
+ * first where the type is not F32 (tmp: 8 rows of F32_KC), each 8 x 8 block
+ * transposed in registers. Rows of wt past kc, up to the next 8, are zero. */
+static void f32_panel(const qr_tensor *w, int64_t o0, int n_o, int64_t k0, int64_t kc, float tmp[8][F32_KC],
+                      float *wt) {
+    const size_t wrow = qr_row_bytes(w->type, w->ne[0]);
+    for (int half = 0; half < 2; half++) {
+        const float *src[8];
+        for (int j = 0; j < 8; j++) {
+            const int o = 8 * half + j;
+            if (w->type == QR_TYPE_F32) {
+                src[j] = (const float *)((const uint8_t *)w->data + (size_t)(o0 + (o < n_o ? o : 0)) * wrow) + k0;
+            } else {
+                if (o < n_o) widen_row(w, o0 + o, k0, kc, tmp[j]);
+                src[j] = tmp[o < n_o ? j : 0];
+            }
+        }
+        for (int64_t k = 0; k < kc; k += 8) {
+            const __m256i m = lanes_below(kc - k);
+            __m256 r[8], t[8];
+            for (int j = 0; j < 8; j++) r[j] = _mm256_maskload_ps(src[j] + k, m);
+            /* 128-bit lane L of t[2i]: rows 2i, 2i+1 at columns 4L, 4L+1;
+             * of t[2i+1]: the same at 4L+2, 4L+3 */
+            for (int i = 0; i < 4; i++) {
+                t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+            }
+            /* lane L of r[4h + c]: rows 4h .. 4h+3 at column 4L + c */
+            for (int h = 0; h < 2; h++)
+                for (int c = 0; c < 2; c++) {
+                    r[4 * h + 2 * c] = _mm256_shuffle_ps(t[4 * h + c], t[4 * h + c + 2], 0x44);
+                    r[4 * h + 2 * c + 1] = _mm256_shuffle_ps(t[4 * h + c], t[4 * h + c + 2], 0xEE);
+                }
+            float *dst = wt + k * 16 + 8 * half;
+            for (int c = 0; c < 4; c++) {
+                _mm256_store_ps(dst + c * 16, _mm256_permute2f128_ps(r[c], r[4 + c], 0x20));
+                _mm256_store_ps(dst + (4 + c) * 16, _mm256_permute2f128_ps(r[c], r[4 + c], 0x31));
+            }
+        }
+    }
+}
+
+/* F32_MR rows x the panel's 16 outputs over its kc values, each row's value
+ * broadcast against two vectors of the panel. Each output's sum runs in k
+ * order from zero, whatever the row's tile: a row alone gives the same bits
+ * as among others. Rows past mr alias row 0; outputs past the masks are
+ * dropped. */
+static inline __attribute__((always_inline)) void f32_tile(const float *const xr[F32_MR], int mr, const float *wt,
+                                                           int64_t kc, int first, float *y, int64_t ldy,
+                                                           __m256i m0, __m256i m1) {
+    __m256 acc[F32_MR][2];
+    for (int r = 0; r < F32_MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        const __m256 w0 = _mm256_load_ps(wt + 16 * k), w1 = _mm256_load_ps(wt + 16 * k + 8);
+        for (int r = 0; r < F32_MR; r++) {
+            const __m256 xb = _mm256_broadcast_ss(xr[r] + k);
+            acc[r][0] = _mm256_fmadd_ps(xb, w0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(xb, w1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < F32_MR; r++) {
+        if (r >= mr) break;
+        float *yr = y + r * ldy;
+        if (!first) {
+            acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_maskload_ps(yr, m0));
+            acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_maskload_ps(yr + 8, m1));
+        }
+        _mm256_maskstore_ps(yr, m0, acc[r][0]);
+        _mm256_maskstore_ps(yr + 8, m1, acc[r][1]);
+    }
+}
+
+/* gemm_f32: weights of any widenable type, f32 activations broadcast where
+ * they are. */
+static void gemm_panels(const qr_tensor *w, const float *x, int64_t n_rows, int64_t ldx, float *y, int64_t ldy,
+                        int64_t o_begin, int64_t o_end) {
+    const int64_t n_in = w->ne[0];
+    _Alignas(32) float tmp[8][F32_KC];
+    _Alignas(32) float wt[F32_KC * 16];
+    for (int64_t o0 = o_begin; o0 < o_end; o0 += 16) {
+        const int n_o = (int)(o_end - o0 < 16 ? o_end - o0 : 16);
+        const __m256i m0 = lanes_below(n_o), m1 = lanes_below(n_o - 8);
+        for (int64_t k0 = 0; k0 < n_in; k0 += F32_KC) {
+            const int64_t kc = n_in - k0 < F32_KC ? n_in - k0 : F32_KC;
+            f32_panel(w, o0, n_o, k0, kc, tmp, wt);
+            for (int64_t r0 = 0; r0 < n_rows; r0 += F32_MR) {
+                const int mr = (int)(n_rows - r0 < F32_MR ? n_rows - r0 : F32_MR);
+                const float *xr[F32_MR];
+                for (int r = 0; r < F32_MR; r++) xr[r] = x + (r0 + (r < mr ? r : 0)) * ldx + k0;
+                f32_tile(xr, mr, wt, kc, k0 == 0, y + r0 * ldy + o0, ldy, m0, m1);
+            }
+        }
+    }
+}
+
+/* ---- bf16: row-major dot-product tiles --------------------------------- */
+
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
 static inline __m256 load8_bf16(const uint16_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
 }
 
-/* One tile over values [0, n): acc[r][j] += x[r] . w[j] in 8-wide pieces;
- * the last n % 8 values are added after the reduction. Activations are f32
- * or, for gemm_bf16, bf16 widened on the fly (X_BF16 is a constant). */
-static inline __attribute__((always_inline)) void dot_tile(const void *const xr[DOT_MR], int X_BF16,
+/* One tile over values [0, n): acc[r][j] += x[r] . w[j] in 8-wide pieces,
+ * the activations bf16 widened on the fly; the last n % 8 values are added
+ * after the reduction. */
+static inline __attribute__((always_inline)) void dot_tile(const uint16_t *const xr[DOT_MR],
                                                            const float *const wr[DOT_NO], int64_t n,
                                                            float out[DOT_MR][DOT_NO]) {
     __m256 acc[DOT_MR][DOT_NO];
@@ -110,8 +217,7 @@ static inline __attribute__((always_inline)) void dot_tile(const void *const xr[
     int64_t k = 0;
     for (; k + 8 <= n; k += 8) {
         __m256 xv[DOT_MR];
-        for (int r = 0; r < DOT_MR; r++)
-            xv[r] = X_BF16 ? load8_bf16((const uint16_t *)xr[r] + k) : load8((const float *)xr[r] + k);
+        for (int r = 0; r < DOT_MR; r++) xv[r] = load8_bf16(xr[r] + k);
         for (int j = 0; j < DOT_NO; j++) {
             const __m256 wv = _mm256_loadu_ps(wr[j] + k);
             for (int r = 0; r < DOT_MR; r++) acc[r][j] = _mm256_fmadd_ps(xv[r], wv, acc[r][j]);
@@ -120,10 +226,7 @@ static inline __attribute__((always_inline)) void dot_tile(const void *const xr[
     for (int r = 0; r < DOT_MR; r++)
         for (int j = 0; j < DOT_NO; j++) {
             float s = hsum8(acc[r][j]);
-            for (int64_t i = k; i < n; i++) {
-                const float xi = X_BF16 ? qr_bf16_to_f32(((const uint16_t *)xr[r])[i]) : ((const float *)xr[r])[i];
-                s += xi * wr[j][i];
-            }
+            for (int64_t i = k; i < n; i++) s += qr_bf16_to_f32(xr[r][i]) * wr[j][i];
             out[r][j] = s;
         }
 }
@@ -133,59 +236,44 @@ static void dot_store(float s[DOT_MR][DOT_NO], int mr, int n_o, int first, float
         for (int j = 0; j < n_o; j++) y[r * ldy + j] = first ? s[r][j] : y[r * ldy + j] + s[r][j];
 }
 
-/* Shared by gemm_f32 and gemm_bf16: weights of any widenable type, f32 rows
- * straight from the tensor; activations f32 (x) or bf16 (xq). Missing rows
- * of a tile alias row 0; their sums are computed and dropped. */
-static void gemm_dot(const qr_tensor *w, const float *x, const qr_acts *xq, int x_bf16, int64_t n_rows,
-                     int64_t ldx, float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+void qr_gemm_f32_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                      float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+    (void)xq;
+    gemm_panels(w, x, n_rows, ldx, y, ldy, o_begin, o_end);
+}
+
+/* BF16 weights widened DOT_KC values at a time, bf16 activations (xq).
+ * Missing rows of a tile alias row 0; their sums are computed and dropped.
+ * Panels as gemm_f32's measured no faster here (bench-kernels: the same at
+ * 100 and 1,000 rows, 10-15% slower at 20; bench-rerank posts-20 within the
+ * noise): the bf16 rows cost a shift or a mask per broadcast. */
+void qr_gemm_bf16_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                       float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+    (void)x;
+    (void)ldx;
     const int64_t n_in = w->ne[0];
-    const int direct = w->type == QR_TYPE_F32;
-    const int64_t kc_max = direct ? n_in : DOT_KC;
-    const size_t wrow = qr_row_bytes(w->type, n_in);
     _Alignas(32) float wbuf[DOT_NO][DOT_KC];
     for (int64_t o0 = o_begin; o0 < o_end; o0 += DOT_NO) {
         const int n_o = (int)(o_end - o0 < DOT_NO ? o_end - o0 : DOT_NO);
-        for (int64_t k0 = 0; k0 < n_in; k0 += kc_max) {
-            const int64_t kc = n_in - k0 < kc_max ? n_in - k0 : kc_max;
+        for (int64_t k0 = 0; k0 < n_in; k0 += DOT_KC) {
+            const int64_t kc = n_in - k0 < DOT_KC ? n_in - k0 : DOT_KC;
             const float *wr[DOT_NO];
             for (int j = 0; j < DOT_NO; j++) {
-                const int jj = j < n_o ? j : 0;
-                if (direct) {
-                    wr[j] = (const float *)((const uint8_t *)w->data + (size_t)(o0 + jj) * wrow) + k0;
-                } else {
-                    if (j < n_o) widen_row(w, o0 + j, k0, kc, wbuf[j]);
-                    wr[j] = wbuf[jj];
-                }
+                if (j < n_o) widen_row(w, o0 + j, k0, kc, wbuf[j]);
+                wr[j] = wbuf[j < n_o ? j : 0];
             }
             for (int64_t r0 = 0; r0 < n_rows; r0 += DOT_MR) {
                 const int mr = (int)(n_rows - r0 < DOT_MR ? n_rows - r0 : DOT_MR);
-                const void *xr[DOT_MR];
+                const uint16_t *xr[DOT_MR];
                 float s[DOT_MR][DOT_NO];
-                for (int r = 0; r < DOT_MR; r++) {
-                    const int64_t row = r0 + (r < mr ? r : 0);
-                    if (x_bf16)
-                        xr[r] = (const uint16_t *)((const uint8_t *)xq->data + (size_t)row * xq->row_bytes) + k0;
-                    else
-                        xr[r] = x + row * ldx + k0;
-                }
-                if (x_bf16)
-                    dot_tile(xr, 1, wr, kc, s);
-                else
-                    dot_tile(xr, 0, wr, kc, s);
+                for (int r = 0; r < DOT_MR; r++)
+                    xr[r] = (const uint16_t *)((const uint8_t *)xq->data +
+                                               (size_t)(r0 + (r < mr ? r : 0)) * xq->row_bytes) + k0;
+                dot_tile(xr, wr, kc, s);
                 dot_store(s, mr, n_o, k0 == 0, y + r0 * ldy + o0, ldy);
             }
         }
     }
-}
-
-void qr_gemm_f32_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
-                      float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
-    gemm_dot(w, x, xq, 0, n_rows, ldx, y, ldy, o_begin, o_end);
-}
-
-void qr_gemm_bf16_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
-                       float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
-    gemm_dot(w, x, xq, 1, n_rows, ldx, y, ldy, o_begin, o_end);
 }
 
 /* ---- Q8_0 x Q8_0 ------------------------------------------------------- */
@@ -616,7 +704,7 @@ static inline __attribute__((always_inline)) void gemm_kq(const qr_tensor *w, co
                                                           int VNNI, int64_t n_rows, int64_t ldx, float *y,
                                                           int64_t ldy, int64_t o_begin, int64_t o_end) {
     if (!w->packed || !xq || !xq->q8u || !qr_q8x16k_type(w->type)) { /* nothing to run on: the exact path */
-        gemm_dot(w, x, xq, 0, n_rows, ldx, y, ldy, o_begin, o_end);
+        gemm_panels(w, x, n_rows, ldx, y, ldy, o_begin, o_end);
         return;
     }
     const int64_t nb_all = w->ne[0] / 32;

@@ -678,7 +678,8 @@ static void f32_panel(const qr_tensor *w, int64_t o0, int n_o, int64_t k0, int64
             /* column 4L + c: lane L of r[c], r[4 + c], r[8 + c], r[12 + c] */
             float *dst = wt + k * 32 + 16 * half;
             for (int c = 0; c < 4; c++) {
-                const __m512 u0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88), u1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xdd);
+                const __m512 u0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88),
+                             u1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xdd);
                 const __m512 u2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88),
                              u3 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xdd);
                 _mm512_store_ps(dst + (0 + c) * 32, _mm512_shuffle_f32x4(u0, u2, 0x88));
