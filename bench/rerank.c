@@ -2,7 +2,7 @@
  *
  *   bench-rerank [--model-dir DIR] [--types q8_0,bf16,q4_k_m] [--workloads posts-20,...]
  *                [--repeats 5] [--threads N] [--pack never|first-use|load] [--prefix-cache]
- *                [--peak-gops INT8,BF16]
+ *                [--precision fast|exact] [--peak-gops INT8,BF16]
  *   bench-rerank --print-posts N
  *
  * For each weight type it makes the 0.6B-shape synthetic reranker if it is
@@ -27,7 +27,9 @@
  * reranker's prefix cache (qrank_model_params.prefix_cache_mb) is off unless
  * --prefix-cache is given: then repeats after the first find the query's
  * prefix kept, as a monitor scoring new posts against a standing query
- * does. QRANK_KERNELS in the environment pins the kernel table, as it does
+ * does. --precision exact runs every call, the one-prompt path too, with
+ * f32 activations (qrank's --precision); %peak then still compares with the
+ * int8 peak (bf16 for BF16 files). QRANK_KERNELS in the environment pins the kernel table, as it does
  * for qrank (e.g. avx512 against amx for BF16). --print-posts writes the first N posts of these
  * workloads, one per line, for benchmarks of the command line and the HTTP
  * server (http_rerank.py). */
@@ -119,7 +121,8 @@ static char *make_long_doc(qrank_model *m, int target_tokens) {
 
 /* ---- the one-prompt-per-document path ----------------------------------------------------- */
 
-static int per_doc_prompts(qrank_model *m, const char *query, char **docs, size_t n, float *scores) {
+static int per_doc_prompts(qrank_model *m, const char *query, char **docs, size_t n, qrank_precision precision,
+                           float *scores) {
     qrank_error err;
     const int H = m->hp.hidden;
     float *h = malloc(sizeof(float) * (size_t)H);
@@ -135,7 +138,7 @@ static int per_doc_prompts(qrank_model *m, const char *query, char **docs, size_
         memcpy(ids + nt, m->rerank_suffix, m->n_rerank_suffix * sizeof *ids);
         nt += m->n_rerank_suffix;
         qr_seq seq = {0, (int64_t)nt, NULL, NULL, NULL};
-        if (qr_forward(m, ids, &seq, 1, QRANK_PRECISION_FAST, h, &err)) {
+        if (qr_forward(m, ids, &seq, 1, precision, h, &err)) {
             fprintf(stderr, "%s\n", err.message);
             return 1;
         }
@@ -172,11 +175,12 @@ static double median(double *v, int n) {
 }
 
 static void run_workload(const char *model_path, const char *workload, int repeats, int threads, int repack,
-                         int prefix_cache, result *r) {
+                         int prefix_cache, qrank_precision precision, result *r) {
     memset(r, 0, sizeof *r);
     double t0 = now();
     qrank_model_params mp = qrank_model_default_params();
     mp.n_threads = threads;
+    mp.precision = precision;
     mp.repack = repack;
     mp.prefix_cache_mb = prefix_cache ? 0 : -1;
     mp.kernels = getenv("QRANK_KERNELS"); /* as for qrank: pins the kernel table */
@@ -215,6 +219,7 @@ static void run_workload(const char *model_path, const char *workload, int repea
     float *vecs = embed ? malloc(n * (size_t)hp->hidden * sizeof *vecs) : NULL;
     qrank_rerank_params rp = qrank_rerank_default_params();
     qrank_embed_params ep = qrank_embed_default_params();
+    rp.precision = ep.precision = precision;
     r->docs = n;
     r->repeats = repeats > 16 ? 16 : repeats;
     for (int i = 0; i < r->repeats; i++) {
@@ -237,7 +242,7 @@ static void run_workload(const char *model_path, const char *workload, int repea
         float *base = malloc(n * sizeof *base);
         for (int i = 0; i < r->base_repeats; i++) {
             double a = now();
-            if (per_doc_prompts(m, query, docs, n, base)) return;
+            if (per_doc_prompts(m, query, docs, n, precision, base)) return;
             r->base_wall[i] = now() - a;
         }
         free(base);
@@ -298,6 +303,7 @@ int main(int argc, char **argv) {
                *workloads = "posts-20,posts-100,posts-1000,long-8k,embed-1000";
     const char *source_dir = QRANK_SOURCE_DIR;
     int repeats = 5, threads = 0, repack = 0, prefix_cache = 0;
+    qrank_precision precision = QRANK_PRECISION_FAST;
     double peak_int8 = 0, peak_bf16 = 0;
     if (argc == 3 && !strcmp(argv[1], "--print-posts")) {
         unsigned seed = 1234; /* run_workload's */
@@ -316,6 +322,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--repack")) repack = 1;
         else if (!strcmp(argv[i], "--prefix-cache")) prefix_cache = 1;
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(v, "fast") && strcmp(v, "exact")) {
+                fprintf(stderr, "bench-rerank: --precision takes fast or exact\n");
+                return 2;
+            }
+            precision = !strcmp(v, "exact") ? QRANK_PRECISION_EXACT : QRANK_PRECISION_FAST;
+        }
         else if (!strcmp(argv[i], "--pack") && i + 1 < argc) {
             const char *v = argv[++i];
             repack = !strcmp(v, "never") ? -1 : !strcmp(v, "load") ? 1 : !strcmp(v, "first-use") ? 0 : 2;
@@ -328,7 +342,7 @@ int main(int argc, char **argv) {
         else {
             fprintf(stderr, "usage: bench-rerank [--model-dir DIR] [--types q8_0,bf16] [--workloads LIST] "
                             "[--repeats N] [--threads N] [--pack never|first-use|load] [--prefix-cache] "
-                            "[--peak-gops INT8,BF16]\n");
+                            "[--precision fast|exact] [--peak-gops INT8,BF16]\n");
             return 2;
         }
     }
@@ -358,7 +372,7 @@ int main(int argc, char **argv) {
             pid_t pid = fork();
             if (pid == 0) {
                 close(fd[0]);
-                run_workload(path, wl, repeats, threads, repack, prefix_cache, shared);
+                run_workload(path, wl, repeats, threads, repack, prefix_cache, precision, shared);
                 ssize_t w = write(fd[1], shared, sizeof *shared);
                 _exit(w == (ssize_t)sizeof *shared ? 0 : 1);
             }
