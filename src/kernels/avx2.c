@@ -90,10 +90,15 @@ static void widen_row(const qr_tensor *w, int64_t row, int64_t k0, int64_t n, fl
     }
 }
 
-/* Lanes 0 .. n - 1 of eight (n may be past 8 or below 0). */
-static inline __m256i lanes_below(int64_t n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n > 8 ? 8 : n)),
-                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+/* Lanes l whose index first_lane_o + l lies in [lo, hi): l >= lo - first
+ * and l < hi - first, both bounds clamped to -1 .. 8, in registers (the
+ * panels take one per eight values). */
+static inline __m256i mask8(int64_t first_lane_o, int64_t lo, int64_t hi) {
+    const int64_t a = lo - first_lane_o, b = hi - first_lane_o;
+    const __m256i l = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i below_lo = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(a < -1 ? -1 : a > 8 ? 8 : a)), l);
+    const __m256i below_hi = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(b < -1 ? -1 : b > 8 ? 8 : b)), l);
+    return _mm256_andnot_si256(below_lo, below_hi);
 }
 
 /* Weight rows o0 .. o0 + 15 (those past n_o alias a valid one), values k0 ..
@@ -115,7 +120,7 @@ static void f32_panel(const qr_tensor *w, int64_t o0, int n_o, int64_t k0, int64
             }
         }
         for (int64_t k = 0; k < kc; k += 8) {
-            const __m256i m = lanes_below(kc - k);
+            const __m256i m = mask8(k, 0, kc);
             __m256 r[8], t[8];
             for (int j = 0; j < 8; j++) r[j] = _mm256_maskload_ps(src[j] + k, m);
             /* 128-bit lane L of t[2i]: rows 2i, 2i+1 at columns 4L, 4L+1;
@@ -178,7 +183,7 @@ static void gemm_panels(const qr_tensor *w, const float *x, int64_t n_rows, int6
     _Alignas(32) float wt[F32_KC * 16];
     for (int64_t o0 = o_begin; o0 < o_end; o0 += 16) {
         const int n_o = (int)(o_end - o0 < 16 ? o_end - o0 : 16);
-        const __m256i m0 = lanes_below(n_o), m1 = lanes_below(n_o - 8);
+        const __m256i m0 = mask8(o0, o_begin, o_end), m1 = mask8(o0 + 8, o_begin, o_end);
         for (int64_t k0 = 0; k0 < n_in; k0 += F32_KC) {
             const int64_t kc = n_in - k0 < F32_KC ? n_in - k0 : F32_KC;
             f32_panel(w, o0, n_o, k0, kc, tmp, wt);
@@ -387,12 +392,6 @@ static void q8_pack_rows16(const qr_acts *xq, int64_t nb_all, int64_t r0, int mr
             xr->dx[r][b] = _cvtsh_ss(xb->d);
         }
     }
-}
-
-static inline __m256i mask8(int64_t first_lane_o, int64_t lo, int64_t hi) {
-    int32_t m[8];
-    for (int l = 0; l < 8; l++) m[l] = first_lane_o + l >= lo && first_lane_o + l < hi ? -1 : 0;
-    return _mm256_loadu_si256((const __m256i *)m);
 }
 
 /* acc (per row, two halves of 8 outputs) += isum * (dw * dx), unfused as in

@@ -731,8 +731,7 @@ void qr_gemm_f32_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, i
     _Alignas(64) float wt[F32_KC * 32];
     for (int64_t o0 = o_begin; o0 < o_end; o0 += 32) {
         const int n_o = (int)(o_end - o0 < 32 ? o_end - o0 : 32);
-        const __mmask16 m0 = n_o >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n_o) - 1);
-        const __mmask16 m1 = n_o >= 32 ? (__mmask16)0xffff : n_o <= 16 ? 0 : (__mmask16)((1u << (n_o - 16)) - 1);
+        const __mmask16 m0 = lane_mask(o0, o_begin, o_end), m1 = lane_mask(o0 + 16, o_begin, o_end);
         /* chunks of whole blocks for every type (F32_KC is a multiple of 256) */
         for (int64_t k0 = 0; k0 < n_in; k0 += F32_KC) {
             const int64_t kc = n_in - k0 < F32_KC ? n_in - k0 : F32_KC;
