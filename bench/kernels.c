@@ -230,6 +230,7 @@ static const path paths[] = {
     {"q6_k avx2 packed", "avx2", QR_TYPE_Q6_K, 1, KIND_INT8},
     {"bf16 amx packed", "amx", QR_TYPE_BF16, 1, KIND_BF16},
     {"bf16 amx", "amx", QR_TYPE_BF16, 0, KIND_BF16},
+    {"bf16 avx512 packed", "avx512", QR_TYPE_BF16, 1, KIND_BF16},
     {"bf16 avx512", "avx512", QR_TYPE_BF16, 0, KIND_BF16},
     {"bf16 avx2", "avx2", QR_TYPE_BF16, 0, KIND_BF16},
     {"f32 avx512 (F32 w)", "avx512", QR_TYPE_F32, 0, KIND_FP32},

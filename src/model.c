@@ -469,7 +469,7 @@ static void drop_pages(void *ctx, const void *p, size_t n) {
  *   than one call spends on it, so only for long-lived processes: at load
  *   (repack 1) or while they are idle (2, qrank_model_pack_step). Optional:
  *   calls read the file's layout until a copy is made.
- * - BF16, for tables that pack it (amx): the same as Q8_0, its kernel
+ * - BF16, for tables that pack it (avx512, amx): the same as Q8_0, its kernel
  *   laying out a chunk at a time what the copy holds whole.
  * repack < 0: no copies. */
 static int wants_pack(const qrank_model *m, const qr_tensor *t, int repack) {

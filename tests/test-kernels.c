@@ -22,7 +22,7 @@
  *               reading, and each table's packer the plain one, byte for byte.
  *   gemm_bf16   the same tolerance (vdpbf16ps and AMX round in their own
  *               order); bit for bit the same with and without the table's
- *               packed copy (amx), and a row alone the same as among others.
+ *               packed copy (avx512, amx), and a row alone the same as among others.
  *   quantize_q8_0, quantize_q8u, quantize_q8w, to_bf16 bit-identical, on
  *               random data and on the hard cases: halfway values, zero
  *               blocks, f16 overflow and subnormal scales, NaN and infinity
@@ -699,9 +699,9 @@ static void test_gemm_bf16(const qr_kernels *k) {
         size_t nbytes;
         void *wd = make_weights(QR_TYPE_BF16, n_in, 75, &nbytes);
         qr_tensor w = tensor_of(QR_TYPE_BF16, n_in, 75, wd, nbytes);
-        /* tables that lay BF16 out for their kernel (amx): that copy too */
+        /* tables that lay BF16 out for their kernel (avx512, amx): that copy too */
         void *packed = k->pack_size && k->pack ? packed_copy(k, &w) : NULL;
-        if (strcmp(k->name, "amx") == 0)
+        if (strcmp(k->name, "amx") == 0 || strcmp(k->name, "avx512") == 0)
             CHECK(packed != NULL || n_in % 32 != 0, "%s: no packed copy of a BF16 matrix of %lld inputs", k->name,
                   (long long)n_in);
         int ns;
@@ -761,7 +761,7 @@ static void test_gemm_bf16(const qr_kernels *k) {
     }
 }
 
-/* The bf16x16 layout against its definition (kernels/avx512_amx.c),
+/* The bf16x16 layout against its definition (kernels/avx512.c),
  * independently of the packer: B tile row j of group g holds, for each of
  * its 16 outputs, inputs 2j and 2j+1; outputs past the last are zero. */
 static void test_bf16_pack_layout(const qr_kernels *k) {
@@ -1053,6 +1053,7 @@ int main(int argc, char **argv) {
         test_gemm_q8_0(&k);
         test_pack_layout(&k);
         test_gemm_bf16(&k);
+        if (strcmp(variants[v], "avx512") == 0) test_bf16_pack_layout(&k);
         test_gemm_f32(&k);
         test_gemm_kq(&k);
         test_kq_pack(&k);

@@ -13,7 +13,7 @@
  * each of the 16 outputs (4 bytes per output). That is the bf16x16 layout:
  * output group g (outputs 16g..16g+15), pair j at byte (g * K/2 + j) * 64,
  * rows past the last zero; made once per model (qr_kernels.pack) or a chunk
- * at a time here, by the dword transpose q8_0x16 uses. A register tile is 32
+ * at a time here, by avx512.c's packer (its gemm_bf16 reads the same layout). A register tile is 32
  * rows x 32 outputs (four C tiles, two A, two B).
  *
  * Every output's sum runs over the inputs in the same order (32 at a time,
@@ -68,50 +68,6 @@ static void configure(int m0, int m1) {
             c.colsb[t] = 64;
         }
     __asm__ volatile("ldtilecfg %0" ::"m"(c) : "memory");
-}
-
-size_t qr_bf16x16_size(const qr_tensor *w) {
-    if (w->type != QR_TYPE_BF16 || w->ne[0] % 32 != 0) return 0;
-    return (size_t)((qr_tensor_rows(w) + 15) / 16) * (size_t)(w->ne[0] / 2) * AMX_PAIR;
-}
-
-/* Outputs first..first+15, inputs [k0, k0+n) (n a multiple of 16), as
- * n/2 B tile rows at dst. Outputs at or past end are output pad, or zero
- * when pad < 0. */
-static void pack_group(const qr_tensor *w, int64_t first, int64_t end, int64_t pad, int64_t k0, int64_t n,
-                       uint8_t *dst) {
-    const size_t wrow = (size_t)w->ne[0] * 2;
-    const uint8_t *base = (const uint8_t *)w->data + (size_t)k0 * 2;
-    __m512i out[8];
-    if (end - first >= 16) {
-        const uint8_t *p[4];
-        for (int i = 0; i < 4; i++) p[i] = base + (size_t)(first + i) * wrow;
-        for (int64_t k = 0; k < n; k += 16) {
-            transpose_16x8_dwords(p, 4 * wrow, out);
-            for (int j = 0; j < 8; j++) _mm512_store_si512(dst + (size_t)(k / 2 + j) * AMX_PAIR, out[j]);
-            for (int i = 0; i < 4; i++) p[i] += 32;
-        }
-        return;
-    }
-    for (int64_t k = 0; k < n; k += 16) { /* a short last group: gather its rows at a uniform stride */
-        uint8_t rows[16][32];
-        for (int j = 0; j < 16; j++) {
-            const int64_t o = first + j < end ? first + j : pad;
-            if (o < 0)
-                memset(rows[j], 0, 32);
-            else
-                memcpy(rows[j], base + (size_t)o * wrow + (size_t)k * 2, 32);
-        }
-        const uint8_t *p[4] = {rows[0], rows[1], rows[2], rows[3]};
-        transpose_16x8_dwords(p, 4 * 32, out);
-        for (int j = 0; j < 8; j++) _mm512_store_si512(dst + (size_t)(k / 2 + j) * AMX_PAIR, out[j]);
-    }
-}
-
-void qr_bf16x16_pack_amx(const qr_tensor *w, void *dst) {
-    const int64_t rows = qr_tensor_rows(w), n_in = w->ne[0];
-    for (int64_t g = 0; g < (rows + 15) / 16; g++)
-        pack_group(w, 16 * g, rows, -1, 0, n_in, (uint8_t *)dst + (size_t)g * (size_t)(n_in / 2) * AMX_PAIR);
 }
 
 /* One chunk of n inputs for up to 32 rows (R2: a second A tile) x up to 32
@@ -179,7 +135,7 @@ void qr_gemm_bf16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int
                     b = packed + (size_t)(o0 / 16) * group_bytes + (size_t)k0 / 2 * AMX_PAIR;
                     bg = group_bytes;
                 } else { /* outputs past hi repeat o0: computed, never stored */
-                    for (int g = 0; g <= two_groups; g++) pack_group(w, o0 + 16 * g, hi, o0, k0, n, chunk[g]);
+                    for (int g = 0; g <= two_groups; g++) qr_bf16x16_group_avx512(w, o0 + 16 * g, hi, o0, k0, n, chunk[g]);
                     b = chunk[0];
                     bg = sizeof chunk[0];
                 }

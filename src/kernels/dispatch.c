@@ -96,22 +96,19 @@ static void pack_avx2(const qr_tensor *w, void *dst) {
         qr_q8x16k_pack_avx2(w, dst);
 }
 
-static void pack_avx512(const qr_tensor *w, void *dst) {
-    if (w->type == QR_TYPE_Q8_0)
-        qr_q8_0x16_pack_avx512(w, dst);
-    else
-        qr_q8x16k_pack_avx2(w, dst); /* AVX-512 CPUs have AVX2 */
-}
-
-static size_t pack_size_amx(const qr_tensor *w) {
+/* The AVX-512 tables add bf16x16 for BF16, which both their gemm_bf16
+ * kernels read (avx512.c, avx512_amx.c). */
+static size_t pack_size_avx512(const qr_tensor *w) {
     return w->type == QR_TYPE_BF16 ? qr_bf16x16_size(w) : pack_size_simd(w);
 }
 
-static void pack_amx(const qr_tensor *w, void *dst) {
-    if (w->type == QR_TYPE_BF16)
-        qr_bf16x16_pack_amx(w, dst);
+static void pack_avx512(const qr_tensor *w, void *dst) {
+    if (w->type == QR_TYPE_Q8_0)
+        qr_q8_0x16_pack_avx512(w, dst);
+    else if (w->type == QR_TYPE_BF16)
+        qr_bf16x16_pack_avx512(w, dst);
     else
-        pack_avx512(w, dst);
+        qr_q8x16k_pack_avx2(w, dst); /* AVX-512 CPUs have AVX2 */
 }
 
 static void fill_avx2(qr_kernels *k, int vnni) {
@@ -139,20 +136,18 @@ static void fill_avx512(qr_kernels *k) {
     k->quantize_q8u = qr_quantize_q8u_avx512;
     k->to_bf16 = qr_to_bf16_avx512;
     k->gemm_kq = qr_gemm_kq_avx512;
-    k->pack_size = pack_size_simd;
+    k->pack_size = pack_size_avx512;
     k->pack = pack_avx512;
     k->bf16_dot = 1;
     k->bf16_dot_fast = cpu_is_amd();
 }
 
-/* avx512 with BF16 weights on AMX tiles, packed as bf16x16. */
+/* avx512 with BF16 weights on AMX tiles, from the same bf16x16 copies. */
 static void fill_amx(qr_kernels *k) {
     fill_avx512(k);
     k->name = "amx";
     k->amx = 1;
     k->gemm_bf16 = qr_gemm_bf16_amx;
-    k->pack_size = pack_size_amx;
-    k->pack = pack_amx;
 }
 
 int qr_kernels_select(qr_kernels *k, const char *want) {

@@ -48,9 +48,16 @@ void qr_to_bf16_avx512(const float *x, uint16_t *out, int64_t n);
 int qr_amx_request(void);
 void qr_gemm_bf16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,
                       int64_t ldy, int64_t o_begin, int64_t o_end);
-/* The bf16x16 layout (avx512_amx.c): 0 for anything but BF16 with a
+/* The bf16x16 layout (avx512.c): 0 for anything but BF16 with a
  * multiple of 32 inputs. */
 size_t qr_bf16x16_size(const qr_tensor *w);
-void qr_bf16x16_pack_amx(const qr_tensor *w, void *dst);
+void qr_bf16x16_pack_avx512(const qr_tensor *w, void *dst);
+/* Outputs first .. first + 15 of w (those at or past end: output pad, or
+ * zeros when pad < 0), inputs [k0, k0 + n) for any n, as (n + 1) / 2 pair
+ * rows of 64 bytes at dst (64-byte aligned); a pair past the row's end is
+ * zero. What avx512.c's gemm_bf16 and the AMX kernel read when nothing was
+ * packed. */
+void qr_bf16x16_group_avx512(const qr_tensor *w, int64_t first, int64_t end, int64_t pad, int64_t k0, int64_t n,
+                             uint8_t *dst);
 
 #endif

@@ -82,8 +82,9 @@ typedef struct qr_kernels {
      *   ~25% at 20 rows, 5-10% at 100-1000).
      * - Q4_0, Q4_K, Q6_K as q8x16k (the avx2, avxvnni and avx512 tables):
      *   gemm_kq runs on nothing else.
-     * - BF16 as bf16x16 (kernels/avx512_amx.c; the amx table): gemm_bf16
-     *   lays out a chunk at a time what it would read from the copy. */
+     * - BF16 as bf16x16 (kernels/avx512.c; the avx512 and amx tables, whose
+     *   gemm_bf16 both read it): without it they lay out a chunk at a time
+     *   what they would read from the copy. */
     size_t (*pack_size)(const qr_tensor *w);
     void (*pack)(const qr_tensor *w, void *dst);
 } qr_kernels;
