@@ -72,7 +72,7 @@ static void usage(FILE *f) {
             "  --host HOST             address to listen on (default 127.0.0.1)\n"
             "  --port N                port (default 7860; 0 = any free port)\n"
             "  --threads N             compute threads (default: all cores)\n"
-            "  --repack                lay Q8_0 weights (and BF16 where AMX runs them) out for\n"
+            "  --repack                lay Q8_0 weights (and BF16 on AVX-512 CPUs) out for\n"
             "                          this CPU's fast kernel at load\n"
             "                          (Q4_0/Q4_K/Q6_K always are): slower start (about 0.3 s\n"
             "                          per GB). By default it is done while no request waits,\n"
