@@ -712,7 +712,7 @@ void qr_gemm_f32_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, i
 
 enum {
     BF_MR = 8,    /* activation rows per tile: 16 accumulators */
-    BF_KC = 512,  /* inputs per chunk: two groups' pairs are 32 KB */
+    BF_KC = QR_BF16X16_KC, /* inputs per chunk: two groups' pairs are 32 KB */
     BF_PAIR = 64, /* bytes of one pair row of a group: 16 outputs x 2 bf16 */
 };
 
@@ -757,6 +757,18 @@ void qr_bf16x16_pack_avx512(const qr_tensor *w, void *dst) {
     for (int64_t g = 0; g < (rows + 15) / 16; g++)
         qr_bf16x16_group_avx512(w, 16 * g, rows, -1, 0, n_in,
                                 (uint8_t *)dst + (size_t)g * (size_t)(n_in / 2) * BF_PAIR);
+}
+
+const uint8_t *qr_bf16x16_chunk_avx512(const qr_tensor *w, int64_t o0, int64_t hi, int64_t k0, int64_t n,
+                                       uint8_t chunk[2][QR_BF16X16_KC * 32], size_t *bg) {
+    if (w->packed) {
+        const size_t group_bytes = (size_t)(w->ne[0] / 2) * BF_PAIR;
+        *bg = group_bytes;
+        return (const uint8_t *)w->packed + (size_t)(o0 / 16) * group_bytes + (size_t)k0 / 2 * BF_PAIR;
+    }
+    for (int g = 0; g <= (hi - o0 > 16); g++) qr_bf16x16_group_avx512(w, o0 + 16 * g, hi, o0, k0, n, chunk[g]);
+    *bg = QR_BF16X16_KC * 32;
+    return chunk[0];
 }
 
 /* BF_MR rows x one or two groups of 16 outputs (G2; the second bg bytes
@@ -809,27 +821,17 @@ void qr_gemm_bf16_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
     (void)x;
     (void)ldx;
     const int64_t n_in = w->ne[0];
-    const uint8_t *packed = w->packed;
-    const size_t group_bytes = (size_t)(n_in / 2) * BF_PAIR;
     _Alignas(64) uint8_t chunk[2][BF_KC / 2 * BF_PAIR];
     /* a packed tensor's groups start at multiples of 16: lanes before
      * o_begin are computed and not stored */
-    for (int64_t o0 = packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 32) {
+    for (int64_t o0 = w->packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 32) {
         const int64_t hi = o0 + 32 < o_end ? o0 + 32 : o_end;
         const int two = hi - o0 > 16;
         const __mmask16 m0 = lane_mask(o0, o_begin, hi), m1 = lane_mask(o0 + 16, o_begin, hi);
         for (int64_t k0 = 0; k0 < n_in; k0 += BF_KC) {
             const int64_t n = n_in - k0 < BF_KC ? n_in - k0 : BF_KC;
-            const uint8_t *b;
             size_t bg;
-            if (packed) {
-                b = packed + (size_t)(o0 / 16) * group_bytes + (size_t)k0 / 2 * BF_PAIR;
-                bg = group_bytes;
-            } else { /* outputs past hi repeat o0: computed, never stored */
-                for (int g = 0; g <= two; g++) qr_bf16x16_group_avx512(w, o0 + 16 * g, hi, o0, k0, n, chunk[g]);
-                b = chunk[0];
-                bg = sizeof chunk[0];
-            }
+            const uint8_t *b = qr_bf16x16_chunk_avx512(w, o0, hi, k0, n, chunk, &bg);
             for (int64_t r0 = 0; r0 < n_rows; r0 += BF_MR) {
                 const int mr = (int)(n_rows - r0 < BF_MR ? n_rows - r0 : BF_MR);
                 const uint16_t *xr[BF_MR];

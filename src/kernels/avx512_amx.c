@@ -35,7 +35,7 @@
 #include "avx512_shared.h"
 
 enum {
-    AMX_KC = 512, /* inputs per chunk: the two groups' B tiles (32 KB) are reused by every row of a panel */
+    AMX_KC = QR_BF16X16_KC, /* inputs per chunk: the two groups' B tiles (32 KB) are reused by every row of a panel */
     AMX_RP = 256, /* rows per panel: their partial sums (32 KB), and 256 KB of activations per chunk in L2 */
     /* Except that a call of up to this many rows on weights laid out on the
      * fly is one panel, so that forward.c's 512-row calls lay each chunk out
@@ -113,8 +113,7 @@ void qr_gemm_bf16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int
         qr_gemm_bf16_avx512(w, x, xq, n_rows, ldx, y, ldy, o_begin, o_end);
         return;
     }
-    const uint8_t *packed = w->packed;
-    const size_t group_bytes = (size_t)(n_in / 2) * AMX_PAIR;
+    const void *packed = w->packed;
     _Alignas(64) uint8_t chunk[2][AMX_KC / 2 * AMX_PAIR];
     _Alignas(64) float part[AMX_RP_ONE][32];
     int config = -1;
@@ -129,16 +128,8 @@ void qr_gemm_bf16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int
             const int two_groups = hi - o0 > 16;
             for (int64_t k0 = 0; k0 < n_in; k0 += AMX_KC) {
                 const int64_t n = n_in - k0 < AMX_KC ? n_in - k0 : AMX_KC;
-                const uint8_t *b;
                 size_t bg;
-                if (packed) {
-                    b = packed + (size_t)(o0 / 16) * group_bytes + (size_t)k0 / 2 * AMX_PAIR;
-                    bg = group_bytes;
-                } else { /* outputs past hi repeat o0: computed, never stored */
-                    for (int g = 0; g <= two_groups; g++) qr_bf16x16_group_avx512(w, o0 + 16 * g, hi, o0, k0, n, chunk[g]);
-                    b = chunk[0];
-                    bg = sizeof chunk[0];
-                }
+                const uint8_t *b = qr_bf16x16_chunk_avx512(w, o0, hi, k0, n, chunk, &bg);
                 /* Every other chunk walks the row blocks backwards, so that a
                  * short last block and the full ones change the tile
                  * configuration once per chunk, not twice. */
