@@ -13,5 +13,10 @@ add_test(NAME engine_models_q4_k_m
   COMMAND ${QRANK_PYTHON} ${CMAKE_SOURCE_DIR}/tools/make_model.py
           --out ${CMAKE_BINARY_DIR}/models/engine-q4_k_m.gguf --format gguf --dtype q4_k_m
           --layers 1 --hidden 256 --ffn 512 --heads 4 --kv-heads 2 --head-dim 64 --seed 13)
-set_tests_properties(engine_models engine_models_q8_0 engine_models_q4_k_m PROPERTIES FIXTURES_SETUP engine_models)
+add_test(NAME engine_models_bf16
+  COMMAND ${QRANK_PYTHON} ${CMAKE_SOURCE_DIR}/tools/make_model.py
+          --out ${CMAKE_BINARY_DIR}/models/engine-bf16.gguf --format gguf --dtype bf16
+          --layers 2 --hidden 64 --ffn 128 --heads 4 --kv-heads 2 --head-dim 32 --seed 14)
+set_tests_properties(engine_models engine_models_q8_0 engine_models_q4_k_m engine_models_bf16
+                     PROPERTIES FIXTURES_SETUP engine_models)
 set_tests_properties(test-rerank PROPERTIES FIXTURES_REQUIRED engine_models)

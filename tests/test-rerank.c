@@ -10,7 +10,7 @@
  *  - truncation keeps the prompt at max_length;
  *  - weights laid out for the kernels (qrank_model_params.repack) never, on
  *    first use or at load give the very same scores, fast and exact, and
- *    are laid out when they should be;
+ *    are laid out when they should be (Q8_0, Q4_K_M and BF16 models);
  *  - user text never produces special tokens. */
 #include <math.h>
 #include <pthread.h>
@@ -310,9 +310,10 @@ static int score_docs(qrank_model *m, qrank_precision p, float out[sizeof DOCS /
 
 /* The packed copies (packing.h) made never, by default and at load give
  * the very same scores, fast and exact, and are made when they should be:
- * by default Q8_0 never, Q4_K/Q6_K (kquant) on the first fast call. Their
- * int8 kernel runs on the copy only: with repack -1 their fast scores come
- * from the f32 kernel and are not compared. */
+ * by default Q8_0 and BF16 never, Q4_K/Q6_K (kquant) on the first fast
+ * call. Their int8 kernel runs on the copy only: with repack -1 their fast
+ * scores come from the f32 kernel and are not compared. Tables lay out
+ * BF16 only where their kernel reads pairs of inputs (avx512, amx). */
 static void test_repack(const char *path, int kquant) {
     qrank_model *never = NULL, *lazy = NULL, *eager = NULL;
     qrank_error err;
@@ -324,7 +325,8 @@ static void test_repack(const char *path, int kquant) {
     mp.repack = 1;
     CHECK(qrank_model_load(path, &mp, &eager, &err) == QRANK_OK, "%s", err.message);
     if (!never || !lazy || !eager) goto out;
-    const int has_layout = eager->kernels.pack_size != NULL && (!kquant || eager->kernels.gemm_kq);
+    const int has_layout = eager->kernels.pack_size != NULL && (!kquant || eager->kernels.gemm_kq) &&
+                           eager->kernels.pack_size(eager->layers[0].w_gate) > 0;
     if (!has_layout)
         printf("repack (%s): the %s kernel table has no packed layout; only the plain path ran\n", path,
                eager->kernels.name);
@@ -848,6 +850,9 @@ int main(int argc, char **argv) {
     test_repack(path, 1);
     test_repack_idle(path, 1);
     test_concurrent_first_calls(path);
+    snprintf(path, sizeof path, "%s/models/engine-bf16.gguf", argv[2]);
+    test_repack(path, 0);
+    test_repack_idle(path, 0);
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
