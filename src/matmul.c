@@ -27,11 +27,13 @@ int qr_matmul_n(const qr_kernels *k, int n_threads, qrank_precision precision, i
     if (n_rows <= 0 || n_w <= 0) return QRANK_OK;
     enum { MAX_W = 4 };
     if (n_w > MAX_W) return qr_error(err, QRANK_E_INVALID_ARGUMENT, "qr_matmul_n takes at most %d matrices", MAX_W);
-    /* the model's packed copies, made now if this is the call to make them */
+    /* the model's packed copies, made now if this is the fast call to make
+     * them; an exact call reads those already made */
     qr_tensor with_packed[MAX_W];
     const qr_tensor *ws[MAX_W];
     for (int i = 0; i < n_w; i++)
-        ws[i] = precision == QRANK_PRECISION_FAST ? qr_pack_use(k, n_threads, ws_in[i], &with_packed[i]) : ws_in[i];
+        ws[i] = precision == QRANK_PRECISION_FAST ? qr_pack_use(k, n_threads, ws_in[i], &with_packed[i])
+                                                  : qr_pack_made(ws_in[i], &with_packed[i]);
     const int64_t n_in = ws[0]->ne[0];
     for (int i = 1; i < n_w; i++)
         if (ws[i]->ne[0] != n_in || ws[i]->type != ws[0]->type) { /* nothing to share: one at a time */

@@ -82,6 +82,14 @@ int qr_pack_pool_step(qr_pack_pool *p, const qr_kernels *k, int n_threads) {
     return left;
 }
 
+const qr_tensor *qr_pack_made(const qr_tensor *w, qr_tensor *tmp) {
+    const qr_pack_slot *s = w->slot;
+    if (!s || w->packed || !atomic_load_explicit(&s->made, memory_order_acquire)) return w;
+    *tmp = *w;
+    tmp->packed = s->dst;
+    return tmp;
+}
+
 const qr_tensor *qr_pack_use(const qr_kernels *k, int n_threads, const qr_tensor *w, qr_tensor *tmp) {
     qr_pack_slot *s = w->slot;
     if (!s || w->packed || !k->pack) return w;

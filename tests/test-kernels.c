@@ -13,7 +13,9 @@
  *               with quantize_q8u, quantize_q8w) from the q8u and q8w
  *               layouts, and on bytes the quantiser never makes (-128) so
  *               that the offset tricks are exercised.
- *   gemm_f32    every weight type, within 1e-5 of sum |x_i w_i| of generic.
+ *   gemm_f32    every weight type, within 1e-5 of sum |x_i w_i| of generic;
+ *               bit for bit the same with the table's packed copy set (which
+ *               avx512 reads for BF16).
  *   gemm_kq     Q4_0, Q4_K, Q6_K packed as q8x16k with q8u rows,
  *               within 1e-5 of the block-wise rounding scale of
  *               qr_gemm_kq_generic; unpacked, bit for bit gemm_f32. The
@@ -225,6 +227,17 @@ static const shape *shapes(int64_t n_in, int *count) {
 
 /* ---- gemm_f32 ------------------------------------------------------------ */
 
+/* w laid out by the table's pack (64-byte aligned, as kernels.h asks), or
+ * NULL when the table has no layout for it. */
+static void *packed_copy(const qr_kernels *k, const qr_tensor *w) {
+    const size_t size = k->pack_size(w);
+    if (!size) return NULL;
+    void *packed = aligned_alloc(64, (size + 63) / 64 * 64);
+    if (!packed) exit(2);
+    k->pack(w, packed);
+    return packed;
+}
+
 static void test_gemm_f32(const qr_kernels *k) {
     /* 33 and 37: a short last vector; 1056, 1280, 2080, 2304: more than
      * the 256 or 1024 values that the SIMD kernels widen at a time */
@@ -242,7 +255,9 @@ static void test_gemm_f32(const qr_kernels *k) {
             const int64_t n_in = cases[c].n_in[v];
             size_t nbytes;
             void *wd = make_weights(cases[c].type, n_in, 75, &nbytes);
-            const qr_tensor w = tensor_of(cases[c].type, n_in, 75, wd, nbytes);
+            qr_tensor w = tensor_of(cases[c].type, n_in, 75, wd, nbytes);
+            /* the table's packed copy, which the exact path may read too */
+            void *packed = k->pack_size && k->pack ? packed_copy(k, &w) : NULL;
             int ns;
             const shape *sh = shapes(n_in, &ns);
             for (int i = 0; i < ns; i++) {
@@ -255,11 +270,22 @@ static void test_gemm_f32(const qr_kernels *k) {
                 char what[96];
                 snprintf(what, sizeof what, "%s gemm_f32 %s", k->name, qr_type_get(cases[c].type)->name);
                 compare(what, s, y, ref, sc, 1e-5);
+                if (packed) { /* bit for bit: a copy made mid-request changes no score */
+                    float *yp = fresh_y(s);
+                    w.packed = packed;
+                    k->gemm_f32(&w, x, &none, s->n_rows, s->ldx, yp, s->ldy, s->o_begin, s->o_end);
+                    w.packed = NULL;
+                    CHECK(memcmp(yp, y, sizeof(float) * (size_t)(s->n_rows * s->ldy)) == 0,
+                          "%s: the packed copy's result differs (%lld inputs, %lld rows)", what, (long long)n_in,
+                          (long long)s->n_rows);
+                    free(yp);
+                }
                 free(sc);
                 free(y);
                 free(ref);
                 free(x);
             }
+            free(packed);
             free(wd);
         }
     }
@@ -287,17 +313,6 @@ static void *make_acts_q8(const qr_kernels *k, const shape *s, const float *x, i
         }
     }
     return q;
-}
-
-/* w laid out by the table's pack (64-byte aligned, as kernels.h asks), or
- * NULL when the table has no layout for it. */
-static void *packed_copy(const qr_kernels *k, const qr_tensor *w) {
-    const size_t size = k->pack_size(w);
-    if (!size) return NULL;
-    void *packed = aligned_alloc(64, (size + 63) / 64 * 64);
-    if (!packed) exit(2);
-    k->pack(w, packed);
-    return packed;
 }
 
 /* The same rows in another layout (q8u or q8w, through its plain-C

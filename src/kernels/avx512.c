@@ -687,9 +687,75 @@ static inline __attribute__((always_inline)) void f32_tile(const float *x, int64
     }
 }
 
+/* f32_tile for BF16 weights packed as bf16x16 (G2: a second group, bg
+ * bytes after the first), np pairs of inputs: each pair widened in
+ * registers (the even input is the low half, shifted up; the odd one the
+ * high half, masked), and summed in the order f32_tile sums the panel made
+ * from the same weights, from zero: the same bits. */
+static inline __attribute__((always_inline)) void f32_pairs_tile(const float *x, int64_t ldx, int mr,
+                                                                 const uint8_t *b, size_t bg, int64_t np, int G2,
+                                                                 int first, float *y, int64_t ldy, __mmask16 m0,
+                                                                 __mmask16 m1) {
+    const float *xr[F32_MR];
+    for (int r = 0; r < F32_MR; r++) xr[r] = x + (r < mr ? r : 0) * ldx;
+    const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
+    __m512 acc[F32_MR][2];
+    for (int r = 0; r < F32_MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < np; j++) {
+        const __m512i v0 = _mm512_load_si512(b + (size_t)j * 64);
+        const __m512i v1 = G2 ? _mm512_load_si512(b + bg + (size_t)j * 64) : v0;
+        const __m512 e0 = _mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)), o0 = _mm512_castsi512_ps(_mm512_and_si512(v0, hi));
+        const __m512 e1 = _mm512_castsi512_ps(_mm512_slli_epi32(v1, 16)), o1 = _mm512_castsi512_ps(_mm512_and_si512(v1, hi));
+        for (int r = 0; r < F32_MR; r++) {
+            const __m512 xe = _mm512_set1_ps(xr[r][2 * j]), xo = _mm512_set1_ps(xr[r][2 * j + 1]);
+            acc[r][0] = _mm512_fmadd_ps(xo, o0, _mm512_fmadd_ps(xe, e0, acc[r][0]));
+            if (G2) acc[r][1] = _mm512_fmadd_ps(xo, o1, _mm512_fmadd_ps(xe, e1, acc[r][1]));
+        }
+    }
+    for (int r = 0; r < F32_MR; r++) {
+        if (r >= mr) break;
+        float *yr = y + r * ldy;
+        if (!first) {
+            acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_maskz_loadu_ps(m0, yr));
+            if (G2) acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_maskz_loadu_ps(m1, yr + 16));
+        }
+        _mm512_mask_storeu_ps(yr, m0, acc[r][0]);
+        if (G2) _mm512_mask_storeu_ps(yr + 16, m1, acc[r][1]);
+    }
+}
+
+/* BF16 weights with a bf16x16 copy: no panels to make, the copy read in
+ * place, in f32_tile's chunks. */
+static void gemm_f32_pairs(const qr_tensor *w, const float *x, int64_t n_rows, int64_t ldx, float *y, int64_t ldy,
+                           int64_t o_begin, int64_t o_end) {
+    const int64_t n_in = w->ne[0];
+    for (int64_t o0 = o_begin - o_begin % 16; o0 < o_end; o0 += 32) {
+        const int64_t hi = o0 + 32 < o_end ? o0 + 32 : o_end;
+        const __mmask16 m0 = lane_mask(o0, o_begin, hi), m1 = lane_mask(o0 + 16, o_begin, hi);
+        for (int64_t k0 = 0; k0 < n_in; k0 += F32_KC) {
+            const int64_t kc = n_in - k0 < F32_KC ? n_in - k0 : F32_KC;
+            size_t bg;
+            const uint8_t *b = qr_bf16x16_chunk_avx512(w, o0, hi, k0, kc, NULL, &bg);
+            for (int64_t r0 = 0; r0 < n_rows; r0 += F32_MR) {
+                const int mr = (int)(n_rows - r0 < F32_MR ? n_rows - r0 : F32_MR);
+                if (hi - o0 > 16)
+                    f32_pairs_tile(x + r0 * ldx + k0, ldx, mr, b, bg, kc / 2, 1, k0 == 0, y + r0 * ldy + o0, ldy,
+                                   m0, m1);
+                else
+                    f32_pairs_tile(x + r0 * ldx + k0, ldx, mr, b, bg, kc / 2, 0, k0 == 0, y + r0 * ldy + o0, ldy,
+                                   m0, m1);
+            }
+        }
+    }
+}
+
 void qr_gemm_f32_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
                         float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
     (void)xq;
+    if (w->type == QR_TYPE_BF16 && w->packed) {
+        gemm_f32_pairs(w, x, n_rows, ldx, y, ldy, o_begin, o_end);
+        return;
+    }
     const int64_t n_in = w->ne[0];
     _Alignas(64) float tmp[16][F32_KC];
     _Alignas(64) float wt[F32_KC * 32];

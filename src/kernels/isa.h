@@ -62,8 +62,8 @@ void qr_bf16x16_group_avx512(const qr_tensor *w, int64_t first, int64_t end, int
 /* Where both BF16 kernels read a chunk of at most QR_BF16X16_KC inputs
  * [k0, k0 + n) of outputs o0 .. hi - 1 (at most 32: two groups): in w's
  * packed copy (o0 a multiple of 16 then), or laid out into chunk, outputs
- * past hi repeating o0. Returns the first group's pairs; *bg is the
- * distance to the second's. */
+ * past hi repeating o0 (chunk may be NULL where w has its copy). Returns
+ * the first group's pairs; *bg is the distance to the second's. */
 enum { QR_BF16X16_KC = 512 };
 const uint8_t *qr_bf16x16_chunk_avx512(const qr_tensor *w, int64_t o0, int64_t hi, int64_t k0, int64_t n,
                                        uint8_t chunk[2][QR_BF16X16_KC * 32], size_t *bg);
