@@ -237,10 +237,13 @@ static const path paths[] = {
     {"f32 avx512 (F16 w)", "avx512", QR_TYPE_F16, 0, KIND_FP32},
     {"f32 avx512 (BF16 w) packed", "avx512", QR_TYPE_BF16, 1, KIND_FP32},
     {"f32 avx512 (BF16 w)", "avx512", QR_TYPE_BF16, 0, KIND_FP32},
+    {"f32 avx512 (Q8_0 w) packed", "avx512", QR_TYPE_Q8_0, 1, KIND_FP32},
     {"f32 avx512 (Q8_0 w)", "avx512", QR_TYPE_Q8_0, 0, KIND_FP32},
     {"f32 avx512 (Q4_K w)", "avx512", QR_TYPE_Q4_K, 0, KIND_FP32},
     {"f32 avx2 (F32 w)", "avx2", QR_TYPE_F32, 0, KIND_FP32},
     {"f32 avx2 (F16 w)", "avx2", QR_TYPE_F16, 0, KIND_FP32},
+    {"f32 avx2 (Q8_0 w) packed", "avx2", QR_TYPE_Q8_0, 1, KIND_FP32},
+    {"f32 avx2 (Q8_0 w)", "avx2", QR_TYPE_Q8_0, 0, KIND_FP32},
     {"f32 avx2 (Q4_K w)", "avx2", QR_TYPE_Q4_K, 0, KIND_FP32},
 };
 

@@ -144,6 +144,29 @@ static void f32_panel(const qr_tensor *w, int64_t o0, int n_o, int64_t k0, int64
     }
 }
 
+/* f32_panel's panel from a Q8_0 tensor's q8_0x16 copy (kernels.h, pack),
+ * not from its file pages: the group of outputs o0 .. o0 + 15 (o0 a
+ * multiple of 16), values k0 .. k0 + kc - 1 (whole blocks). Lane j of piece
+ * k holds four values of output j, each sign-extended in place and scaled:
+ * d * q, the value widen_row gives. */
+static void f32_panel_q8_0x16(const qr_tensor *w, int64_t o0, int64_t k0, int64_t kc, float *wt) {
+    const int64_t nb = w->ne[0] / QR_QK8_0;
+    for (int64_t b = 0; b < kc / QR_QK8_0; b++) {
+        const qr_q8_0x16 *blk = (const qr_q8_0x16 *)w->packed + (o0 / 16) * nb + k0 / QR_QK8_0 + b;
+        float *dst = wt + (size_t)b * QR_QK8_0 * 16;
+        for (int half = 0; half < 2; half++) {
+            const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk->d + 8 * half)));
+            for (int k = 0; k < 8; k++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(blk->qs[k] + 32 * half));
+                for (int e = 0; e < 4; e++) {
+                    const __m256i q = _mm256_srai_epi32(_mm256_slli_epi32(v, 24 - 8 * e), 24);
+                    _mm256_store_ps(dst + (4 * k + e) * 16 + 8 * half, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
+                }
+            }
+        }
+    }
+}
+
 /* F32_MR rows x the panel's 16 outputs over its kc values, each row's value
  * broadcast against two vectors of the panel. Each output's sum runs in k
  * order from zero, whatever the row's tile: a row alone gives the same bits
@@ -175,18 +198,24 @@ static inline __attribute__((always_inline)) void f32_tile(const float *const xr
 }
 
 /* gemm_f32: weights of any widenable type, f32 activations broadcast where
- * they are. */
+ * they are. A Q8_0 tensor's packed copy, where set, is read instead of the
+ * file (its groups start at multiples of 16: lanes before o_begin are
+ * computed and not stored). */
 static void gemm_panels(const qr_tensor *w, const float *x, int64_t n_rows, int64_t ldx, float *y, int64_t ldy,
                         int64_t o_begin, int64_t o_end) {
     const int64_t n_in = w->ne[0];
+    const int q8_copy = w->type == QR_TYPE_Q8_0 && w->packed;
     _Alignas(32) float tmp[8][F32_KC];
     _Alignas(32) float wt[F32_KC * 16];
-    for (int64_t o0 = o_begin; o0 < o_end; o0 += 16) {
+    for (int64_t o0 = q8_copy ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 16) {
         const int n_o = (int)(o_end - o0 < 16 ? o_end - o0 : 16);
         const __m256i m0 = mask8(o0, o_begin, o_end), m1 = mask8(o0 + 8, o_begin, o_end);
         for (int64_t k0 = 0; k0 < n_in; k0 += F32_KC) {
             const int64_t kc = n_in - k0 < F32_KC ? n_in - k0 : F32_KC;
-            f32_panel(w, o0, n_o, k0, kc, tmp, wt);
+            if (q8_copy)
+                f32_panel_q8_0x16(w, o0, k0, kc, wt);
+            else
+                f32_panel(w, o0, n_o, k0, kc, tmp, wt);
             for (int64_t r0 = 0; r0 < n_rows; r0 += F32_MR) {
                 const int mr = (int)(n_rows - r0 < F32_MR ? n_rows - r0 : F32_MR);
                 const float *xr[F32_MR];

@@ -655,6 +655,34 @@ static void f32_panel(const qr_tensor *w, int64_t o0, int n_o, int64_t k0, int64
     }
 }
 
+/* f32_panel's panel from a Q8_0 tensor's q8_0x16 copy (kernels.h, pack),
+ * not from its file pages: outputs o0 .. o0 + 31 (o0 a multiple of 16; a
+ * second group past the tensor's last gives zeros), values k0 .. k0 + kc -
+ * 1 (whole blocks). Lane j of piece k holds four values of output j, each
+ * sign-extended in place and scaled: d * q, the value widen_row gives. */
+static void f32_panel_q8_0x16(const qr_tensor *w, int64_t o0, int64_t k0, int64_t kc, float *wt) {
+    const int64_t nb = w->ne[0] / QR_QK8_0, groups = (qr_tensor_rows(w) + 15) / 16;
+    for (int half = 0; half < 2; half++) {
+        const int64_t g = o0 / 16 + half;
+        for (int64_t b = 0; b < kc / QR_QK8_0; b++) {
+            float *dst = wt + (size_t)b * QR_QK8_0 * 32 + 16 * half;
+            if (g >= groups) {
+                for (int k = 0; k < QR_QK8_0; k++) _mm512_store_ps(dst + k * 32, _mm512_setzero_ps());
+                continue;
+            }
+            const qr_q8_0x16 *blk = (const qr_q8_0x16 *)w->packed + g * nb + k0 / QR_QK8_0 + b;
+            const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk->d));
+            for (int k = 0; k < 8; k++) {
+                const __m512i v = _mm512_loadu_si512(blk->qs[k]);
+                for (int e = 0; e < 4; e++) {
+                    const __m512i q = _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * e), 24);
+                    _mm512_store_ps(dst + (4 * k + e) * 32, _mm512_mul_ps(_mm512_cvtepi32_ps(q), d));
+                }
+            }
+        }
+    }
+}
+
 /* F32_MR rows x the panel's 32 outputs, over the panel's kc values: each
  * row's value broadcast against two vectors of the panel. Each output's sum
  * runs in k order from zero, whatever the row's tile: a row alone gives the
@@ -757,15 +785,21 @@ void qr_gemm_f32_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, i
         return;
     }
     const int64_t n_in = w->ne[0];
+    /* a Q8_0 copy's groups start at multiples of 16: lanes before o_begin
+     * are computed and not stored */
+    const int q8_copy = w->type == QR_TYPE_Q8_0 && w->packed;
     _Alignas(64) float tmp[16][F32_KC];
     _Alignas(64) float wt[F32_KC * 32];
-    for (int64_t o0 = o_begin; o0 < o_end; o0 += 32) {
+    for (int64_t o0 = q8_copy ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 32) {
         const int n_o = (int)(o_end - o0 < 32 ? o_end - o0 : 32);
         const __mmask16 m0 = lane_mask(o0, o_begin, o_end), m1 = lane_mask(o0 + 16, o_begin, o_end);
         /* chunks of whole blocks for every type (F32_KC is a multiple of 256) */
         for (int64_t k0 = 0; k0 < n_in; k0 += F32_KC) {
             const int64_t kc = n_in - k0 < F32_KC ? n_in - k0 : F32_KC;
-            f32_panel(w, o0, n_o, k0, kc, tmp, wt);
+            if (q8_copy)
+                f32_panel_q8_0x16(w, o0, k0, kc, wt);
+            else
+                f32_panel(w, o0, n_o, k0, kc, tmp, wt);
             for (int64_t r0 = 0; r0 < n_rows; r0 += F32_MR) {
                 const int mr = (int)(n_rows - r0 < F32_MR ? n_rows - r0 : F32_MR);
                 f32_tile(x + r0 * ldx + k0, ldx, mr, wt, kc, k0 == 0, y + r0 * ldy + o0, ldy, m0, m1);
