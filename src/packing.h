@@ -72,7 +72,7 @@ int qr_pack_pool_step(qr_pack_pool *p, const qr_kernels *k, int n_threads);
 const qr_tensor *qr_pack_use(const qr_kernels *k, int n_threads, const qr_tensor *w, qr_tensor *tmp);
 
 /* The same for an exact call, which makes no copy: *tmp where w's copy is
- * made already (gemm_f32 reads BF16 copies, kernels.h), else w. */
+ * made already (gemm_f32 reads the copies, kernels.h), else w. */
 const qr_tensor *qr_pack_made(const qr_tensor *w, qr_tensor *tmp);
 
 #endif

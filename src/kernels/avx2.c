@@ -144,23 +144,54 @@ static void f32_panel(const qr_tensor *w, int64_t o0, int n_o, int64_t k0, int64
     }
 }
 
-/* f32_panel's panel from a Q8_0 tensor's q8_0x16 copy (kernels.h, pack),
- * not from its file pages: the group of outputs o0 .. o0 + 15 (o0 a
- * multiple of 16), values k0 .. k0 + kc - 1 (whole blocks). Lane j of piece
- * k holds four values of output j, each sign-extended in place and scaled:
- * d * q, the value widen_row gives. */
-static void f32_panel_q8_0x16(const qr_tensor *w, int64_t o0, int64_t k0, int64_t kc, float *wt) {
-    const int64_t nb = w->ne[0] / QR_QK8_0;
-    for (int64_t b = 0; b < kc / QR_QK8_0; b++) {
-        const qr_q8_0x16 *blk = (const qr_q8_0x16 *)w->packed + (o0 / 16) * nb + k0 / QR_QK8_0 + b;
-        float *dst = wt + (size_t)b * QR_QK8_0 * 16;
+/* f32_panel's panel from a tensor's packed copy (kernels.h, pack), not from
+ * its file pages: Q8_0's q8_0x16, or q8x16k for Q4_0, Q4_K and Q6_K. The
+ * group of outputs o0 .. o0 + 15 (o0 a multiple of 16), values k0 .. k0 +
+ * kc - 1 (whole blocks). Each lane holds four values of its output per
+ * piece (Q4's: four low and four high nibbles), taken out in place and
+ * scaled as widen_row's dequantisation does: the same values (q8x16k.h;
+ * for Q4 the product scale * q is exact, so fused or not the sum rounds
+ * once). */
+static void f32_panel_copy(const qr_tensor *w, int64_t o0, int64_t k0, int64_t kc, float *wt) {
+    const int64_t nb = w->ne[0] / 32;
+    const size_t unit = w->type == QR_TYPE_Q8_0 ? sizeof(qr_q8_0x16) : qr_q8x16k_unit(w->type);
+    const __m256i nib = _mm256_set1_epi32(0xf);
+    for (int64_t b = 0; b < kc / 32; b++) {
+        const uint8_t *blk = (const uint8_t *)w->packed + (size_t)((o0 / 16) * nb + k0 / 32 + b) * unit;
+        float *dst = wt + (size_t)b * 32 * 16;
         for (int half = 0; half < 2; half++) {
-            const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk->d + 8 * half)));
-            for (int k = 0; k < 8; k++) {
-                const __m256i v = _mm256_loadu_si256((const __m256i *)(blk->qs[k] + 32 * half));
-                for (int e = 0; e < 4; e++) {
-                    const __m256i q = _mm256_srai_epi32(_mm256_slli_epi32(v, 24 - 8 * e), 24);
-                    _mm256_store_ps(dst + (4 * k + e) * 16 + 8 * half, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
+            if (w->type == QR_TYPE_Q8_0 || w->type == QR_TYPE_Q6_K) { /* int8 pieces */
+                __m256 s_lo, s_hi;
+                const int8_t(*qs)[64];
+                if (w->type == QR_TYPE_Q8_0) {
+                    const qr_q8_0x16 *p = (const qr_q8_0x16 *)blk;
+                    s_lo = s_hi = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p->d + 8 * half)));
+                    qs = p->qs;
+                } else {
+                    const qr_q6x16 *p = (const qr_q6x16 *)blk;
+                    s_lo = _mm256_loadu_ps(p->s_lo + 8 * half);
+                    s_hi = _mm256_loadu_ps(p->s_hi + 8 * half);
+                    qs = p->qs;
+                }
+                for (int k = 0; k < 8; k++) {
+                    const __m256i v = _mm256_loadu_si256((const __m256i *)(qs[k] + 32 * half));
+                    for (int e = 0; e < 4; e++) {
+                        const __m256i q = _mm256_srai_epi32(_mm256_slli_epi32(v, 24 - 8 * e), 24);
+                        _mm256_store_ps(dst + (4 * k + e) * 16 + 8 * half,
+                                        _mm256_mul_ps(_mm256_cvtepi32_ps(q), k < 4 ? s_lo : s_hi));
+                    }
+                }
+            } else { /* q4x16: values 4k + i in the low nibbles, 16 + 4k + i in the high */
+                const qr_q4x16 *p = (const qr_q4x16 *)blk;
+                const __m256 sc = _mm256_loadu_ps(p->s + 8 * half), mn = _mm256_loadu_ps(p->negmn + 8 * half);
+                for (int k = 0; k < 4; k++) {
+                    const __m256i v = _mm256_loadu_si256((const __m256i *)(p->qs[k] + 32 * half));
+                    for (int i = 0; i < 4; i++)
+                        for (int h = 0; h < 2; h++) {
+                            const __m256i q = _mm256_and_si256(_mm256_srli_epi32(v, 8 * i + 4 * h), nib);
+                            _mm256_store_ps(dst + (16 * h + 4 * k + i) * 16 + 8 * half,
+                                            _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(q), sc), mn));
+                        }
                 }
             }
         }
@@ -198,22 +229,22 @@ static inline __attribute__((always_inline)) void f32_tile(const float *const xr
 }
 
 /* gemm_f32: weights of any widenable type, f32 activations broadcast where
- * they are. A Q8_0 tensor's packed copy, where set, is read instead of the
- * file (its groups start at multiples of 16: lanes before o_begin are
- * computed and not stored). */
+ * they are. A packed copy of Q8_0 or the k-quants, where set, is read
+ * instead of the file (its groups start at multiples of 16: lanes before
+ * o_begin are computed and not stored). */
 static void gemm_panels(const qr_tensor *w, const float *x, int64_t n_rows, int64_t ldx, float *y, int64_t ldy,
                         int64_t o_begin, int64_t o_end) {
     const int64_t n_in = w->ne[0];
-    const int q8_copy = w->type == QR_TYPE_Q8_0 && w->packed;
+    const int copy = w->packed && (w->type == QR_TYPE_Q8_0 || qr_q8x16k_type(w->type));
     _Alignas(32) float tmp[8][F32_KC];
     _Alignas(32) float wt[F32_KC * 16];
-    for (int64_t o0 = q8_copy ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 16) {
+    for (int64_t o0 = copy ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 16) {
         const int n_o = (int)(o_end - o0 < 16 ? o_end - o0 : 16);
         const __m256i m0 = mask8(o0, o_begin, o_end), m1 = mask8(o0 + 8, o_begin, o_end);
         for (int64_t k0 = 0; k0 < n_in; k0 += F32_KC) {
             const int64_t kc = n_in - k0 < F32_KC ? n_in - k0 : F32_KC;
-            if (q8_copy)
-                f32_panel_q8_0x16(w, o0, k0, kc, wt);
+            if (copy)
+                f32_panel_copy(w, o0, k0, kc, wt);
             else
                 f32_panel(w, o0, n_o, k0, kc, tmp, wt);
             for (int64_t r0 = 0; r0 < n_rows; r0 += F32_MR) {

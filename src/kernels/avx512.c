@@ -655,28 +655,58 @@ static void f32_panel(const qr_tensor *w, int64_t o0, int n_o, int64_t k0, int64
     }
 }
 
-/* f32_panel's panel from a Q8_0 tensor's q8_0x16 copy (kernels.h, pack),
- * not from its file pages: outputs o0 .. o0 + 31 (o0 a multiple of 16; a
- * second group past the tensor's last gives zeros), values k0 .. k0 + kc -
- * 1 (whole blocks). Lane j of piece k holds four values of output j, each
- * sign-extended in place and scaled: d * q, the value widen_row gives. */
-static void f32_panel_q8_0x16(const qr_tensor *w, int64_t o0, int64_t k0, int64_t kc, float *wt) {
-    const int64_t nb = w->ne[0] / QR_QK8_0, groups = (qr_tensor_rows(w) + 15) / 16;
+/* f32_panel's panel from a tensor's packed copy (kernels.h, pack), not from
+ * its file pages: Q8_0's q8_0x16, or q8x16k for Q4_0, Q4_K and Q6_K.
+ * Outputs o0 .. o0 + 31 (o0 a multiple of 16; a second group past the
+ * tensor's last gives zeros), values k0 .. k0 + kc - 1 (whole blocks).
+ * Each lane holds four values of its output per piece (Q4's: four low and
+ * four high nibbles), taken out in place and scaled as widen_row's
+ * dequantisation does: the same values (q8x16k.h; for Q4 the product
+ * scale * q is exact, so fused or not the sum rounds once). */
+static void f32_panel_copy(const qr_tensor *w, int64_t o0, int64_t k0, int64_t kc, float *wt) {
+    const int64_t nb = w->ne[0] / 32, groups = (qr_tensor_rows(w) + 15) / 16;
+    const size_t unit = w->type == QR_TYPE_Q8_0 ? sizeof(qr_q8_0x16) : qr_q8x16k_unit(w->type);
+    const __m512i nib = _mm512_set1_epi32(0xf);
     for (int half = 0; half < 2; half++) {
         const int64_t g = o0 / 16 + half;
-        for (int64_t b = 0; b < kc / QR_QK8_0; b++) {
-            float *dst = wt + (size_t)b * QR_QK8_0 * 32 + 16 * half;
+        for (int64_t b = 0; b < kc / 32; b++) {
+            float *dst = wt + (size_t)b * 32 * 32 + 16 * half;
             if (g >= groups) {
-                for (int k = 0; k < QR_QK8_0; k++) _mm512_store_ps(dst + k * 32, _mm512_setzero_ps());
+                for (int k = 0; k < 32; k++) _mm512_store_ps(dst + k * 32, _mm512_setzero_ps());
                 continue;
             }
-            const qr_q8_0x16 *blk = (const qr_q8_0x16 *)w->packed + g * nb + k0 / QR_QK8_0 + b;
-            const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk->d));
-            for (int k = 0; k < 8; k++) {
-                const __m512i v = _mm512_loadu_si512(blk->qs[k]);
-                for (int e = 0; e < 4; e++) {
-                    const __m512i q = _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * e), 24);
-                    _mm512_store_ps(dst + (4 * k + e) * 32, _mm512_mul_ps(_mm512_cvtepi32_ps(q), d));
+            const uint8_t *blk = (const uint8_t *)w->packed + (size_t)(g * nb + k0 / 32 + b) * unit;
+            if (w->type == QR_TYPE_Q8_0 || w->type == QR_TYPE_Q6_K) { /* int8 pieces */
+                __m512 s_lo, s_hi;
+                const int8_t(*qs)[64];
+                if (w->type == QR_TYPE_Q8_0) {
+                    const qr_q8_0x16 *p = (const qr_q8_0x16 *)blk;
+                    s_lo = s_hi = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p->d));
+                    qs = p->qs;
+                } else {
+                    const qr_q6x16 *p = (const qr_q6x16 *)blk;
+                    s_lo = _mm512_loadu_ps(p->s_lo);
+                    s_hi = _mm512_loadu_ps(p->s_hi);
+                    qs = p->qs;
+                }
+                for (int k = 0; k < 8; k++) {
+                    const __m512i v = _mm512_loadu_si512(qs[k]);
+                    for (int e = 0; e < 4; e++) {
+                        const __m512i q = _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * e), 24);
+                        _mm512_store_ps(dst + (4 * k + e) * 32, _mm512_mul_ps(_mm512_cvtepi32_ps(q), k < 4 ? s_lo : s_hi));
+                    }
+                }
+            } else { /* q4x16: values 4k + i in the low nibbles, 16 + 4k + i in the high */
+                const qr_q4x16 *p = (const qr_q4x16 *)blk;
+                const __m512 sc = _mm512_loadu_ps(p->s), mn = _mm512_loadu_ps(p->negmn);
+                for (int k = 0; k < 4; k++) {
+                    const __m512i v = _mm512_loadu_si512(p->qs[k]);
+                    for (int i = 0; i < 4; i++)
+                        for (int h = 0; h < 2; h++) {
+                            const __m512i q = _mm512_and_si512(_mm512_srli_epi32(v, 8 * i + 4 * h), nib);
+                            _mm512_store_ps(dst + (16 * h + 4 * k + i) * 32,
+                                            _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(q), sc), mn));
+                        }
                 }
             }
         }
@@ -785,19 +815,20 @@ void qr_gemm_f32_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, i
         return;
     }
     const int64_t n_in = w->ne[0];
-    /* a Q8_0 copy's groups start at multiples of 16: lanes before o_begin
-     * are computed and not stored */
-    const int q8_copy = w->type == QR_TYPE_Q8_0 && w->packed;
+    /* a packed copy of Q8_0 or the k-quants (BF16's: gemm_f32_pairs) has
+     * groups starting at multiples of 16: lanes before o_begin are
+     * computed and not stored */
+    const int copy = w->packed && (w->type == QR_TYPE_Q8_0 || qr_q8x16k_type(w->type));
     _Alignas(64) float tmp[16][F32_KC];
     _Alignas(64) float wt[F32_KC * 32];
-    for (int64_t o0 = q8_copy ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 32) {
+    for (int64_t o0 = copy ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 32) {
         const int n_o = (int)(o_end - o0 < 32 ? o_end - o0 : 32);
         const __mmask16 m0 = lane_mask(o0, o_begin, o_end), m1 = lane_mask(o0 + 16, o_begin, o_end);
         /* chunks of whole blocks for every type (F32_KC is a multiple of 256) */
         for (int64_t k0 = 0; k0 < n_in; k0 += F32_KC) {
             const int64_t kc = n_in - k0 < F32_KC ? n_in - k0 : F32_KC;
-            if (q8_copy)
-                f32_panel_q8_0x16(w, o0, k0, kc, wt);
+            if (copy)
+                f32_panel_copy(w, o0, k0, kc, wt);
             else
                 f32_panel(w, o0, n_o, k0, kc, tmp, wt);
             for (int64_t r0 = 0; r0 < n_rows; r0 += F32_MR) {

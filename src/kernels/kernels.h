@@ -48,8 +48,8 @@ typedef struct qr_kernels {
      * vec_generic.c): attention's f32 path and SiLU. */
     int f32_lanes;
     /* Exact: X in f32, W widened exactly, f32 accumulation. Any weight type.
-     * Reads w->data, or (avx512, amx) a BF16 w's packed copy where it is set,
-     * with the same bits. */
+     * Reads w->data, or w's packed copy where it is set (Q8_0, Q4_0, Q4_K,
+     * Q6_K on the SIMD tables, BF16 on avx512 and amx), with the same bits. */
     qr_gemm_fn gemm_f32;
     /* Fast: NULL when this ISA has nothing faster for that weight type. */
     qr_gemm_fn gemm_q8_0; /* W Q8_0, xq Q8_0 */
