@@ -15,7 +15,8 @@
  *               that the offset tricks are exercised.
  *   gemm_f32    every weight type, within 1e-5 of sum |x_i w_i| of generic;
  *               bit for bit the same with the table's packed copy set (which
- *               avx512 reads for BF16).
+ *               the SIMD tables read for Q8_0 and the k-quants, avx512 for
+ *               BF16).
  *   gemm_kq     Q4_0, Q4_K, Q6_K packed as q8x16k with q8u rows,
  *               within 1e-5 of the block-wise rounding scale of
  *               qr_gemm_kq_generic; unpacked, bit for bit gemm_f32. The
