@@ -93,11 +93,7 @@ const qr_tensor *qr_pack_made(const qr_tensor *w, qr_tensor *tmp) {
 const qr_tensor *qr_pack_use(const qr_kernels *k, int n_threads, const qr_tensor *w, qr_tensor *tmp) {
     qr_pack_slot *s = w->slot;
     if (!s || w->packed || !k->pack) return w;
-    if (!atomic_load_explicit(&s->made, memory_order_acquire)) {
-        if (s->optional) return w;
+    if (!atomic_load_explicit(&s->made, memory_order_acquire) && !s->optional)
         qr_pack_pool_fill(s->pool, k, n_threads, 1);
-    }
-    *tmp = *w;
-    tmp->packed = s->dst;
-    return tmp;
+    return qr_pack_made(w, tmp); /* w while an optional copy is not made */
 }
