@@ -228,12 +228,13 @@ static inline __attribute__((always_inline)) void f32_tile(const float *const xr
     }
 }
 
-/* gemm_f32: weights of any widenable type, f32 activations broadcast where
- * they are. A packed copy of Q8_0 or the k-quants, where set, is read
- * instead of the file (its groups start at multiples of 16: lanes before
- * o_begin are computed and not stored). */
-static void gemm_panels(const qr_tensor *w, const float *x, int64_t n_rows, int64_t ldx, float *y, int64_t ldy,
-                        int64_t o_begin, int64_t o_end) {
+/* Weights of any widenable type, f32 activations broadcast where they are.
+ * A packed copy of Q8_0 or the k-quants, where set, is read instead of the
+ * file (its groups start at multiples of 16: lanes before o_begin are
+ * computed and not stored). */
+void qr_gemm_f32_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                      float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+    (void)xq;
     const int64_t n_in = w->ne[0];
     const int copy = w->packed && (w->type == QR_TYPE_Q8_0 || qr_q8x16k_type(w->type));
     _Alignas(32) float tmp[8][F32_KC];
@@ -299,12 +300,6 @@ static inline __attribute__((always_inline)) void dot_tile(const uint16_t *const
 static void dot_store(float s[DOT_MR][DOT_NO], int mr, int n_o, int first, float *y, int64_t ldy) {
     for (int r = 0; r < mr; r++)
         for (int j = 0; j < n_o; j++) y[r * ldy + j] = first ? s[r][j] : y[r * ldy + j] + s[r][j];
-}
-
-void qr_gemm_f32_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
-                      float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
-    (void)xq;
-    gemm_panels(w, x, n_rows, ldx, y, ldy, o_begin, o_end);
 }
 
 /* BF16 weights widened DOT_KC values at a time, bf16 activations (xq).
@@ -763,7 +758,7 @@ static inline __attribute__((always_inline)) void gemm_kq(const qr_tensor *w, co
                                                           int VNNI, int64_t n_rows, int64_t ldx, float *y,
                                                           int64_t ldy, int64_t o_begin, int64_t o_end) {
     if (!w->packed || !xq || !xq->q8u || !qr_q8x16k_type(w->type)) { /* nothing to run on: the exact path */
-        gemm_panels(w, x, n_rows, ldx, y, ldy, o_begin, o_end);
+        qr_gemm_f32_avx2(w, x, xq, n_rows, ldx, y, ldy, o_begin, o_end);
         return;
     }
     const int64_t nb_all = w->ne[0] / 32;

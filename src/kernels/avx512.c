@@ -760,8 +760,8 @@ static inline __attribute__((always_inline)) void f32_pairs_tile(const float *x,
     __m512 acc[F32_MR][2];
     for (int r = 0; r < F32_MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (int64_t j = 0; j < np; j++) {
-        const __m512i v0 = _mm512_load_si512(b + (size_t)j * 64);
-        const __m512i v1 = G2 ? _mm512_load_si512(b + bg + (size_t)j * 64) : v0;
+        const __m512i v0 = _mm512_load_si512(b + (size_t)j * QR_BF16X16_PAIR);
+        const __m512i v1 = G2 ? _mm512_load_si512(b + bg + (size_t)j * QR_BF16X16_PAIR) : v0;
         const __m512 e0 = _mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)), o0 = _mm512_castsi512_ps(_mm512_and_si512(v0, hi));
         const __m512 e1 = _mm512_castsi512_ps(_mm512_slli_epi32(v1, 16)), o1 = _mm512_castsi512_ps(_mm512_and_si512(v1, hi));
         for (int r = 0; r < F32_MR; r++) {
@@ -844,7 +844,7 @@ void qr_gemm_f32_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, i
 enum {
     BF_MR = 8,    /* activation rows per tile: 16 accumulators */
     BF_KC = QR_BF16X16_KC, /* inputs per chunk: two groups' pairs are 32 KB */
-    BF_PAIR = 64, /* bytes of one pair row of a group: 16 outputs x 2 bf16 */
+    BF_PAIR = QR_BF16X16_PAIR,
 };
 
 size_t qr_bf16x16_size(const qr_tensor *w) {
@@ -891,14 +891,14 @@ void qr_bf16x16_pack_avx512(const qr_tensor *w, void *dst) {
 }
 
 const uint8_t *qr_bf16x16_chunk_avx512(const qr_tensor *w, int64_t o0, int64_t hi, int64_t k0, int64_t n,
-                                       uint8_t chunk[2][QR_BF16X16_KC * 32], size_t *bg) {
+                                       uint8_t chunk[2][QR_BF16X16_KC / 2 * QR_BF16X16_PAIR], size_t *bg) {
     if (w->packed) {
         const size_t group_bytes = (size_t)(w->ne[0] / 2) * BF_PAIR;
         *bg = group_bytes;
         return (const uint8_t *)w->packed + (size_t)(o0 / 16) * group_bytes + (size_t)k0 / 2 * BF_PAIR;
     }
     for (int g = 0; g <= (hi - o0 > 16); g++) qr_bf16x16_group_avx512(w, o0 + 16 * g, hi, o0, k0, n, chunk[g]);
-    *bg = QR_BF16X16_KC * 32;
+    *bg = sizeof chunk[0];
     return chunk[0];
 }
 

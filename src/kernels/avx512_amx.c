@@ -13,8 +13,9 @@
  * each of the 16 outputs (4 bytes per output). That is the bf16x16 layout:
  * output group g (outputs 16g..16g+15), pair j at byte (g * K/2 + j) * 64,
  * rows past the last zero; made once per model (qr_kernels.pack) or a chunk
- * at a time here, by avx512.c's packer (its gemm_bf16 reads the same layout). A register tile is 32
- * rows x 32 outputs (four C tiles, two A, two B).
+ * at a time here, by avx512.c's packer (its gemm_bf16 reads the same
+ * layout). A register tile is 32 rows x 32 outputs (four C tiles, two A,
+ * two B).
  *
  * Every output's sum runs over the inputs in the same order (32 at a time,
  * chunk after chunk, partial sums kept as f32 in between) whichever rows
@@ -41,7 +42,7 @@ enum {
      * fly is one panel, so that forward.c's 512-row calls lay each chunk out
      * once, not twice (as avx512.c's Q8_0 kernel does). */
     AMX_RP_ONE = 512,
-    AMX_PAIR = 64, /* bytes of one B tile row: 16 outputs x 2 bf16 */
+    AMX_PAIR = QR_BF16X16_PAIR, /* bytes of one B tile row: 16 outputs x 2 bf16 */
 };
 
 

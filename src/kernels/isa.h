@@ -64,8 +64,11 @@ void qr_bf16x16_group_avx512(const qr_tensor *w, int64_t first, int64_t end, int
  * packed copy (o0 a multiple of 16 then), or laid out into chunk, outputs
  * past hi repeating o0 (chunk may be NULL where w has its copy). Returns
  * the first group's pairs; *bg is the distance to the second's. */
-enum { QR_BF16X16_KC = 512 };
+enum {
+    QR_BF16X16_PAIR = 64, /* bytes of one pair row of a group: 16 outputs x 2 bf16 */
+    QR_BF16X16_KC = 512,
+};
 const uint8_t *qr_bf16x16_chunk_avx512(const qr_tensor *w, int64_t o0, int64_t hi, int64_t k0, int64_t n,
-                                       uint8_t chunk[2][QR_BF16X16_KC * 32], size_t *bg);
+                                       uint8_t chunk[2][QR_BF16X16_KC / 2 * QR_BF16X16_PAIR], size_t *bg);
 
 #endif
