@@ -49,6 +49,7 @@ int cmd_info(int argc, char **argv) {
     else
         printf("kernels:         %s\n", in.kernels);
     printf("fast attention:  %s\n", in.attention);
+    printf("fast matrices:   %s activations\n", in.fast_activations);
     /* a histogram of tensor types */
     const char *types[16];
     size_t counts[16], n_types = 0;

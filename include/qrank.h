@@ -59,7 +59,9 @@ typedef struct qrank_error {
 
 typedef enum qrank_precision {
     /* Activations are rounded to the weights' type where the CPU has a faster
-     * instruction for it (int8 for Q8_0, bf16 for BF16). Default. */
+     * instruction for it (int8 for Q8_0 and the k-quants, bf16 for BF16, and
+     * for F16 on AMX, the weights split exactly into two bf16 halves).
+     * qrank_model_info.fast_activations says which. Default. */
     QRANK_PRECISION_FAST = 0,
     /* Every activation stays in f32; weights of any type are widened exactly. */
     QRANK_PRECISION_EXACT = 1,
@@ -105,7 +107,7 @@ typedef struct qrank_model_params {
      * and the server take it from the environment variable QRANK_KERNELS. */
     const char *kernels;
     /* What --precision fast runs attention on, for weights whose fast path
-     * rounds activations (all but F32 and F16): NULL for what is fastest on
+     * rounds activations (all but F32, and F16 without AMX): NULL for what is fastest on
      * this CPU with these kernels; "f32", as the exact path; or "bf16", the
      * queries, keys, values and probabilities rounded to bf16 (sums stay
      * f32) and multiplied on AMX tiles (kernels "amx") or with vdpbf16ps
@@ -169,6 +171,11 @@ typedef struct qrank_model_info {
     /* what --precision fast runs attention on (qrank_model_params.attention):
      * "bf16 amx", "bf16 vdpbf16ps" or "f32" */
     const char *attention;
+    /* what --precision fast rounds the matrix multiplications' activations
+     * to, for these weights on these kernels: "int8" (Q8_0 and, laid out,
+     * Q4_0, Q4_K, Q6_K), "bf16" (BF16; F16 on "amx") or "f32" (nothing: the
+     * fast path is the exact one, attention included) */
+    const char *fast_activations;
     size_t packed_bytes;  /* weights laid out again for those kernels so far */
     size_t layout_bytes;  /* ... once every matrix that gets a layout has been used (0: none) */
     /* the prefix cache (qrank_model_params.prefix_cache_mb): calls whose

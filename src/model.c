@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "kernels/acts.h"
 #include "kernels/q8x16k.h"
 #include "mapped_file.h"
 
@@ -683,6 +684,11 @@ void qrank_model_get_info(const qrank_model *m, qrank_model_info *info) {
     info->attention = m->fast_attention == QR_ATT_BF16_AMX   ? "bf16 amx"
                       : m->fast_attention == QR_ATT_BF16_DOT ? "bf16 vdpbf16ps"
                                                              : "f32";
+    const qr_tensor *wq = m->layers[0].wq;
+    qr_acts acts;
+    const int packable = m->kernels.pack_size && m->kernels.pack_size(wq) > 0;
+    qr_acts_plan(&m->kernels, wq->type, packable, wq->ne[0], &acts);
+    info->fast_activations = acts.type == QR_TYPE_Q8_0 ? "int8" : acts.type == QR_TYPE_BF16 ? "bf16" : "f32";
     info->packed_bytes = m->packed ? atomic_load(&m->pack_pool.packed_bytes) : 0;
     info->layout_bytes = m->packed ? m->packed_bytes : 0;
     qr_prefix_cache_stats pc;

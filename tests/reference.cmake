@@ -25,9 +25,9 @@ set(QRANK_REF_TESTS
   "batch-fast|check_batch.py|A-gguf-q8_0 --precision fast"
   "truncation|check_truncation.py|A-gguf-q8_0"
   "cli|check_cli.py|B-gguf-bf16"
-  "embed|check_embed.py|E-gguf-f32 E-gguf-q8_0 E-hf-bf16 F-gguf-q4_k_m"
+  "embed|check_embed.py|E-gguf-f32 E-gguf-f16 E-gguf-q8_0 E-hf-bf16 F-gguf-q4_k_m"
   "sensitivity|check_sensitivity.py|A-gguf-f32 B-gguf-f32 C-gguf-f32 D-gguf-q4_0 D-gguf-q4_k_m"
-  "fast|check_fast.py|A-gguf-q8_0 B-gguf-q8_0 C-gguf-q8_0 A-gguf-bf16 B-hf-bf16 C-gguf-bf16 A-gguf-f32 D-gguf-q4_0 D-gguf-q6_k D-gguf-q4_k_m"
+  "fast|check_fast.py|A-gguf-q8_0 B-gguf-q8_0 C-gguf-q8_0 A-gguf-bf16 B-hf-bf16 C-gguf-bf16 A-gguf-f32 A-gguf-f16 D-gguf-q4_0 D-gguf-q6_k D-gguf-q4_k_m"
 )
 foreach(spec ${QRANK_REF_TESTS})
   string(REPLACE "|" ";" parts "${spec}")
@@ -39,10 +39,11 @@ foreach(spec ${QRANK_REF_TESTS})
            COMMAND ${QRANK_PYTHON} ${QRANK_REF_DIR}/${driver} $<TARGET_FILE:qrank> ${QRANK_REF_MODELS} ${args})
   set_tests_properties(reference-${name} PROPERTIES FIXTURES_REQUIRED qrank_reference_models TIMEOUT 300)
 endforeach()
-# BF16 on AVX-512's vdpbf16ps too, which a CPU with AMX (table amx) no longer picks by itself.
+# BF16 on AVX-512's vdpbf16ps too, which a CPU with AMX (table amx) no longer picks by itself; and
+# F16, which rounds nothing there (the exact kernel) while amx multiplies it on bf16 tiles.
 add_test(NAME reference-fast-bf16-avx512
          COMMAND ${QRANK_PYTHON} ${QRANK_REF_DIR}/check_fast.py $<TARGET_FILE:qrank> ${QRANK_REF_MODELS}
-                 A-gguf-bf16 B-hf-bf16 C-gguf-bf16)
+                 A-gguf-bf16 B-hf-bf16 C-gguf-bf16 A-gguf-f16)
 set_tests_properties(reference-fast-bf16-avx512 PROPERTIES FIXTURES_REQUIRED qrank_reference_models TIMEOUT 300
                      ENVIRONMENT QRANK_KERNELS=avx512 SKIP_RETURN_CODE 77)
 # The exact path on the AVX2 and baseline tables: their matrix kernels, and the f32 attention and

@@ -26,6 +26,9 @@
  *   gemm_bf16   the same tolerance (vdpbf16ps and AMX round in their own
  *               order); bit for bit the same with and without the table's
  *               packed copy (avx512, amx), and a row alone the same as among others.
+ *   gemm_f16    (amx) F16 weights against gemm_f32 of generic.c on the bf16-rounded
+ *               activations, the same tolerance: the weights must be read exactly;
+ *               a row alone the same as among others; never a packed copy.
  *   quantize_q8_0, quantize_q8u, quantize_q8w, to_bf16 bit-identical, on
  *               random data and on the hard cases: halfway values, zero
  *               blocks, f16 overflow and subnormal scales, NaN and infinity
@@ -705,19 +708,26 @@ static void test_gemm_kq(const qr_kernels *k) {
     }
 }
 
-/* ---- gemm_bf16 ----------------------------------------------------------- */
+/* ---- gemm_bf16, gemm_f16 ------------------------------------------------- */
 
-static void test_gemm_bf16(const qr_kernels *k) {
+/* BF16 weights through gemm_bf16, or F16 weights through gemm_f16 against
+ * gemm_f32_generic on the rounded activations (the weights are meant to be
+ * multiplied exactly, only the activations rounded). */
+static void test_gemm_bf16(const qr_kernels *k, qr_type wtype) {
     /* 1056: three of the amx kernel's chunks of 512, the last short */
     static const int64_t n_ins[] = {33, 37, 96, 1056};
+    const qr_gemm_fn gemm = wtype == QR_TYPE_BF16 ? k->gemm_bf16 : k->gemm_f16;
     for (size_t v = 0; v < sizeof n_ins / sizeof n_ins[0]; v++) {
         const int64_t n_in = n_ins[v];
+        if (wtype == QR_TYPE_F16 && n_in % 32) continue; /* gemm_f16 takes whole tiles only */
         size_t nbytes;
-        void *wd = make_weights(QR_TYPE_BF16, n_in, 75, &nbytes);
-        qr_tensor w = tensor_of(QR_TYPE_BF16, n_in, 75, wd, nbytes);
+        void *wd = make_weights(wtype, n_in, 75, &nbytes);
+        qr_tensor w = tensor_of(wtype, n_in, 75, wd, nbytes);
         /* tables that lay BF16 out for their kernel (avx512, amx): that copy too */
         void *packed = k->pack_size && k->pack ? packed_copy(k, &w) : NULL;
-        if (strcmp(k->name, "amx") == 0 || strcmp(k->name, "avx512") == 0)
+        if (wtype == QR_TYPE_F16)
+            CHECK(packed == NULL, "%s: a packed copy of an F16 matrix (it would be twice the file)", k->name);
+        else if (strcmp(k->name, "amx") == 0 || strcmp(k->name, "avx512") == 0)
             CHECK(packed != NULL || n_in % 32 != 0, "%s: no packed copy of a BF16 matrix of %lld inputs", k->name,
                   (long long)n_in);
         int ns;
@@ -736,17 +746,22 @@ static void test_gemm_bf16(const qr_kernels *k) {
             }
             const qr_acts acts = {QR_TYPE_BF16, xb, rb, 0, 0};
             float *ref = fresh_y(s), *y = fresh_y(s);
-            qr_gemm_bf16_generic(&w, x, &acts, s->n_rows, s->ldx, ref, s->ldy, s->o_begin, s->o_end);
+            if (wtype == QR_TYPE_BF16) {
+                qr_gemm_bf16_generic(&w, x, &acts, s->n_rows, s->ldx, ref, s->ldy, s->o_begin, s->o_end);
+            } else {
+                const qr_acts none = {QR_TYPE_F32, NULL, 0, 0, 0};
+                qr_gemm_f32_generic(&w, xr, &none, s->n_rows, s->ldx, ref, s->ldy, s->o_begin, s->o_end);
+            }
             w.packed = NULL;
-            k->gemm_bf16(&w, x, &acts, s->n_rows, s->ldx, y, s->ldy, s->o_begin, s->o_end);
+            gemm(&w, x, &acts, s->n_rows, s->ldx, y, s->ldy, s->o_begin, s->o_end);
             double *sc = abs_scale(s, &w, xr);
             char what[64];
-            snprintf(what, sizeof what, "%s gemm_bf16", k->name);
+            snprintf(what, sizeof what, "%s gemm_%s", k->name, wtype == QR_TYPE_BF16 ? "bf16" : "f16");
             compare(what, s, y, ref, sc, 1e-5);
             if (packed) { /* bit for bit the file layout's result: calls switch to a copy mid-request */
                 float *yp = fresh_y(s);
                 w.packed = packed;
-                k->gemm_bf16(&w, x, &acts, s->n_rows, s->ldx, yp, s->ldy, s->o_begin, s->o_end);
+                gemm(&w, x, &acts, s->n_rows, s->ldx, yp, s->ldy, s->o_begin, s->o_end);
                 w.packed = NULL;
                 CHECK(memcmp(yp, y, sizeof(float) * (size_t)(s->n_rows * s->ldy)) == 0,
                       "%s packed differs from the file layout's result (%lld inputs, %lld rows)", what,
@@ -759,7 +774,7 @@ static void test_gemm_bf16(const qr_kernels *k) {
             for (int64_t r = 0; r < s->n_rows; r += s->n_rows / 3 + 1) {
                 float *y1 = fresh_y(s);
                 const qr_acts one = {QR_TYPE_BF16, xb + (size_t)r * rb, rb, 0, 0};
-                k->gemm_bf16(&w, x + r * s->ldx, &one, 1, s->ldx, y1, s->ldy, s->o_begin, s->o_end);
+                gemm(&w, x + r * s->ldx, &one, 1, s->ldx, y1, s->ldy, s->o_begin, s->o_end);
                 CHECK(memcmp(y1, y + r * s->ldy, sizeof(float) * (size_t)s->ldy) == 0,
                       "%s: row %lld alone differs from the same row among %lld (%lld inputs)", what, (long long)r,
                       (long long)s->n_rows, (long long)n_in);
@@ -1056,10 +1071,12 @@ int main(int argc, char **argv) {
             CHECK(k.gemm_q8_0 == base.gemm_q8_0 && k.gemm_kq == base.gemm_kq && k.gemm_f32 == base.gemm_f32 &&
                       k.quantize_q8u == base.quantize_q8u && k.to_bf16 == base.to_bf16,
                   "amx: the table differs from avx512's beyond BF16");
+            CHECK(k.gemm_f16 != NULL, "amx: no gemm_f16");
             test_pack_layout(&k);
-            test_gemm_bf16(&k);
+            test_gemm_bf16(&k, QR_TYPE_BF16);
+            test_gemm_bf16(&k, QR_TYPE_F16);
             test_bf16_pack_layout(&k);
-            printf("%-8s ran: %s (BF16 weights and packing; the rest is avx512's)\n", variants[v],
+            printf("%-8s ran: %s (BF16 and F16 weights, packing; the rest is avx512's)\n", variants[v],
                    g_failures == before ? "ok" : "FAILED");
             ran++;
             continue;
@@ -1068,7 +1085,8 @@ int main(int argc, char **argv) {
         test_to_bf16(&k);
         test_gemm_q8_0(&k);
         test_pack_layout(&k);
-        test_gemm_bf16(&k);
+        test_gemm_bf16(&k, QR_TYPE_BF16);
+        CHECK(k.gemm_f16 == NULL, "%s: gemm_f16 outside the amx table", k.name);
         if (strcmp(variants[v], "avx512") == 0) test_bf16_pack_layout(&k);
         test_gemm_f32(&k);
         test_gemm_kq(&k);

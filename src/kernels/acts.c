@@ -23,10 +23,10 @@ qr_gemm_fn qr_acts_plan(const qr_kernels *k, qr_type wtype, int packed, int64_t 
         acts->row_bytes = qr_q8u_row_bytes(n_in);
         return k->gemm_kq;
     }
-    if (wtype == QR_TYPE_BF16 && k->gemm_bf16) {
+    if ((wtype == QR_TYPE_BF16 && k->gemm_bf16) || (wtype == QR_TYPE_F16 && k->gemm_f16 && n_in % 32 == 0)) {
         acts->type = QR_TYPE_BF16;
         acts->row_bytes = (size_t)n_in * 2;
-        return k->gemm_bf16;
+        return wtype == QR_TYPE_BF16 ? k->gemm_bf16 : k->gemm_f16;
     }
     return NULL;
 }

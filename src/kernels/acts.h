@@ -16,7 +16,8 @@
  *
  * Int8 rows are q8w for Q8_0 weights where the table has quantize_q8w
  * (AVX2 without VNNI), else q8u where it has quantize_q8u, which the
- * k-quant kernels need; else Q8_0 blocks. BF16 weights get bf16 rows. */
+ * k-quant kernels need; else Q8_0 blocks. BF16 weights get bf16 rows, and
+ * so do F16 weights where the table multiplies those on bf16 (amx). */
 qr_gemm_fn qr_acts_plan(const qr_kernels *k, qr_type wtype, int packed, int64_t n_in, qr_acts *acts);
 
 /* Writes x[0..n) at dst in the layout of acts (from qr_acts_plan, not F32).

@@ -1,4 +1,4 @@
-/* avx512_amx.c - BF16 weights on AMX tiles (Sapphire Rapids and later).
+/* avx512_amx.c - BF16 and F16 weights on AMX tiles (Sapphire Rapids and later).
  *
  * On these Xeons vdpbf16ps is slow: bench-kernels on an Emerald Rapids core
  * measured 97 G ops/s for it against 725 for vpdpbusd and 194 for f32 FMAs,
@@ -22,6 +22,11 @@
  * share its tile and whether the weights were packed before: a row's result
  * does not depend on the batch it came in, nor on when the packed copy was
  * made (tests/test-kernels.c checks both).
+ *
+ * F16 weights run on the same tiles as two bf16 matrices that add up to the
+ * file's values exactly (f16_split_row says why), laid out a chunk at a
+ * time: twice the tile work of BF16, against f32 FMAs at a quarter of
+ * TDPBF16PS's multiply-adds per instruction in the exact kernel.
  *
  * The tile instructions are amx_tiles.h's inline asm (it says why).
  * Linux gives the tile state only to a process that asks (qr_amx_request,
@@ -73,9 +78,12 @@ static void configure(int m0, int m1) {
 
 /* One chunk of n inputs for up to 32 rows (R2: a second A tile) x up to 32
  * outputs (G2: a second group, bg bytes after the first): sums from zero
- * (first chunk) or from part, back into part (rows 32 floats apart). */
+ * (first chunk) or from part, back into part (rows 32 floats apart). bl > 0:
+ * F16 weights as two halves, the second bl bytes after the first; each step
+ * of 32 inputs adds the first half's products, then the second's. */
 static inline __attribute__((always_inline)) void amx_tile(const uint8_t *a, size_t as, const uint8_t *b, size_t bg,
-                                                           int64_t n, int R2, int G2, int first, float *part) {
+                                                           size_t bl, int64_t n, int R2, int G2, int first,
+                                                           float *part) {
     if (first) {
         TILE_ZERO(0);
         if (G2) TILE_ZERO(1);
@@ -100,6 +108,16 @@ static inline __attribute__((always_inline)) void amx_tile(const uint8_t *a, siz
             TILE_DPBF16PS(1, 4, 7);
             if (R2) TILE_DPBF16PS(3, 5, 7);
         }
+        if (bl) {
+            TILE_LOAD(6, b + bl + (size_t)k / 2 * AMX_PAIR, AMX_PAIR);
+            TILE_DPBF16PS(0, 4, 6);
+            if (R2) TILE_DPBF16PS(2, 5, 6);
+            if (G2) {
+                TILE_LOAD(7, b + bg + bl + (size_t)k / 2 * AMX_PAIR, AMX_PAIR);
+                TILE_DPBF16PS(1, 4, 7);
+                if (R2) TILE_DPBF16PS(3, 5, 7);
+            }
+        }
     }
     TILE_STORE(0, part, 128);
     if (G2) TILE_STORE(1, part + 16, 128);
@@ -107,15 +125,48 @@ static inline __attribute__((always_inline)) void amx_tile(const uint8_t *a, siz
     if (R2 && G2) TILE_STORE(3, part + 16 * 32 + 16, 128);
 }
 
-void qr_gemm_bf16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,
-                      int64_t ldy, int64_t o_begin, int64_t o_end) {
-    const int64_t n_in = w->ne[0];
-    if (n_in % 32 != 0) { /* no whole tiles along the inputs */
-        qr_gemm_bf16_avx512(w, x, xq, n_rows, ldx, y, ldy, o_begin, o_end);
-        return;
+/* F16 weights as bf16x16 twice: each value w split into hi = w rounded to
+ * bf16 and lo = w - hi. An F16 value has 11 significant bits and hi keeps 8,
+ * so lo is a multiple of w's last bit at most 4 of them: 3 bits, exact in
+ * bf16 (whose exponent range holds every F16 value, subnormals too). So
+ * A . hi + A . lo multiplies the file's weights themselves; only the
+ * activations are rounded, as for BF16 weights. One 64-byte pair row in
+ * place (hi) and into lo. */
+static inline void f16_split_row(uint8_t *row, uint8_t *lo) {
+    const __m512i v = _mm512_load_si512(row);
+    const __m512 a = _mm512_cvtph_ps(_mm512_castsi512_si256(v)), b = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(v, 1));
+    const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(b, a); /* a's 16 values first */
+    const __m512 ha = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(h)), 16));
+    const __m512 hb =
+        _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(h, 1)), 16));
+    _mm512_store_si512(row, h);
+    _mm512_store_si512(lo, (__m512i)_mm512_cvtne2ps_pbh(_mm512_sub_ps(b, hb), _mm512_sub_ps(a, ha)));
+}
+
+/* Outputs o0 .. hi - 1 (one or two groups), inputs [k0, k0 + n) of an F16
+ * matrix, laid out as avx512.c lays out BF16 (the pairs are 16-bit values
+ * either way) and then split: group g's hi in chunk[2g], its lo in
+ * chunk[2g + 1]. */
+static const uint8_t *f16_chunk(const qr_tensor *w, int64_t o0, int64_t hi, int64_t k0, int64_t n,
+                                uint8_t chunk[4][AMX_KC / 2 * AMX_PAIR], size_t *bg, size_t *bl) {
+    for (int g = 0; g <= (hi - o0 > 16); g++) {
+        qr_bf16x16_group_avx512(w, o0 + 16 * g, hi, o0, k0, n, chunk[2 * g]);
+        for (int64_t j = 0; j < n / 2; j++)
+            f16_split_row(chunk[2 * g] + j * AMX_PAIR, chunk[2 * g + 1] + j * AMX_PAIR);
     }
-    const void *packed = w->packed;
-    _Alignas(64) uint8_t chunk[2][AMX_KC / 2 * AMX_PAIR];
+    *bg = 2 * sizeof chunk[0];
+    *bl = sizeof chunk[0];
+    return chunk[0];
+}
+
+/* BF16 weights (F16 0), or F16 weights in halves (F16 1: laid out a chunk
+ * at a time; no copy is kept, it would be twice the file). */
+static inline __attribute__((always_inline)) void gemm_amx(const qr_tensor *w, const qr_acts *xq, int64_t n_rows,
+                                                           float *y, int64_t ldy, int64_t o_begin, int64_t o_end,
+                                                           int F16) {
+    const int64_t n_in = w->ne[0];
+    const void *packed = F16 ? NULL : w->packed;
+    _Alignas(64) uint8_t chunk[4][AMX_KC / 2 * AMX_PAIR];
     _Alignas(64) float part[AMX_RP_ONE][32];
     int config = -1;
     const int64_t panel = !packed && n_rows <= AMX_RP_ONE ? n_rows : AMX_RP;
@@ -129,8 +180,9 @@ void qr_gemm_bf16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int
             const int two_groups = hi - o0 > 16;
             for (int64_t k0 = 0; k0 < n_in; k0 += AMX_KC) {
                 const int64_t n = n_in - k0 < AMX_KC ? n_in - k0 : AMX_KC;
-                size_t bg;
-                const uint8_t *b = qr_bf16x16_chunk_avx512(w, o0, hi, k0, n, chunk, &bg);
+                size_t bg, bl = 0;
+                const uint8_t *b = F16 ? f16_chunk(w, o0, hi, k0, n, chunk, &bg, &bl)
+                                       : qr_bf16x16_chunk_avx512(w, o0, hi, k0, n, chunk, &bg);
                 /* Every other chunk walks the row blocks backwards, so that a
                  * short last block and the full ones change the tile
                  * configuration once per chunk, not twice. */
@@ -144,13 +196,13 @@ void qr_gemm_bf16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int
                     const uint8_t *a = (const uint8_t *)xq->data + (size_t)(rp0 + r0) * xq->row_bytes + (size_t)k0 * 2;
                     const int first = k0 == 0;
                     if (m1 && two_groups)
-                        amx_tile(a, xq->row_bytes, b, bg, n, 1, 1, first, part[r0]);
+                        amx_tile(a, xq->row_bytes, b, bg, bl, n, 1, 1, first, part[r0]);
                     else if (m1)
-                        amx_tile(a, xq->row_bytes, b, bg, n, 1, 0, first, part[r0]);
+                        amx_tile(a, xq->row_bytes, b, bg, bl, n, 1, 0, first, part[r0]);
                     else if (two_groups)
-                        amx_tile(a, xq->row_bytes, b, bg, n, 0, 1, first, part[r0]);
+                        amx_tile(a, xq->row_bytes, b, bg, bl, n, 0, 1, first, part[r0]);
                     else
-                        amx_tile(a, xq->row_bytes, b, bg, n, 0, 0, first, part[r0]);
+                        amx_tile(a, xq->row_bytes, b, bg, bl, n, 0, 0, first, part[r0]);
                 }
             }
             const __mmask16 m0 = lane_mask(o0, o_begin, hi), m1 = lane_mask(o0 + 16, o_begin, hi);
@@ -162,4 +214,22 @@ void qr_gemm_bf16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int
         }
     }
     __asm__ volatile("tilerelease" ::: "memory");
+}
+
+void qr_gemm_bf16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,
+                      int64_t ldy, int64_t o_begin, int64_t o_end) {
+    if (w->ne[0] % 32 != 0) { /* no whole tiles along the inputs */
+        qr_gemm_bf16_avx512(w, x, xq, n_rows, ldx, y, ldy, o_begin, o_end);
+        return;
+    }
+    gemm_amx(w, xq, n_rows, y, ldy, o_begin, o_end, 0);
+}
+
+void qr_gemm_f16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,
+                     int64_t ldy, int64_t o_begin, int64_t o_end) {
+    if (w->ne[0] % 32 != 0) { /* acts.c never asks: the exact kernel then */
+        qr_gemm_f32_avx512(w, x, NULL, n_rows, ldx, y, ldy, o_begin, o_end);
+        return;
+    }
+    gemm_amx(w, xq, n_rows, y, ldy, o_begin, o_end, 1);
 }

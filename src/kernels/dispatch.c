@@ -142,12 +142,14 @@ static void fill_avx512(qr_kernels *k) {
     k->bf16_dot_fast = cpu_is_amd();
 }
 
-/* avx512 with BF16 weights on AMX tiles, from the same bf16x16 copies. */
+/* avx512 with BF16 weights on AMX tiles, from the same bf16x16 copies, and
+ * F16 weights on them too. */
 static void fill_amx(qr_kernels *k) {
     fill_avx512(k);
     k->name = "amx";
     k->amx = 1;
     k->gemm_bf16 = qr_gemm_bf16_amx;
+    k->gemm_f16 = qr_gemm_f16_amx;
 }
 
 int qr_kernels_select(qr_kernels *k, const char *want) {

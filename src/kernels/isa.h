@@ -48,6 +48,8 @@ void qr_to_bf16_avx512(const float *x, uint16_t *out, int64_t n);
 int qr_amx_request(void);
 void qr_gemm_bf16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,
                       int64_t ldy, int64_t o_begin, int64_t o_end);
+void qr_gemm_f16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,
+                     int64_t ldy, int64_t o_begin, int64_t o_end);
 /* The bf16x16 layout (avx512.c): 0 for anything but BF16 with a
  * multiple of 32 inputs. */
 size_t qr_bf16x16_size(const qr_tensor *w);

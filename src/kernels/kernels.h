@@ -54,6 +54,9 @@ typedef struct qr_kernels {
     /* Fast: NULL when this ISA has nothing faster for that weight type. */
     qr_gemm_fn gemm_q8_0; /* W Q8_0, xq Q8_0 */
     qr_gemm_fn gemm_bf16; /* W BF16, xq BF16 */
+    /* W F16, xq BF16, inputs a multiple of 32 (amx): the weights exactly, as
+     * two bf16 halves, against activations rounded as for BF16 weights */
+    qr_gemm_fn gemm_f16;
     /* W Q4_0, Q4_K or Q6_K packed as q8x16k (w->packed set, kernels/q8x16k.h),
      * xq in the q8u layout. Needs quantize_q8u and pack. */
     qr_gemm_fn gemm_kq;

@@ -13,11 +13,13 @@ vector must have cosine >= 0.9999 with the reference, every component within
 pooling.
 
 --precision fast (the default) rounds each matrix multiplication's
-activations to int8 (Q8_0 and k-quant weights) or bf16 (BF16 weights), so
+activations to int8 (Q8_0 and k-quant weights) or bf16 (BF16 weights; F16
+weights on AMX, `qrank info` says which), so
 its vectors move: measured on these models, int8 down to cosine 0.9988 (mean
 1 - cosine 2.7e-4; hidden 64, where rounding weighs most), bf16 0.99997.
 Bounds: int8 cosine >= 0.995 and mean 1 - cosine <= 1e-3, bf16 >= 0.9995 and
-<= 1e-4; f32 weights have no fast kernel and must meet the exact bounds.
+<= 1e-4; f32 weights (and f16 without AMX) have no fast kernel and must
+meet the exact bounds.
 A kernel or pooling bug lands far outside these; a fast kernel that never
 ran (exact vectors: mean 1 - cosine about 1e-13) fails the lower bound 1e-9.
 """
@@ -38,21 +40,19 @@ TASK = "Given a web search query, retrieve relevant passages that answer the que
 QUERIES = ["What is the capital of China?", "Explain gravity", "北京的人口是多少？", "emoji 🐍?"]
 
 
-def fast_kind(model):
-    """The fast kernel's rounding for the model's matrix weights (as check_fast.py keys its bounds)."""
-    wtype = model.weight_type()
-    if wtype in ("Q8_0", "Q4_0", "Q4_K", "Q6_K"):
-        return "int8"
-    if wtype == "BF16":
-        return "bf16"
-    return None  # f32, f16: the exact kernel either way
+def fast_kind(engine, path):
+    """The fast kernel's rounding for the model's matrices on this CPU, as `qrank info`
+    reports it (check_fast.py keys its bounds the same way): None where nothing is
+    rounded (F32 weights, F16 without AMX): the exact kernel either way."""
+    kind = common.fast_activations(engine, path)
+    return None if kind == "f32" else kind
 
 
 def check_fast(engine, model, path, label, texts, instruction):
     ids = common.embed_ids(engine, path, texts, instruction)
     want = [qwen3_ref.embed(model, x, None) for x in ids]
     got = engine.embed(path, texts, instruction=instruction, precision="fast")
-    kind = fast_kind(model)
+    kind = fast_kind(engine, path)
     cosines = [float(g @ w / (np.linalg.norm(g) * np.linalg.norm(w))) for g, w in zip(got, want)]
     loss = float(np.mean([1.0 - c for c in cosines]))
     if kind:

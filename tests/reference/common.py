@@ -85,7 +85,7 @@ def model_table():
         name = "D-gguf-%s" % dtype
         table[name] = (SHAPES["D"] + ["--format", "gguf", "--dtype", dtype, "--kind", "reranker"],
                        file_name(name), None)
-    for fmt in ("gguf-f32", "gguf-q8_0", "hf-bf16"):
+    for fmt in ("gguf-f32", "gguf-f16", "gguf-q8_0", "hf-bf16"):
         name = "E-%s" % fmt
         table[name] = (SHAPES["E"] + FORMATS[fmt] + ["--kind", "embedder"], file_name(name), None)
     table["F-gguf-q4_k_m"] = (SHAPES["F"] + ["--format", "gguf", "--dtype", "q4_k_m", "--kind", "embedder"],
@@ -272,6 +272,15 @@ def compare(label, got, want, tol, out=sys.stdout):
 
 
 PINS = (("QRANK_KERNELS", "kernels:"), ("QRANK_ATTENTION", "fast attention:"))
+
+
+def fast_activations(engine, path):
+    """What `qrank info` says --precision fast rounds the matrices' activations
+    to for this model on this CPU: "int8", "bf16" or "f32" (nothing)."""
+    info = engine.run(["info", "-m", path])
+    line = next((l for l in info.splitlines() if l.startswith("fast matrices:")), "")
+    words = line[len("fast matrices:"):].split()
+    return words[0] if words else None
 
 
 def check_pins(engine, names):
