@@ -29,7 +29,7 @@
  * prefix kept, as a monitor scoring new posts against a standing query
  * does. --precision exact runs every call, the one-prompt path too, with
  * f32 activations (qrank's --precision); %peak then still compares with the
- * int8 peak (bf16 for BF16 files). QRANK_KERNELS in the environment pins the kernel table, as it does
+ * int8 peak (bf16 for BF16 and F16 files: F16 runs on bf16 tiles on AMX). QRANK_KERNELS in the environment pins the kernel table, as it does
  * for qrank (e.g. avx512 against amx for BF16). --print-posts writes the first N posts of these
  * workloads, one per line, for benchmarks of the command line and the HTTP
  * server (http_rerank.py). */
@@ -393,7 +393,7 @@ int main(int argc, char **argv) {
             memcpy(w, r.wall, sizeof w);
             double med = median(w, r.repeats), mn = w[0], mx = w[r.repeats - 1];
             /* every type but bf16 runs int8 kernels (the k-quants on AVX-512) */
-            double peak = strcmp(type, "bf16") == 0 ? peak_bf16 : peak_int8;
+            double peak = strcmp(type, "bf16") == 0 || strcmp(type, "f16") == 0 ? peak_bf16 : peak_int8;
             double share = peak > 0 ? 100.0 * r.matrix_ops_per_token * r.computed_tokens / med / 1e9 / peak : 0;
             char ratio[32] = "-";
             if (r.base_repeats) {
