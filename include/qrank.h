@@ -169,7 +169,8 @@ typedef struct qrank_model_info {
     size_t weight_bytes;  /* bytes of tensor data in the file(s) */
     const char *kernels;  /* the matrix kernels in use: "amx", "avx512", "avxvnni", "avx2", "generic" */
     /* what --precision fast runs attention on (qrank_model_params.attention):
-     * "bf16 amx", "bf16 vdpbf16ps" or "f32" */
+     * "bf16 amx", "bf16 vdpbf16ps" or "f32" (always for weights whose fast
+     * path rounds nothing: fast_activations "f32") */
     const char *attention;
     /* what --precision fast rounds the matrix multiplications' activations
      * to, for these weights on these kernels: "int8" (Q8_0 and, laid out,

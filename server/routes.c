@@ -589,6 +589,7 @@ static cJSON *model_entry(server *srv, const char *id, const qrank_model_info *i
              cJSON_AddNumberToObject(m, "context_length", info->context_length) &&
              cJSON_AddStringToObject(m, "kernels", info->kernels ? info->kernels : "") &&
              cJSON_AddStringToObject(m, "attention", info->attention ? info->attention : "") &&
+             cJSON_AddStringToObject(m, "fast_activations", info->fast_activations ? info->fast_activations : "") &&
              cJSON_AddNumberToObject(m, "packed_bytes", (double)info->packed_bytes) &&
              cJSON_AddNumberToObject(m, "layout_bytes", (double)info->layout_bytes) &&
              cJSON_AddBoolToObject(m, "demo", srv->cfg.demo);

@@ -159,15 +159,9 @@ typedef struct {
     int64_t *laid_at, *laid_done; /* [n_seqs] */
 } scratch;
 
-/* The attention path of layer ly under precision prec: under fast, as the
- * model was loaded to run it (bf16 where the CPU multiplies that faster),
- * as the matrices' activations are rounded; not for F32 weights, nor for F16
- * weights where the kernels have no gemm_f16, whose fast path rounds nothing
- * (it is the exact one). */
+/* The attention path of layer ly under precision prec (model.h). */
 static qr_att_path layer_att_path(const qrank_model *m, const qr_layer *ly, qrank_precision prec) {
-    const qr_type wt = ly->wq->type;
-    const int rounds = wt != QR_TYPE_F32 && (wt != QR_TYPE_F16 || m->kernels.gemm_f16);
-    return prec == QRANK_PRECISION_FAST && rounds ? m->fast_attention : QR_ATT_F32;
+    return prec == QRANK_PRECISION_FAST ? qr_fast_att_path(m, ly->wq->type) : QR_ATT_F32;
 }
 
 /* The path whose layout a call keeps (qr_att_laid): the layers' bf16 path,

@@ -681,10 +681,9 @@ void qrank_model_get_info(const qrank_model *m, qrank_model_info *info) {
     info->n_tensors = m->n_all_tensors;
     info->weight_bytes = m->weight_bytes;
     info->kernels = m->kernels.name;
-    info->attention = m->fast_attention == QR_ATT_BF16_AMX   ? "bf16 amx"
-                      : m->fast_attention == QR_ATT_BF16_DOT ? "bf16 vdpbf16ps"
-                                                             : "f32";
     const qr_tensor *wq = m->layers[0].wq;
+    const qr_att_path att = qr_fast_att_path(m, wq->type);
+    info->attention = att == QR_ATT_BF16_AMX ? "bf16 amx" : att == QR_ATT_BF16_DOT ? "bf16 vdpbf16ps" : "f32";
     qr_acts acts;
     const int packable = m->kernels.pack_size && m->kernels.pack_size(wq) > 0;
     qr_acts_plan(&m->kernels, wq->type, packable, wq->ne[0], &acts);

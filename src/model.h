@@ -79,7 +79,7 @@ struct qrank_model {
     size_t n_rerank_suffix;
 
     qr_kernels kernels;
-    qr_att_path fast_attention; /* attention under --precision fast, weights that are not F32/F16 */
+    qr_att_path fast_attention; /* attention under --precision fast where the matrices round (qr_fast_att_path) */
     /* every packed matrix, one mapping reserved at load (NULL: none) */
     void *packed;
     size_t packed_bytes;
@@ -94,5 +94,15 @@ struct qrank_model {
     size_t n_all_tensors;
     size_t weight_bytes;
 };
+
+/* The attention path under --precision fast of layers whose matrices are of
+ * type wt: as the model was loaded to run it (bf16 where the CPU multiplies
+ * that faster), as the matrices' activations are rounded; f32 for F32
+ * weights, and for F16 where the kernels have no gemm_f16, whose fast path
+ * rounds nothing (it is the exact one). */
+static inline qr_att_path qr_fast_att_path(const qrank_model *m, qr_type wt) {
+    const int rounds = wt != QR_TYPE_F32 && (wt != QR_TYPE_F16 || m->kernels.gemm_f16);
+    return rounds ? m->fast_attention : QR_ATT_F32;
+}
 
 #endif

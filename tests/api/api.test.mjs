@@ -92,6 +92,7 @@ test("GET /v1/models: Q8_0 layouts made while idle (packed_bytes reaches layout_
   }
   for (const m of r.json.data) {
     assert.equal(m.weight_type, "Q8_0");
+    assert.equal(m.fast_activations, "int8", `${m.kind}: what --precision fast rounds Q8_0's activations to`);
     if (hasLayout) assert.ok(m.layout_bytes > 0, `${m.kind}: no layout planned`);
     assert.equal(m.packed_bytes, m.layout_bytes, `${m.kind}: ${m.packed_bytes} of ${m.layout_bytes} bytes after 20 s idle`);
   }
