@@ -356,6 +356,14 @@ int cmd_serve(int argc, char **argv) {
                         strcmp(cfg->host, "::1") == 0;
             if (cfg->demo)
                 fprintf(stderr, "qrank serve: DEMO MODEL (random weights): scores mean nothing\n");
+            /* what llama.cpp's system_info line tells its users: which kernels run */
+            for (int i = 0; i < 1 + srv->has_embedder; i++) {
+                const qrank_model_info *in = i ? &srv->embed_info : &srv->rerank_info;
+                const int rounds = strcmp(in->fast_activations, "f32") != 0;
+                fprintf(stderr, "qrank serve: %s: %s weights, %s kernels, activations %s %s, attention %s\n",
+                        i ? "embedder" : "reranker", in->weight_type, in->kernels, rounds ? "rounded to" : "in",
+                        in->fast_activations, in->attention);
+            }
             printf("Running on local URL: http://%s:%d\n", local ? "localhost" : cfg->host,
                    bound_port);
             fflush(stdout);
