@@ -40,11 +40,15 @@ TASK = "Given a web search query, retrieve relevant passages that answer the que
 QUERIES = ["What is the capital of China?", "Explain gravity", "北京的人口是多少？", "emoji 🐍?"]
 
 
-def fast_kind(engine, path):
+def fast_kind(engine, model, path):
     """The fast kernel's rounding for the model's matrices on this CPU, as `qrank info`
     reports it (check_fast.py keys its bounds the same way): None where nothing is
     rounded (F32 weights, F16 without AMX): the exact kernel either way."""
     kind = common.fast_activations(engine, path)
+    wtype = model.weight_type()
+    if kind not in common.FAST_ALLOWED.get(wtype, ()):
+        raise RuntimeError("%s: qrank info says fast rounds %s weights' activations to %r, expected one of %s"
+                           % (path, wtype, kind, common.FAST_ALLOWED.get(wtype, ())))
     return None if kind == "f32" else kind
 
 
@@ -52,7 +56,7 @@ def check_fast(engine, model, path, label, texts, instruction):
     ids = common.embed_ids(engine, path, texts, instruction)
     want = [qwen3_ref.embed(model, x, None) for x in ids]
     got = engine.embed(path, texts, instruction=instruction, precision="fast")
-    kind = fast_kind(engine, path)
+    kind = fast_kind(engine, model, path)
     cosines = [float(g @ w / (np.linalg.norm(g) * np.linalg.norm(w))) for g, w in zip(got, want)]
     loss = float(np.mean([1.0 - c for c in cosines]))
     if kind:

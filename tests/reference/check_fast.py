@@ -53,8 +53,9 @@ def main(argv):
         model = qwen3_ref.Model(path)
         wtype = model.weight_type()
         kind = common.fast_activations(engine, path)
-        if kind not in BOUNDS:
-            print("%-22s %-5s qrank info: fast matrices %r  FAIL" % (name, wtype, kind))
+        if kind not in common.FAST_ALLOWED.get(wtype, ()):
+            print("%-22s %-5s qrank info: fast matrices %r, expected one of %s  FAIL"
+                  % (name, wtype, kind, common.FAST_ALLOWED.get(wtype, ())))
             ok = False
             continue
         max_tol, mean_tol, swap_margin = BOUNDS[kind]

@@ -274,6 +274,13 @@ def compare(label, got, want, tol, out=sys.stdout):
 PINS = (("QRANK_KERNELS", "kernels:"), ("QRANK_ATTENTION", "fast attention:"))
 
 
+# What `qrank info` may say --precision fast rounds activations to, per weight type, so that the
+# engine cannot choose looser bounds for itself: Q8_0 and BF16 round on every table, the k-quants
+# not on the generic one (no int8 kernel for them), F16 only on amx.
+FAST_ALLOWED = {"Q8_0": ("int8",), "BF16": ("bf16",), "F32": ("f32",), "F16": ("bf16", "f32"),
+                "Q4_0": ("int8", "f32"), "Q4_K": ("int8", "f32"), "Q6_K": ("int8", "f32")}
+
+
 def fast_activations(engine, path):
     """What `qrank info` says --precision fast rounds the matrices' activations
     to for this model on this CPU: "int8", "bf16" or "f32" (nothing)."""
