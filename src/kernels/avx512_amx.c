@@ -144,19 +144,16 @@ static inline void f16_split_row(uint8_t *row, uint8_t *lo) {
 }
 
 /* Outputs o0 .. hi - 1 (one or two groups), inputs [k0, k0 + n) of an F16
- * matrix, laid out as avx512.c lays out BF16 (the pairs are 16-bit values
- * either way) and then split: group g's hi in chunk[2g], its lo in
- * chunk[2g + 1]. */
+ * matrix, laid out by the BF16 kernels' helper (the pairs are 16-bit values
+ * either way; F16 has no copy, so into chunk[0] and chunk[1]) and then
+ * split: group g's hi stays in chunk[g], its lo goes to chunk[2 + g]. */
 static const uint8_t *f16_chunk(const qr_tensor *w, int64_t o0, int64_t hi, int64_t k0, int64_t n,
                                 uint8_t chunk[4][AMX_KC / 2 * AMX_PAIR], size_t *bg, size_t *bl) {
-    for (int g = 0; g <= (hi - o0 > 16); g++) {
-        qr_bf16x16_group_avx512(w, o0 + 16 * g, hi, o0, k0, n, chunk[2 * g]);
-        for (int64_t j = 0; j < n / 2; j++)
-            f16_split_row(chunk[2 * g] + j * AMX_PAIR, chunk[2 * g + 1] + j * AMX_PAIR);
-    }
-    *bg = 2 * sizeof chunk[0];
-    *bl = sizeof chunk[0];
-    return chunk[0];
+    const uint8_t *b = qr_bf16x16_chunk_avx512(w, o0, hi, k0, n, chunk, bg);
+    for (int g = 0; g <= (hi - o0 > 16); g++)
+        for (int64_t j = 0; j < n / 2; j++) f16_split_row(chunk[g] + j * AMX_PAIR, chunk[2 + g] + j * AMX_PAIR);
+    *bl = 2 * sizeof chunk[0];
+    return b;
 }
 
 /* BF16 weights (F16 0), or F16 weights in halves (F16 1: laid out a chunk
