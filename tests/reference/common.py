@@ -281,13 +281,18 @@ FAST_ALLOWED = {"Q8_0": ("int8",), "BF16": ("bf16",), "F32": ("f32",), "F16": ("
                 "Q4_0": ("int8", "f32"), "Q4_K": ("int8", "f32"), "Q6_K": ("int8", "f32")}
 
 
-def fast_activations(engine, path):
+def fast_activations(engine, path, wtype):
     """What `qrank info` says --precision fast rounds the matrices' activations
-    to for this model on this CPU: "int8", "bf16" or "f32" (nothing)."""
+    to for this model (of weight type wtype) on this CPU: "int8", "bf16" or
+    "f32" (nothing). RuntimeError where that is not one FAST_ALLOWED gives wtype."""
     info = engine.run(["info", "-m", path])
     line = next((l for l in info.splitlines() if l.startswith("fast matrices:")), "")
     words = line[len("fast matrices:"):].split()
-    return words[0] if words else None
+    kind = words[0] if words else None
+    if kind not in FAST_ALLOWED.get(wtype, ()):
+        raise RuntimeError("qrank info says fast rounds %s weights' activations to %r, expected one of %s"
+                           % (wtype, kind, FAST_ALLOWED.get(wtype, ())))
+    return kind
 
 
 def check_pins(engine, names):
