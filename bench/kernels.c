@@ -2,13 +2,15 @@
  *
  * First the peaks: tight loops of independent vpdpbusd (int8), vdpbf16ps
  * (bf16) and vfmadd (fp32) on registers only, on 1 thread and on all of them,
- * counted as 2 operations per multiply-add. Then every gemm variant this CPU
- * can run, on the matrices of one Qwen3-0.6B layer (q 1024->2048, k and v
- * 1024->1024, o 2048->1024, gate and up 1024->3072, down 3072->1024) with
- * 20, 100 and 1000 activation rows: GOP/s over the whole layer and the share
- * of the peak of the same kind. The output range is split over threads in
- * runs of 16-output slices, as src/matmul.c does; activations are prepared
- * (quantised) outside the timed region, as matmul.c does once per call.
+ * counted as 2 operations per multiply-add (on AVX2 CPUs without VNNI also
+ * vpmaddwd + vpaddd, the ceiling of their exact int8 products). Then every
+ * gemm variant this CPU can run, on the matrices of one Qwen3-0.6B layer
+ * (q 1024->2048, k and v 1024->1024, o 2048->1024, gate and up 1024->3072,
+ * down 3072->1024) with 20, 100 and 1000 activation rows: GOP/s over the
+ * whole layer and the share of the peak of the same kind. The output range
+ * is split over threads in runs of 16-output slices, as src/matmul.c does;
+ * activations are prepared (quantised) outside the timed region, as
+ * matmul.c does once per call.
  *
  * The amx paths (BF16 weights on AMX tiles; F16 as two bf16 halves, each
  * multiply-add counted once though the tiles do two) are measured against
@@ -103,6 +105,23 @@ __attribute__((target("avx2"))) static double peak_maddubs256(long iters) {
     volatile int sink = _mm256_extract_epi32(s, 0);
     (void)sink;
     return (double)iters * 12 * 32 * 2;
+}
+
+/* What exact int8 x int8 can reach without VNNI: vpmaddwd on values
+ * widened to int16, then vpaddd, per 16 pairs (vpmaddubsw would saturate on
+ * int8 x int8; the AVX2 Q8_0 kernel's inner loop is this and a broadcast).
+ * Printed on CPUs whose int8 peak is the vpmaddubsw triple, which exact
+ * int8 x int8 cannot use: on a Zen 3 core this loop reached 77-79% of that
+ * peak, the Q8_0 kernel's own ceiling there. */
+#define MADD_ADD(r) "vpmaddwd %%ymm12, %%ymm13, %%ymm14\n\tvpaddd %%ymm14, %%ymm" #r ", %%ymm" #r "\n\t"
+__attribute__((target("avx2"))) static double peak_madd256(long iters) {
+    __asm__ volatile(ZERO12 "vpcmpeqw %%ymm12, %%ymm12, %%ymm12\n\tvpabsw %%ymm12, %%ymm12\n\t"
+                     "vmovdqa %%ymm12, %%ymm13" ::: PEAK_CLOBBERS, "xmm14");
+    for (long k = 0; k < iters; k++)
+        __asm__ volatile(MADD_ADD(0) MADD_ADD(1) MADD_ADD(2) MADD_ADD(3) MADD_ADD(4) MADD_ADD(5) MADD_ADD(6)
+                             MADD_ADD(7) MADD_ADD(8) MADD_ADD(9) MADD_ADD(10) MADD_ADD(11) ::: PEAK_CLOBBERS,
+                         "xmm14");
+    return (double)iters * 12 * 16 * 2;
 }
 
 __attribute__((target("avx512f,avx512bf16"))) static double peak_bf16(long iters) {
@@ -244,6 +263,7 @@ static const path paths[] = {
     {"f32 avx512 (Q4_K w)", "avx512", QR_TYPE_Q4_K, 0, KIND_FP32},
     {"f32 avx2 (F32 w)", "avx2", QR_TYPE_F32, 0, KIND_FP32},
     {"f32 avx2 (F16 w)", "avx2", QR_TYPE_F16, 0, KIND_FP32},
+    {"f32 avx2 (BF16 w)", "avx2", QR_TYPE_BF16, 0, KIND_FP32},
     {"f32 avx2 (Q8_0 w) packed", "avx2", QR_TYPE_Q8_0, 1, KIND_FP32},
     {"f32 avx2 (Q8_0 w)", "avx2", QR_TYPE_Q8_0, 0, KIND_FP32},
     {"f32 avx2 (Q4_K w)", "avx2", QR_TYPE_Q4_K, 0, KIND_FP32},
@@ -381,8 +401,13 @@ int main(int argc, char **argv) {
     printf("  int8  %-34s %8.1f   %8.1f\n", int8_name, peak[KIND_INT8][0], peak[KIND_INT8][1]);
     printf("  bf16  %-34s %8.1f   %8.1f\n", has512 ? "vdpbf16ps zmm" : "(none: fp32 peak)", peak[KIND_BF16][0],
            peak[KIND_BF16][1]);
-    printf("  fp32  %-34s %8.1f   %8.1f\n\n", has512 ? "vfmadd231ps zmm" : "vfmadd231ps ymm", peak[KIND_FP32][0],
+    printf("  fp32  %-34s %8.1f   %8.1f\n", has512 ? "vfmadd231ps zmm" : "vfmadd231ps ymm", peak[KIND_FP32][0],
            peak[KIND_FP32][1]);
+    if (!has512 && !hasvnni) /* the ceiling of the avx2 table's Q8_0 kernel, not a peak of the CPU */
+        printf("  int16 %-34s %8.1f   %8.1f\n", "vpmaddwd+vpaddd ymm (exact int8)",
+               measure_peak(peak_madd256, 1, 5, PEAK_ITERS) / 1e9,
+               measure_peak(peak_madd256, max_threads, 5, PEAK_ITERS) / 1e9);
+    printf("\n");
 
     /* weights: [Q8_0, BF16, F32, Q4_K, Q6_K][matrix]; those the best table
      * packs also packed once, as a loader would with its pack() */
