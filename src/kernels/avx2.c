@@ -457,8 +457,10 @@ static inline __attribute__((always_inline)) void q8_scale_add(__m256 *acc, __m2
 }
 
 /* Without VNNI the products are vpmaddwd on int16: exact for every int8
- * value (vpmaddubsw would saturate on the +128 activations, and its sign
- * trick fails on a -128 weight). A chunk's weights are widened once and
+ * value (vpmaddubsw would saturate on the +128 activations; its sign trick,
+ * |w| times x given w's sign, overflows on an activation of -128, which a
+ * Q8_0 block may hold, and costs as many instructions, a vpsignb for each
+ * vpmaddwd saved). A chunk's weights are widened once and
  * laid out in pairs, wide[b][p] holding values 2p and 2p + 1 of the group's
  * 16 outputs (output o at int16s 2o, 2o + 1, 8 outputs per YMM), so that one
  * vpmaddwd with a broadcast pair of activations adds both products of each
