@@ -161,7 +161,7 @@ typedef struct {
 
 /* The attention path of layer ly under precision prec (model.h). */
 static qr_att_path layer_att_path(const qrank_model *m, const qr_layer *ly, qrank_precision prec) {
-    return prec == QRANK_PRECISION_FAST ? qr_fast_att_path(m, ly->wq->type) : QR_ATT_F32;
+    return prec == QRANK_PRECISION_FAST ? qr_fast_att_path(m, ly->wq) : QR_ATT_F32;
 }
 
 /* The path whose layout a call keeps (qr_att_laid): the layers' bf16 path,

@@ -682,11 +682,10 @@ void qrank_model_get_info(const qrank_model *m, qrank_model_info *info) {
     info->weight_bytes = m->weight_bytes;
     info->kernels = m->kernels.name;
     const qr_tensor *wq = m->layers[0].wq;
-    const qr_att_path att = qr_fast_att_path(m, wq->type);
+    const qr_att_path att = qr_fast_att_path(m, wq);
     info->attention = att == QR_ATT_BF16_AMX ? "bf16 amx" : att == QR_ATT_BF16_DOT ? "bf16 vdpbf16ps" : "f32";
     qr_acts acts;
-    const int packable = m->kernels.pack_size && m->kernels.pack_size(wq) > 0;
-    qr_acts_plan(&m->kernels, wq->type, packable, wq->ne[0], &acts);
+    qr_fast_plan(m, wq, &acts);
     info->fast_activations = acts.type == QR_TYPE_Q8_0 ? "int8" : acts.type == QR_TYPE_BF16 ? "bf16" : "f32";
     info->packed_bytes = m->packed ? atomic_load(&m->pack_pool.packed_bytes) : 0;
     info->layout_bytes = m->packed ? m->packed_bytes : 0;

@@ -9,6 +9,7 @@
 #define QRANK_MODEL_H
 
 #include "gguf.h"
+#include "kernels/acts.h"
 #include "kernels/kernels.h"
 #include "packing.h"
 #include "qrank.h"
@@ -95,14 +96,23 @@ struct qrank_model {
     size_t weight_bytes;
 };
 
-/* The attention path under --precision fast of layers whose matrices are of
- * type wt: as the model was loaded to run it (bf16 where the CPU multiplies
- * that faster), as the matrices' activations are rounded; f32 for F32
- * weights, and for F16 where the kernels have no gemm_f16, whose fast path
- * rounds nothing (it is the exact one). */
-static inline qr_att_path qr_fast_att_path(const qrank_model *m, qr_type wt) {
-    const int rounds = wt != QR_TYPE_F32 && (wt != QR_TYPE_F16 || m->kernels.gemm_f16);
-    return rounds ? m->fast_attention : QR_ATT_F32;
+/* What --precision fast runs w's matrix multiplications on: the kernel,
+ * and in *acts the activations it reads (QR_TYPE_F32: none rounded, the
+ * exact kernel). w as the fast calls find it: Q4_0, Q4_K and Q6_K are laid
+ * out by the first of them where the model reserved them a copy (matmul.c,
+ * qr_pack_use), and run on the f32 kernel where it did not (repack -1). */
+static inline qr_gemm_fn qr_fast_plan(const qrank_model *m, const qr_tensor *w, qr_acts *acts) {
+    return qr_acts_plan(&m->kernels, w->type, w->packed != NULL || w->slot != NULL, w->ne[0], acts);
+}
+
+/* The attention path under --precision fast of a layer whose matrices are
+ * like w: as the model was loaded to run it (bf16 where the CPU multiplies
+ * that faster) where those matrices' activations are rounded, f32 where
+ * nothing is (F32 weights; F16 without gemm_f16; Q4 types with no copy),
+ * whose fast path is then the exact one. */
+static inline qr_att_path qr_fast_att_path(const qrank_model *m, const qr_tensor *w) {
+    qr_acts acts;
+    return qr_fast_plan(m, w, &acts) && acts.type != QR_TYPE_F32 ? m->fast_attention : QR_ATT_F32;
 }
 
 #endif

@@ -312,7 +312,7 @@ static int score_docs(qrank_model *m, qrank_precision p, float out[sizeof DOCS /
  * the very same scores, fast and exact, and are made when they should be:
  * by default Q8_0 and BF16 never, Q4_K/Q6_K (kquant) on the first fast
  * call. Their int8 kernel runs on the copy only: with repack -1 their fast
- * scores come from the f32 kernel and are not compared. Tables lay out
+ * scores come from the f32 kernel, the exact ones bit for bit. Tables lay out
  * BF16 only where their kernel reads pairs of inputs (avx512, amx). */
 static void test_repack(const char *path, int kquant) {
     qrank_model *never = NULL, *lazy = NULL, *eager = NULL;
@@ -340,6 +340,18 @@ static void test_repack(const char *path, int kquant) {
     CHECK(li.layout_bytes == (kquant ? ei.layout_bytes : 0) && li.packed_bytes == 0,
           "by default, loaded: %zu of %zu bytes", li.packed_bytes, li.layout_bytes);
     CHECK(ni.layout_bytes == 0 && ni.packed_bytes == 0, "never: %zu of %zu bytes", ni.packed_bytes, ni.layout_bytes);
+    /* what the fast path rounds, as info says: the same whatever the
+     * copies, except for k-quants without one, whose fast path is then the
+     * exact one, attention included (model.h, qr_fast_plan) */
+    const char *lazy_acts = kquant && has_layout ? "int8" : kquant ? "f32" : li.fast_activations;
+    CHECK(li.fast_activations && strcmp(li.fast_activations, lazy_acts) == 0 && ei.fast_activations &&
+              strcmp(ei.fast_activations, lazy_acts) == 0,
+          "fast activations by default %s, at load %s, expected %s", li.fast_activations, ei.fast_activations,
+          lazy_acts);
+    CHECK(ni.fast_activations && strcmp(ni.fast_activations, kquant ? "f32" : lazy_acts) == 0,
+          "fast activations without copies: %s", ni.fast_activations);
+    CHECK(!kquant || (ni.attention && strcmp(ni.attention, "f32") == 0),
+          "a k-quant model without copies runs fast attention on %s, not f32 like its matrices", ni.attention);
     /* what a server does before it reports ready: the default's copies now */
     qrank_model *ready = NULL;
     mp.repack = 0;
@@ -364,6 +376,11 @@ static void test_repack(const char *path, int kquant) {
             CHECK(score_docs(never, p, b) == QRANK_OK, "rerank without copies");
             CHECK(memcmp(a, b, sizeof a) == 0, "%s scores differ between no copy and a copy made at load",
                   exact ? "exact" : "fast");
+        } else { /* no copy: the fast path is the exact one */
+            float e[sizeof DOCS / sizeof DOCS[0]];
+            CHECK(score_docs(never, QRANK_PRECISION_EXACT, e) == QRANK_OK, "exact rerank without copies");
+            CHECK(score_docs(never, p, b) == QRANK_OK, "fast rerank without copies");
+            CHECK(memcmp(e, b, sizeof e) == 0, "without copies, a k-quant model's fast scores differ from exact");
         }
         for (int call = 0; call < 2; call++) {
             CHECK(score_docs(lazy, p, b) == QRANK_OK, "rerank by default");
