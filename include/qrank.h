@@ -91,7 +91,8 @@ typedef struct qrank_model_params {
      *    while the caller is idle (qrank serve's default): the load stays
      *    fast, and calls get faster as the copies arrive, with the same
      *    scores;
-     * -1: none. Q4_0/Q4_K/Q6_K then run on the f32 kernel. */
+     * -1: none. Q4_0/Q4_K/Q6_K then run on the f32 kernel, and their
+     *    fast path is the exact one, attention included. */
     int repack;
     /* MB of memory for the keys and values of prompt prefixes kept between
      * calls: a reranker's system prompt, instruction and query, so that a
