@@ -3,7 +3,7 @@
  * First the peaks: tight loops of independent vpdpbusd (int8), vdpbf16ps
  * (bf16) and vfmadd (fp32) on registers only, on 1 thread and on all of them,
  * counted as 2 operations per multiply-add (on AVX2 CPUs without VNNI also
- * vpmaddwd + vpaddd, the ceiling of their exact int8 products). Then every
+ * vpmaddwd + vpaddd, the ceiling of their Q8_0 kernel). Then every
  * gemm variant this CPU can run, on the matrices of one Qwen3-0.6B layer
  * (q 1024->2048, k and v 1024->1024, o 2048->1024, gate and up 1024->3072,
  * down 3072->1024) with 20, 100 and 1000 activation rows: GOP/s over the
@@ -107,12 +107,13 @@ __attribute__((target("avx2"))) static double peak_maddubs256(long iters) {
     return (double)iters * 12 * 32 * 2;
 }
 
-/* What exact int8 x int8 can reach without VNNI: vpmaddwd on values
- * widened to int16, then vpaddd, per 16 pairs (vpmaddubsw would saturate on
- * int8 x int8; the AVX2 Q8_0 kernel's inner loop is this and a broadcast).
- * Printed on CPUs whose int8 peak is the vpmaddubsw triple, which exact
- * int8 x int8 cannot use: on a Zen 3 core this loop reached 77-79% of that
- * peak, the Q8_0 kernel's own ceiling there. */
+/* What exact int8 x int8 reaches without VNNI as the AVX2 Q8_0 kernel
+ * computes it: vpmaddwd on values widened to int16, then vpaddd, per 16
+ * pairs (its inner loop is this and a broadcast; vpmaddubsw takes one
+ * unsigned operand, and the sign trick around it costs as many
+ * instructions, src/kernels/avx2.c says why). Printed on CPUs whose int8
+ * peak is the vpmaddubsw triple: on a Zen 3 core this loop reached 77-79%
+ * of that peak, the Q8_0 kernel's own ceiling there. */
 #define MADD_ADD(r) "vpmaddwd %%ymm12, %%ymm13, %%ymm14\n\tvpaddd %%ymm14, %%ymm" #r ", %%ymm" #r "\n\t"
 __attribute__((target("avx2"))) static double peak_madd256(long iters) {
     __asm__ volatile(ZERO12 "vpcmpeqw %%ymm12, %%ymm12, %%ymm12\n\tvpabsw %%ymm12, %%ymm12\n\t"
