@@ -198,26 +198,25 @@ static void f32_panel_copy(const qr_tensor *w, int64_t o0, int64_t k0, int64_t k
     }
 }
 
-/* F32_MR rows x the panel's 16 outputs over its kc values, each row's value
- * broadcast against two vectors of the panel. Each output's sum runs in k
- * order from zero, whatever the row's tile: a row alone gives the same bits
- * as among others. Rows past mr alias row 0; outputs past the masks are
+/* MR rows (a constant, at most F32_MR) x the panel's 16 outputs over its kc
+ * values, each row's value broadcast against two vectors of the panel. Each
+ * output's sum runs in k order from zero, whatever the row's tile: a row
+ * alone gives the same bits as among others. Outputs past the masks are
  * dropped. */
-static inline __attribute__((always_inline)) void f32_tile(const float *const xr[F32_MR], int mr, const float *wt,
+static inline __attribute__((always_inline)) void f32_tile(const float *x, int64_t ldx, const int MR, const float *wt,
                                                            int64_t kc, int first, float *y, int64_t ldy,
                                                            __m256i m0, __m256i m1) {
     __m256 acc[F32_MR][2];
-    for (int r = 0; r < F32_MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         const __m256 w0 = _mm256_load_ps(wt + 16 * k), w1 = _mm256_load_ps(wt + 16 * k + 8);
-        for (int r = 0; r < F32_MR; r++) {
-            const __m256 xb = _mm256_broadcast_ss(xr[r] + k);
+        for (int r = 0; r < MR; r++) {
+            const __m256 xb = _mm256_broadcast_ss(x + r * ldx + k);
             acc[r][0] = _mm256_fmadd_ps(xb, w0, acc[r][0]);
             acc[r][1] = _mm256_fmadd_ps(xb, w1, acc[r][1]);
         }
     }
-    for (int r = 0; r < F32_MR; r++) {
-        if (r >= mr) break;
+    for (int r = 0; r < MR; r++) {
         float *yr = y + r * ldy;
         if (!first) {
             acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_maskload_ps(yr, m0));
@@ -248,11 +247,22 @@ void qr_gemm_f32_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, int
                 f32_panel_copy(w, o0, k0, kc, wt);
             else
                 f32_panel(w, o0, n_o, k0, kc, tmp, wt);
-            for (int64_t r0 = 0; r0 < n_rows; r0 += F32_MR) {
-                const int mr = (int)(n_rows - r0 < F32_MR ? n_rows - r0 : F32_MR);
-                const float *xr[F32_MR];
-                for (int r = 0; r < F32_MR; r++) xr[r] = x + (r0 + (r < mr ? r : 0)) * ldx + k0;
-                f32_tile(xr, mr, wt, kc, k0 == 0, y + r0 * ldy + o0, ldy, m0, m1);
+            /* tiles of as even a size as F32_MR allows: 20 rows as 4 x 5,
+             * not 6 + 6 + 6 and a tile of 6 for the last 2 */
+            const int64_t n_tiles = (n_rows + F32_MR - 1) / F32_MR;
+            for (int64_t t = 0; t < n_tiles; t++) {
+                const int64_t r0 = n_rows * t / n_tiles;
+                const int mr = (int)(n_rows * (t + 1) / n_tiles - r0);
+                const float *xr = x + r0 * ldx + k0;
+                float *yr = y + r0 * ldy + o0;
+                switch (mr) {
+                case 1: f32_tile(xr, ldx, 1, wt, kc, k0 == 0, yr, ldy, m0, m1); break;
+                case 2: f32_tile(xr, ldx, 2, wt, kc, k0 == 0, yr, ldy, m0, m1); break;
+                case 3: f32_tile(xr, ldx, 3, wt, kc, k0 == 0, yr, ldy, m0, m1); break;
+                case 4: f32_tile(xr, ldx, 4, wt, kc, k0 == 0, yr, ldy, m0, m1); break;
+                case 5: f32_tile(xr, ldx, 5, wt, kc, k0 == 0, yr, ldy, m0, m1); break;
+                default: f32_tile(xr, ldx, 6, wt, kc, k0 == 0, yr, ldy, m0, m1); break;
+                }
             }
         }
     }
