@@ -350,7 +350,13 @@ int main(int argc, char **argv) {
     if (repeats > 16) repeats = 16;
     if (peak_int8 <= 0) measure_peaks(argv[0], &peak_int8, &peak_bf16);
     mkdir(model_dir, 0755);
-    printf("machine peaks (bench-kernels, all threads): int8 %.0f GOP/s, bf16 %.0f GFLOP/s\n", peak_int8, peak_bf16);
+    if (peak_int8 <= 0)
+        /* a %peak of 0.0% would read as a measurement */
+        printf("machine peaks: not measured (no bench-kernels beside this program, or it printed no peaks); "
+               "%%peak shows '-'; --peak-gops INT8,BF16 gives them\n");
+    else
+        printf("machine peaks (bench-kernels, all threads): int8 %.0f GOP/s, bf16 %.0f GFLOP/s\n", peak_int8,
+               peak_bf16);
     printf("%-6s %-11s %9s %9s %9s %10s %10s %9s %8s %8s %8s %7s %9s\n", "type", "workload", "median_s", "min_s",
            "max_s", "prompt_t/s", "comp_t/s", "docs/s", "load_s", "first_s", "rss_MB", "%peak", "vs_1prompt");
     char types_buf[256];
@@ -401,9 +407,11 @@ int main(int argc, char **argv) {
                 memcpy(b, r.base_wall, sizeof b);
                 snprintf(ratio, sizeof ratio, "%.2fx", median(b, r.base_repeats) / med);
             }
-            printf("%-6s %-11s %9.3f %9.3f %9.3f %10.0f %10.0f %9.1f %8.3f %8.3f %8.0f %6.1f%% %9s\n", type, wl, med,
-                   mn, mx, r.prompt_tokens / med, r.computed_tokens / med, r.docs / med, r.load_s, r.first_s,
-                   ru.ru_maxrss / 1024.0, share, ratio);
+            char pct[32] = "-";
+            if (peak > 0) snprintf(pct, sizeof pct, "%.1f%%", share);
+            printf("%-6s %-11s %9.3f %9.3f %9.3f %10.0f %10.0f %9.1f %8.3f %8.3f %8.0f %7s %9s\n", type, wl, med, mn,
+                   mx, r.prompt_tokens / med, r.computed_tokens / med, r.docs / med, r.load_s, r.first_s,
+                   ru.ru_maxrss / 1024.0, pct, ratio);
             fflush(stdout);
         }
     }
