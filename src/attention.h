@@ -179,8 +179,8 @@ static inline void *qr_att_take(void *scratch, size_t *at, size_t bytes) {
 
 /* The f32 path's buffers in a thread's scratch (queries and outputs of
  * QR_ATT_SB blocks for QR_ATT_NH heads, transposed; a chunk's scores for
- * those heads; a chunk's values laid out for P.V); returns the bytes they take. With scratch NULL, only that:
- * qr_attend_f32_scratch. */
+ * those heads; a chunk's values laid out for P.V); returns the bytes they
+ * take. With scratch NULL, only that: qr_attend_f32_scratch. */
 static inline size_t qr_att_f32_carve(void *scratch, int hd, float **qt, float **acc, float **p, float **vt) {
     const size_t rows = (size_t)hd * QR_ATT_BQ * QR_ATT_NH * QR_ATT_SB;
     size_t at = 0;
