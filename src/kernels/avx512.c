@@ -713,28 +713,46 @@ static void f32_panel_copy(const qr_tensor *w, int64_t o0, int64_t k0, int64_t k
     }
 }
 
-/* F32_MR rows x the panel's 32 outputs, over the panel's kc values: each
- * row's value broadcast against two vectors of the panel. Each output's sum
- * runs in k order from zero, whatever the row's tile: a row alone gives the
- * same bits as among others. Rows past mr alias row 0; outputs past the
+/* Tiles of rows as even in size as F32_MR allows (20 rows as 6 + 7 + 7,
+ * not 8 + 8 and a tile of 8 for the last 4), each computing only its rows:
+ * CALL(r0, MR) runs rows r0 .. r0 + MR - 1, MR a constant for the tile. */
+#define F32_TILES(n_rows, CALL)                                                                                        \
+    do {                                                                                                               \
+        const int64_t n_tiles_ = ((n_rows) + F32_MR - 1) / F32_MR;                                                     \
+        for (int64_t t_ = 0; t_ < n_tiles_; t_++) {                                                                    \
+            const int64_t r0_ = (n_rows) * t_ / n_tiles_;                                                              \
+            switch ((int)((n_rows) * (t_ + 1) / n_tiles_ - r0_)) {                                                     \
+            case 1: CALL(r0_, 1); break;                                                                               \
+            case 2: CALL(r0_, 2); break;                                                                               \
+            case 3: CALL(r0_, 3); break;                                                                               \
+            case 4: CALL(r0_, 4); break;                                                                               \
+            case 5: CALL(r0_, 5); break;                                                                               \
+            case 6: CALL(r0_, 6); break;                                                                               \
+            case 7: CALL(r0_, 7); break;                                                                               \
+            default: CALL(r0_, 8); break;                                                                              \
+            }                                                                                                          \
+        }                                                                                                              \
+    } while (0)
+
+/* MR rows (a constant, at most F32_MR) x the panel's 32 outputs, over the
+ * panel's kc values: each row's value broadcast against two vectors of the
+ * panel. Each output's sum runs in k order from zero, whatever the row's
+ * tile: a row alone gives the same bits as among others. Outputs past the
  * masks are dropped. */
-static inline __attribute__((always_inline)) void f32_tile(const float *x, int64_t ldx, int mr, const float *wt,
+static inline __attribute__((always_inline)) void f32_tile(const float *x, int64_t ldx, const int MR, const float *wt,
                                                            int64_t kc, int first, float *y, int64_t ldy,
                                                            __mmask16 m0, __mmask16 m1) {
-    const float *xr[F32_MR];
-    for (int r = 0; r < F32_MR; r++) xr[r] = x + (r < mr ? r : 0) * ldx;
     __m512 acc[F32_MR][2];
-    for (int r = 0; r < F32_MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         const __m512 w0 = _mm512_load_ps(wt + 32 * k), w1 = _mm512_load_ps(wt + 32 * k + 16);
-        for (int r = 0; r < F32_MR; r++) {
-            const __m512 xb = _mm512_set1_ps(xr[r][k]);
+        for (int r = 0; r < MR; r++) {
+            const __m512 xb = _mm512_set1_ps(x[r * ldx + k]);
             acc[r][0] = _mm512_fmadd_ps(xb, w0, acc[r][0]);
             acc[r][1] = _mm512_fmadd_ps(xb, w1, acc[r][1]);
         }
     }
-    for (int r = 0; r < F32_MR; r++) {
-        if (r >= mr) break;
+    for (int r = 0; r < MR; r++) {
         float *yr = y + r * ldy;
         if (!first) {
             acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_maskz_loadu_ps(m0, yr));
@@ -750,28 +768,25 @@ static inline __attribute__((always_inline)) void f32_tile(const float *x, int64
  * registers (the even input is the low half, shifted up; the odd one the
  * high half, masked), and summed in the order f32_tile sums the panel made
  * from the same weights, from zero: the same bits. */
-static inline __attribute__((always_inline)) void f32_pairs_tile(const float *x, int64_t ldx, int mr,
+static inline __attribute__((always_inline)) void f32_pairs_tile(const float *x, int64_t ldx, const int MR,
                                                                  const uint8_t *b, size_t bg, int64_t np, int G2,
                                                                  int first, float *y, int64_t ldy, __mmask16 m0,
                                                                  __mmask16 m1) {
-    const float *xr[F32_MR];
-    for (int r = 0; r < F32_MR; r++) xr[r] = x + (r < mr ? r : 0) * ldx;
     const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
     __m512 acc[F32_MR][2];
-    for (int r = 0; r < F32_MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (int64_t j = 0; j < np; j++) {
         const __m512i v0 = _mm512_load_si512(b + (size_t)j * QR_BF16X16_PAIR);
         const __m512i v1 = G2 ? _mm512_load_si512(b + bg + (size_t)j * QR_BF16X16_PAIR) : v0;
         const __m512 e0 = _mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)), o0 = _mm512_castsi512_ps(_mm512_and_si512(v0, hi));
         const __m512 e1 = _mm512_castsi512_ps(_mm512_slli_epi32(v1, 16)), o1 = _mm512_castsi512_ps(_mm512_and_si512(v1, hi));
-        for (int r = 0; r < F32_MR; r++) {
-            const __m512 xe = _mm512_set1_ps(xr[r][2 * j]), xo = _mm512_set1_ps(xr[r][2 * j + 1]);
+        for (int r = 0; r < MR; r++) {
+            const __m512 xe = _mm512_set1_ps(x[r * ldx + 2 * j]), xo = _mm512_set1_ps(x[r * ldx + 2 * j + 1]);
             acc[r][0] = _mm512_fmadd_ps(xo, o0, _mm512_fmadd_ps(xe, e0, acc[r][0]));
             if (G2) acc[r][1] = _mm512_fmadd_ps(xo, o1, _mm512_fmadd_ps(xe, e1, acc[r][1]));
         }
     }
-    for (int r = 0; r < F32_MR; r++) {
-        if (r >= mr) break;
+    for (int r = 0; r < MR; r++) {
         float *yr = y + r * ldy;
         if (!first) {
             acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_maskz_loadu_ps(m0, yr));
@@ -794,15 +809,16 @@ static void gemm_f32_pairs(const qr_tensor *w, const float *x, int64_t n_rows, i
             const int64_t kc = n_in - k0 < F32_KC ? n_in - k0 : F32_KC;
             size_t bg;
             const uint8_t *b = qr_bf16x16_chunk_avx512(w, o0, hi, k0, kc, NULL, &bg);
-            for (int64_t r0 = 0; r0 < n_rows; r0 += F32_MR) {
-                const int mr = (int)(n_rows - r0 < F32_MR ? n_rows - r0 : F32_MR);
-                if (hi - o0 > 16)
-                    f32_pairs_tile(x + r0 * ldx + k0, ldx, mr, b, bg, kc / 2, 1, k0 == 0, y + r0 * ldy + o0, ldy,
-                                   m0, m1);
-                else
-                    f32_pairs_tile(x + r0 * ldx + k0, ldx, mr, b, bg, kc / 2, 0, k0 == 0, y + r0 * ldy + o0, ldy,
-                                   m0, m1);
-            }
+#define PAIRS_2(r0, MR) \
+    f32_pairs_tile(x + (r0) * ldx + k0, ldx, MR, b, bg, kc / 2, 1, k0 == 0, y + (r0) * ldy + o0, ldy, m0, m1)
+#define PAIRS_1(r0, MR) \
+    f32_pairs_tile(x + (r0) * ldx + k0, ldx, MR, b, bg, kc / 2, 0, k0 == 0, y + (r0) * ldy + o0, ldy, m0, m1)
+            if (hi - o0 > 16)
+                F32_TILES(n_rows, PAIRS_2);
+            else
+                F32_TILES(n_rows, PAIRS_1);
+#undef PAIRS_2
+#undef PAIRS_1
         }
     }
 }
@@ -831,10 +847,9 @@ void qr_gemm_f32_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, i
                 f32_panel_copy(w, o0, k0, kc, wt);
             else
                 f32_panel(w, o0, n_o, k0, kc, tmp, wt);
-            for (int64_t r0 = 0; r0 < n_rows; r0 += F32_MR) {
-                const int mr = (int)(n_rows - r0 < F32_MR ? n_rows - r0 : F32_MR);
-                f32_tile(x + r0 * ldx + k0, ldx, mr, wt, kc, k0 == 0, y + r0 * ldy + o0, ldy, m0, m1);
-            }
+#define TILE(r0, MR) f32_tile(x + (r0) * ldx + k0, ldx, MR, wt, kc, k0 == 0, y + (r0) * ldy + o0, ldy, m0, m1)
+            F32_TILES(n_rows, TILE);
+#undef TILE
         }
     }
 }
