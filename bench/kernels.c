@@ -14,8 +14,9 @@
  *
  * The amx paths (BF16 weights on AMX tiles; F16 as two bf16 halves, each
  * multiply-add counted once though the tiles do two) are measured against
- * the same bf16 peak, vdpbf16ps's, so their share can pass 100%: the tiles
- * are another unit, which the figure compares with the vector one.
+ * the same bf16 peak, vdpbf16ps's, and Q8_0 on the int8 tiles against
+ * vpdpbusd's, so their share can pass 100%: the tiles are another unit,
+ * which the figure compares with the vector one.
  *
  * Each figure is the best of several runs and its share is taken of the best
  * peak seen (short peak loops bracket every run): on a shared machine whose
@@ -249,6 +250,8 @@ static const path paths[] = {
     {"q6_k avxvnni packed", "avxvnni", QR_TYPE_Q6_K, 1, KIND_INT8},
     {"q4_k avx2 packed", "avx2", QR_TYPE_Q4_K, 1, KIND_INT8},
     {"q6_k avx2 packed", "avx2", QR_TYPE_Q6_K, 1, KIND_INT8},
+    {"q8_0 amx packed", "amx", QR_TYPE_Q8_0, 1, KIND_INT8},
+    {"q8_0 amx", "amx", QR_TYPE_Q8_0, 0, KIND_INT8},
     {"bf16 amx packed", "amx", QR_TYPE_BF16, 1, KIND_BF16},
     {"bf16 amx", "amx", QR_TYPE_BF16, 0, KIND_BF16},
     {"f16 amx", "amx", QR_TYPE_F16, 0, KIND_BF16}, /* two bf16 halves: twice the tile work */

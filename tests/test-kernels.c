@@ -12,7 +12,8 @@
  *               without a load-time packed copy, from Q8_0 blocks and (tables
  *               with quantize_q8u, quantize_q8w) from the q8u and q8w
  *               layouts, and on bytes the quantiser never makes (-128) so
- *               that the offset tricks are exercised.
+ *               that the offset tricks are exercised. amx (AMX-INT8 tiles)
+ *               the same, and bit for bit avx512's.
  *   gemm_f32    every weight type, within 1e-5 of sum |x_i w_i| of generic;
  *               bit for bit the same with the table's packed copy set (which
  *               the SIMD tables read for Q8_0 and the k-quants, avx512 for
@@ -42,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "kernels/q8_0x16.h"
 #include "kernels/q8x16k.h"
@@ -435,6 +437,49 @@ static void test_gemm_q8_0(const qr_kernels *k) {
                 free(qw);
                 free(q);
             }
+            free(x);
+        }
+        free(packed);
+        free(wd);
+    }
+}
+
+/* The AMX-INT8 Q8_0 kernel against avx512's, bit for bit: the amx table
+ * leaves calls of few rows to that one, so every row must come out as it
+ * would make it, or a document's score would depend on its batch. Every
+ * shape (the tiles' whatever the row count), packed and not, q8u rows. */
+static void test_q8_0_same_bits(const qr_kernels *k, const qr_kernels *base) {
+    static const int64_t n_ins[] = {32, 96, 1056};
+    for (size_t v = 0; v < sizeof n_ins / sizeof n_ins[0]; v++) {
+        const int64_t n_in = n_ins[v];
+        size_t nbytes;
+        void *wd = make_weights(QR_TYPE_Q8_0, n_in, 75, &nbytes);
+        qr_tensor w = tensor_of(QR_TYPE_Q8_0, n_in, 75, wd, nbytes);
+        void *packed = packed_copy(k, &w);
+        int ns;
+        const shape *sh = shapes(n_in, &ns);
+        for (int i = 0; i < ns; i++) {
+            const shape *s = &sh[i];
+            float *x = random_x(s, -3.0f, 3.0f);
+            size_t rb, urb;
+            void *q = make_acts_q8(k, s, x, 1, &rb);
+            uint8_t *qu = make_acts_q8u(s, q, rb, &urb);
+            const qr_acts acts = {QR_TYPE_Q8_0, qu, urb, 1, 0};
+            for (int use_packed = 0; use_packed < 2; use_packed++) {
+                w.packed = use_packed ? packed : NULL;
+                float *y = fresh_y(s), *want = fresh_y(s);
+                qr_gemm_q8_0_amx_tiles(&w, x, &acts, s->n_rows, s->ldx, y, s->ldy, s->o_begin, s->o_end);
+                base->gemm_q8_0(&w, x, &acts, s->n_rows, s->ldx, want, s->ldy, s->o_begin, s->o_end);
+                CHECK(memcmp(y, want, sizeof(float) * (size_t)(s->n_rows * s->ldy)) == 0,
+                      "%s gemm_q8_0 tiles%s differ from %s's (%lld x 75, %lld rows, outputs %lld..%lld)", k->name,
+                      use_packed ? " packed" : "", base->name, (long long)n_in, (long long)s->n_rows,
+                      (long long)s->o_begin, (long long)s->o_end);
+                free(y);
+                free(want);
+            }
+            w.packed = NULL;
+            free(qu);
+            free(q);
             free(x);
         }
         free(packed);
@@ -1067,17 +1112,24 @@ int main(int argc, char **argv) {
         g_rng = 0x5eed + v; /* each variant its own data, reproducible */
         qr_kernels base;
         if (strcmp(variants[v], "amx") == 0 && qr_kernels_select(&base, "avx512") == 0) {
-            /* the avx512 table (checked above) but for BF16 weights and their packing */
-            CHECK(k.gemm_q8_0 == base.gemm_q8_0 && k.gemm_kq == base.gemm_kq && k.gemm_f32 == base.gemm_f32 &&
-                      k.quantize_q8u == base.quantize_q8u && k.to_bf16 == base.to_bf16,
-                  "amx: the table differs from avx512's beyond BF16");
+            /* the avx512 table (checked above) but for BF16, F16 and (with
+             * AMX-INT8) Q8_0 weights */
+            CHECK(k.gemm_kq == base.gemm_kq && k.gemm_f32 == base.gemm_f32 && k.quantize_q8u == base.quantize_q8u &&
+                      k.to_bf16 == base.to_bf16 && k.pack == base.pack,
+                  "amx: the table differs from avx512's beyond BF16, F16 and Q8_0");
             CHECK(k.gemm_f16 != NULL, "amx: no gemm_f16");
+            const int q8_tiles = k.gemm_q8_0 != base.gemm_q8_0;
+            if (q8_tiles) {
+                test_gemm_q8_0(&k);
+                test_q8_0_same_bits(&k, &base);
+            }
             test_pack_layout(&k);
             test_gemm_bf16(&k, QR_TYPE_BF16);
             test_gemm_bf16(&k, QR_TYPE_F16);
             test_bf16_pack_layout(&k);
-            printf("%-8s ran: %s (BF16 and F16 weights, packing; the rest is avx512's)\n", variants[v],
-                   g_failures == before ? "ok" : "FAILED");
+            printf("%-8s ran: %s (BF16 and F16 weights, packing; %s; the rest is avx512's)\n", variants[v],
+                   g_failures == before ? "ok" : "FAILED",
+                   q8_tiles ? "Q8_0 on AMX-INT8, the same bits as avx512's" : "no AMX-INT8: Q8_0 is avx512's");
             ran++;
             continue;
         }

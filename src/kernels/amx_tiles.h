@@ -20,6 +20,8 @@
 #define TILE_ZERO(t) __asm__ volatile("tilezero %%tmm" #t ::: "memory")
 /* C (first) += A (second) . B (third) */
 #define TILE_DPBF16PS(c, a, b) __asm__ volatile("tdpbf16ps %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::: "memory")
+/* C (int32) += A (unsigned bytes) . B (signed bytes, four per output) */
+#define TILE_DPBUSD(c, a, b) __asm__ volatile("tdpbusd %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::: "memory")
 
 typedef struct {
     uint8_t palette, start_row, reserved[14];

@@ -123,9 +123,10 @@ static void q8_pack_group(const qr_tensor *w, int64_t first, int64_t end, int64_
 }
 
 /* Weight rows [o0, o1) (at most 32) x blocks [b0, b0+nb), for one chunk of
- * the kernel: two groups, dst[g * Q8_KC + b]. Rows past o1 repeat row o0:
- * their lanes are computed and never stored. */
-static void q8_pack_chunk(const qr_tensor *w, int64_t o0, int64_t o1, int64_t b0, int nb, qr_q8_0x16 *dst) {
+ * the kernel (or of avx512_amx.c's): two groups, dst[g * Q8_KC + b]. Rows
+ * past o1 repeat row o0: their lanes are computed and never stored. */
+_Static_assert((int)Q8_KC == (int)QR_Q8_0X16_KC, "isa.h's chunk size is this kernel's");
+void qr_q8_0x16_chunk_avx512(const qr_tensor *w, int64_t o0, int64_t o1, int64_t b0, int nb, qr_q8_0x16 *dst) {
     for (int g = 0; g < (o1 - o0 > 16 ? 2 : 1); g++) q8_pack_group(w, o0 + 16 * g, o1, o0, b0, nb, dst + g * Q8_KC);
 }
 
@@ -307,7 +308,7 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
                     gp[0] = packed + (o0 / 16) * nb_all + b0;
                     gp[1] = gp[0] + nb_all;
                 } else {
-                    q8_pack_chunk(w, o0, hi, b0, nb, chunk);
+                    qr_q8_0x16_chunk_avx512(w, o0, hi, b0, nb, chunk);
                     gp[0] = chunk;
                     gp[1] = chunk + Q8_KC;
                 }

@@ -1,4 +1,5 @@
-/* avx512_amx.c - BF16 and F16 weights on AMX tiles (Sapphire Rapids and later).
+/* avx512_amx.c - BF16 and F16 weights on AMX tiles (Sapphire Rapids and later),
+ * and Q8_0 weights on the int8 tiles (at the end of the file, which says why).
  *
  * On these Xeons vdpbf16ps is slow: bench-kernels on an Emerald Rapids core
  * measured 97 G ops/s for it against 725 for vpdpbusd and 194 for f32 FMAs,
@@ -229,4 +230,193 @@ void qr_gemm_f16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int6
         return;
     }
     gemm_amx(w, xq, n_rows, y, ldy, o_begin, o_end, 1);
+}
+
+/* ---- Q8_0 on AMX-INT8 ---------------------------------------------------
+ *
+ * avx512.c's Q8_0 kernel gives its two vector pipes eight vpdpbusd and two
+ * float multiplies (the block's scale, d_w d_x) per 16 outputs, row and
+ * block. Here TDPBUSD does the integer dots, 16 rows x 16 outputs x one
+ * block of 32 per instruction, and the pipes only scale: one block per C
+ * tile, since every block has its own scales. A is 16 q8u rows x the
+ * block's 32 bytes (values + 128), read in place; B is the q8_0x16 block's
+ * eight 64-byte pieces, which are the rows TDPBUSD wants (four bytes of
+ * each of 16 outputs). The sums are stored (1 KB), offset by -128 sum(w)
+ * and scaled with the same multiply and FMA, in the same order, as
+ * avx512.c's kernel: the same bits (so a table may use either, and a
+ * row's result does not depend on the kernel its batch size picks). The
+ * rows that do not fill a tile are copied into one, zeros after them.
+ *
+ * It gains less than the instruction counts promise (mostly 5-20% at 16
+ * threads on a 16-core Xeon, bench/README.md): with the tile work left out, the
+ * scaling alone ran at about the speed of the whole avx512 kernel on one
+ * core, and the tile work alone (load, dot, store per block) about as fast.
+ * Each block still needs its own four vector instructions per row. */
+
+enum {
+    AQ_RP = 384,     /* rows per panel, as avx512.c's Q8_RP */
+    AQ_RP_ONE = 512, /* one panel up to this many rows where weights are laid out per call (Q8_RP_ONE) */
+};
+
+/* Tiles 0, 1: C (16 rows x 16 int32 sums) of blocks of even and odd index;
+ * 2, 3: their A (16 rows x 32 bytes); 4, 5: their B (8 x 64 bytes). */
+static void configure_q8(void) {
+    tile_config c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    const uint8_t rows[6] = {16, 16, 16, 16, 8, 8};
+    const uint16_t colsb[6] = {64, 64, 32, 32, 64, 64};
+    for (int t = 0; t < 6; t++) {
+        c.rows[t] = rows[t];
+        c.colsb[t] = colsb[t];
+    }
+    __asm__ volatile("ldtilecfg %0" ::"m"(c) : "memory");
+}
+
+/* Block b's 16 x 16 integer dots into tile 0 (even b) or 1 (odd), from
+ * zero. */
+#define Q8_DOTS_EVEN(a, as, g)                                                                                         \
+    do {                                                                                                               \
+        TILE_ZERO(0);                                                                                                  \
+        TILE_LOAD(2, (a), (as));                                                                                       \
+        TILE_LOAD(4, (g)->qs, 64);                                                                                     \
+        TILE_DPBUSD(0, 2, 4);                                                                                          \
+    } while (0)
+#define Q8_DOTS_ODD(a, as, g)                                                                                          \
+    do {                                                                                                               \
+        TILE_ZERO(1);                                                                                                  \
+        TILE_LOAD(3, (a), (as));                                                                                       \
+        TILE_LOAD(5, (g)->qs, 64);                                                                                     \
+        TILE_DPBUSD(1, 3, 5);                                                                                          \
+    } while (0)
+
+/* One block's stored dots c into the 16 rows' sums: the offset's share
+ * (-128 sum(w), where avx512.c's sums start), then cvt * d_w, then FMA with
+ * the row's d_x, as there. dx: the rows' scales of this block, ds apart. */
+static inline __attribute__((always_inline)) void q8_amx_scale(const int32_t c[16][16], const qr_q8_0x16 *g,
+                                                               const uint8_t *dx, size_t ds, __m512 acc[16]) {
+    const __m512i seed = _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)g->negsum)), 7);
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)g->d));
+    for (int r = 0; r < 16; r++) {
+        float d;
+        memcpy(&d, dx + (size_t)r * ds, 4);
+        const __m512i isum = _mm512_add_epi32(_mm512_load_si512(c[r]), seed);
+        acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum), dw), _mm512_set1_ps(d), acc[r]);
+    }
+}
+
+/* 16 rows (xv) x one group's 16 outputs (g[0 .. nb)) over nb blocks: sums
+ * from in (rows 32 floats apart; NULL: zero) into out (rows ldo apart,
+ * lanes in mask), its first m rows. The next block's tile work is issued
+ * before this one's scaling, so that the two units overlap. */
+static inline __attribute__((always_inline)) void q8_amx_tile(const qr_q8_view *xv, const qr_q8_0x16 *g, int nb,
+                                                              const float *in, float *out, int64_t ldo,
+                                                              __mmask16 mask, int m) {
+    _Alignas(64) int32_t c[2][16][16];
+    const uint8_t *a = xv->q;
+    const size_t as = xv->q_stride;
+    __m512 acc[16];
+    for (int r = 0; r < 16; r++) acc[r] = in && r < m ? _mm512_load_ps(in + 32 * r) : _mm512_setzero_ps();
+    Q8_DOTS_EVEN(a, as, &g[0]);
+    for (int b = 0; b < nb; b += 2) {
+        if (b + 1 < nb) Q8_DOTS_ODD(a + 32 * (b + 1), as, &g[b + 1]);
+        TILE_STORE(0, c[0], 64);
+        q8_amx_scale(c[0], &g[b], xv->d + 4 * b, xv->d_stride, acc);
+        if (b + 1 < nb) {
+            if (b + 2 < nb) Q8_DOTS_EVEN(a + 32 * (b + 2), as, &g[b + 2]);
+            TILE_STORE(1, c[1], 64);
+            q8_amx_scale(c[1], &g[b + 1], xv->d + 4 * (b + 1), xv->d_stride, acc);
+        }
+    }
+    for (int r = 0; r < 16; r++)
+        if (r < m) _mm512_mask_storeu_ps(out + r * ldo, mask, acc[r]);
+}
+
+/* The last m < 16 rows of a call, blocks [b0, b0 + nb), as a tile of 16:
+ * rows m.. zero, scales zero (their sums are computed and never stored).
+ * The caller zeroes it once: m is the same for every chunk. */
+typedef struct {
+    uint8_t q[16][QR_Q8_0X16_KC * 32];
+    float d[16][QR_Q8_0X16_KC];
+} q8_amx_pad;
+
+static qr_q8_view q8_amx_pad_rows(const qr_acts *xq, int64_t r0, int m, int64_t b0, int nb, int64_t nb_all,
+                                  q8_amx_pad *p) {
+    const qr_q8_view v = qr_q8u_view(xq, r0, b0, nb_all);
+    for (int r = 0; r < m; r++) {
+        memcpy(p->q[r], v.q + (size_t)r * v.q_stride, (size_t)nb * 32);
+        memcpy(p->d[r], v.d + (size_t)r * v.d_stride, (size_t)nb * 4);
+    }
+    return (qr_q8_view){p->q[0], (const uint8_t *)p->d[0], sizeof p->q[0], sizeof p->d[0]};
+}
+
+void qr_gemm_q8_0_amx_tiles(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                            float *y, int64_t ldy, int64_t o_begin, int64_t o_end) {
+    if (!xq->q8u) { /* rows of Q8_0 blocks (tests; matmul.c writes q8u) */
+        qr_gemm_q8_0_avx512(w, x, xq, n_rows, ldx, y, ldy, o_begin, o_end);
+        return;
+    }
+    const int64_t nb_all = w->ne[0] / QR_QK8_0;
+    const qr_q8_0x16 *packed = w->packed;
+    _Alignas(64) qr_q8_0x16 chunk[2 * QR_Q8_0X16_KC];
+    _Alignas(64) q8_amx_pad pad;
+    /* partial sums between chunks, as in avx512.c (y's rows are a power of
+     * two apart and would share a few cache sets) */
+    _Alignas(64) float part[AQ_RP_ONE][32];
+    const int64_t panel = !packed && n_rows <= AQ_RP_ONE ? n_rows : AQ_RP;
+    if (n_rows % 16) memset(&pad, 0, sizeof pad); /* panels are multiples of 16 but the last */
+    configure_q8();
+    for (int64_t rp0 = 0; rp0 < n_rows; rp0 += panel) {
+        const int64_t rp = n_rows - rp0 < panel ? n_rows - rp0 : panel;
+        /* a packed tensor's groups start at multiples of 16: lanes before
+         * o_begin are computed and not stored */
+        for (int64_t o0 = packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 32) {
+            const int64_t hi = o0 + 32 < o_end ? o0 + 32 : o_end;
+            const int ng = hi - o0 > 16 ? 2 : 1;
+            const __mmask16 mask[2] = {lane_mask(o0, o_begin, hi), lane_mask(o0 + 16, o_begin, hi)};
+            for (int64_t b0 = 0; b0 < nb_all; b0 += QR_Q8_0X16_KC) {
+                const int nb = (int)(nb_all - b0 < QR_Q8_0X16_KC ? nb_all - b0 : QR_Q8_0X16_KC);
+                const qr_q8_0x16 *gp[2];
+                if (packed) {
+                    gp[0] = packed + (o0 / 16) * nb_all + b0;
+                    gp[1] = gp[0] + nb_all;
+                } else {
+                    qr_q8_0x16_chunk_avx512(w, o0, hi, b0, nb, chunk);
+                    gp[0] = chunk;
+                    gp[1] = chunk + QR_Q8_0X16_KC;
+                }
+                const int last = b0 + nb >= nb_all;
+                for (int64_t r0 = 0; r0 < rp; r0 += 16) {
+                    const int m = (int)(rp - r0 < 16 ? rp - r0 : 16);
+                    const qr_q8_view xv = m == 16 ? qr_q8u_view(xq, rp0 + r0, b0, nb_all)
+                                                  : q8_amx_pad_rows(xq, rp0 + r0, m, b0, nb, nb_all, &pad);
+                    for (int g = 0; g < ng; g++) {
+                        const float *in = b0 == 0 ? NULL : part[r0] + 16 * g;
+                        if (last)
+                            q8_amx_tile(&xv, gp[g], nb, in, y + (rp0 + r0) * ldy + o0 + 16 * g, ldy, mask[g], m);
+                        else
+                            q8_amx_tile(&xv, gp[g], nb, in, part[r0] + 16 * g, 32, (__mmask16)0xffff, m);
+                    }
+                }
+            }
+        }
+    }
+    __asm__ volatile("tilerelease" ::: "memory");
+}
+
+/* Below this many rows the tiles lose to avx512.c's kernel: a 16-row tile
+ * pads 20 rows to 32 (bench-kernels, 16 threads on a 16-core Xeon, 20
+ * rows: 1.9-2.8 against 2.4-2.9 T ops/s), and from 64 rows on they were
+ * ahead in every pair measured but two (level), mostly by 5-20% (at 128
+ * rows 3.66 against 3.26-3.41, at 1,000 rows 3.6-4.2 against 3.1-3.7). On
+ * one thread the two were within that host's noise. Both give the same
+ * bits, so the choice changes no score. */
+enum { AQ_MIN_ROWS = 128 };
+
+void qr_gemm_q8_0_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,
+                      int64_t ldy, int64_t o_begin, int64_t o_end) {
+    if (n_rows < AQ_MIN_ROWS)
+        qr_gemm_q8_0_avx512(w, x, xq, n_rows, ldx, y, ldy, o_begin, o_end);
+    else
+        qr_gemm_q8_0_amx_tiles(w, x, xq, n_rows, ldx, y, ldy, o_begin, o_end);
 }

@@ -9,7 +9,8 @@
  *
  * Variants, best first:
  *   amx      the avx512 table with AMX tiles for BF16 weights (Sapphire
- *            Rapids+), where the OS grants the tile state.
+ *            Rapids+), where the OS grants the tile state, and for Q8_0
+ *            where the CPU has AMX-INT8 too.
  *   avx512   AVX-512 F/BW/VL/DQ/VNNI/BF16 (Zen 4+, Ice Lake server+).
  *   avxvnni  the avx2 table with vpdpbusd on YMM for Q8_0 (Alder Lake+).
  *   avx2     AVX2 + FMA + F16C (Haswell+, Zen 1+).
@@ -61,6 +62,13 @@ static int cpu_has_amx_bf16(void) {
     if (!cpu_has_avx512() || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
     if (!(d & (1u << 22)) || !(d & (1u << 24)) || (os_saved_state() & XCR0_AMX) != XCR0_AMX) return 0;
     return qr_amx_request();
+}
+
+/* CPUID 7.0 EDX bit 25: AMX-INT8 (TDPBUSD). Every CPU with AMX so far
+ * has it beside AMX-BF16, but they are separate bits. */
+static int cpu_has_amx_int8(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 25));
 }
 
 /* vdpbf16ps (ZMM) issues at the FMA's rate on AMD's Zen 4 and Zen 5, the
@@ -143,13 +151,15 @@ static void fill_avx512(qr_kernels *k) {
 }
 
 /* avx512 with BF16 weights on AMX tiles, from the same bf16x16 copies, and
- * F16 weights on them too. */
+ * F16 weights on them too; Q8_0 on the int8 tiles, from the same q8_0x16
+ * copies, where the CPU has them. */
 static void fill_amx(qr_kernels *k) {
     fill_avx512(k);
     k->name = "amx";
     k->amx = 1;
     k->gemm_bf16 = qr_gemm_bf16_amx;
     k->gemm_f16 = qr_gemm_f16_amx;
+    if (cpu_has_amx_int8()) k->gemm_q8_0 = qr_gemm_q8_0_amx;
 }
 
 int qr_kernels_select(qr_kernels *k, const char *want) {

@@ -6,6 +6,7 @@
 #define QRANK_KERNELS_ISA_H
 
 #include "kernels.h"
+#include "q8_0x16.h"
 
 /* avx2.c: AVX2 + FMA + F16C. The q8_0 kernel comes in two forms: AVX-VNNI
  * (vpdpbusd on YMM) and plain AVX2 (vpmaddwd on int16). */
@@ -40,6 +41,11 @@ void qr_gemm_kq_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, in
 void qr_quantize_q8_0_avx512(const float *x, void *out, int64_t n);
 int qr_quantize_q8u_avx512(const float *x, void *out, int64_t n);
 void qr_q8_0x16_pack_avx512(const qr_tensor *w, void *dst);
+/* Weight rows [o0, o1) (at most 32) x 32-blocks [b0, b0 + nb) of a Q8_0
+ * matrix without a packed copy, laid out as q8_0x16 at dst[g * KC + b] for
+ * group g (rows past o1 repeat row o0): what both Q8_0 kernels read then. */
+enum { QR_Q8_0X16_KC = 32 };
+void qr_q8_0x16_chunk_avx512(const qr_tensor *w, int64_t o0, int64_t o1, int64_t b0, int nb, qr_q8_0x16 *dst);
 void qr_to_bf16_avx512(const float *x, uint16_t *out, int64_t n);
 
 /* avx512_amx.c: AMX-TILE and AMX-BF16 on top of avx512.c's features, for
@@ -50,6 +56,14 @@ void qr_gemm_bf16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int
                       int64_t ldy, int64_t o_begin, int64_t o_end);
 void qr_gemm_f16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,
                      int64_t ldy, int64_t o_begin, int64_t o_end);
+/* Q8_0 weights on AMX-INT8 tiles (CPUs with AMX-INT8 too), q8u rows; the
+ * same bits as qr_gemm_q8_0_avx512, which takes rows of Q8_0 blocks.
+ * qr_gemm_q8_0_amx, the amx table's, leaves calls of few rows to
+ * qr_gemm_q8_0_avx512 (avx512_amx.c says why); _tiles takes any. */
+void qr_gemm_q8_0_amx_tiles(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
+                            float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
+void qr_gemm_q8_0_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx, float *y,
+                      int64_t ldy, int64_t o_begin, int64_t o_end);
 /* The bf16x16 layout (avx512.c): 0 for anything but BF16 with a
  * multiple of 32 inputs. */
 size_t qr_bf16x16_size(const qr_tensor *w);
