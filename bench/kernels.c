@@ -240,6 +240,9 @@ typedef struct {
 static const path paths[] = {
     {"q8_0 avx512 packed", "avx512", QR_TYPE_Q8_0, 1, KIND_INT8},
     {"q8_0 avx512", "avx512", QR_TYPE_Q8_0, 0, KIND_INT8},
+    /* avx512vnni: avx512's kernels, measured only where avx512 is not */
+    {"q8_0 avx512vnni packed", "avx512vnni", QR_TYPE_Q8_0, 1, KIND_INT8},
+    {"q8_0 avx512vnni", "avx512vnni", QR_TYPE_Q8_0, 0, KIND_INT8},
     {"q8_0 avxvnni packed", "avxvnni", QR_TYPE_Q8_0, 1, KIND_INT8},
     {"q8_0 avx2 packed", "avx2", QR_TYPE_Q8_0, 1, KIND_INT8},
     {"q8_0 avx2", "avx2", QR_TYPE_Q8_0, 0, KIND_INT8},
@@ -262,6 +265,7 @@ static const path paths[] = {
     {"f32 avx512 (F16 w)", "avx512", QR_TYPE_F16, 0, KIND_FP32},
     {"f32 avx512 (BF16 w) packed", "avx512", QR_TYPE_BF16, 1, KIND_FP32},
     {"f32 avx512 (BF16 w)", "avx512", QR_TYPE_BF16, 0, KIND_FP32},
+    {"f32 avx512vnni (BF16 w) packed", "avx512vnni", QR_TYPE_BF16, 1, KIND_FP32},
     {"f32 avx512 (Q8_0 w) packed", "avx512", QR_TYPE_Q8_0, 1, KIND_FP32},
     {"f32 avx512 (Q8_0 w)", "avx512", QR_TYPE_Q8_0, 0, KIND_FP32},
     {"f32 avx512 (Q4_K w)", "avx512", QR_TYPE_Q4_K, 0, KIND_FP32},
@@ -384,15 +388,17 @@ int main(int argc, char **argv) {
 
     /* The peak of each kind is the fastest instruction this CPU has for it. */
     const int has512 = qr_kernels_select(&(qr_kernels){0}, "avx512") == 0;
+    /* AVX-512 with VNNI, with or without BF16 */
+    const int has512v = qr_kernels_select(&(qr_kernels){0}, "avx512vnni") == 0;
     const int hasvnni = __builtin_cpu_supports("avxvnni") && qr_kernels_select(&(qr_kernels){0}, "avx2") == 0;
     const int has2 = qr_kernels_select(&(qr_kernels){0}, "avx2") == 0;
     if (!has2) {
         printf("no AVX2 here: nothing but the generic kernels to measure\n");
         return 0;
     }
-    double (*int8_loop)(long) = has512 ? peak_vnni512 : hasvnni ? peak_vnni256 : peak_maddubs256;
-    const char *int8_name = has512 ? "vpdpbusd zmm" : hasvnni ? "vpdpbusd ymm" : "vpmaddubsw+vpmaddwd ymm";
-    double (*fp32_loop)(long) = has512 ? peak_fma512 : peak_fma256;
+    double (*int8_loop)(long) = has512v ? peak_vnni512 : hasvnni ? peak_vnni256 : peak_maddubs256;
+    const char *int8_name = has512v ? "vpdpbusd zmm" : hasvnni ? "vpdpbusd ymm" : "vpmaddubsw+vpmaddwd ymm";
+    double (*fp32_loop)(long) = has512v ? peak_fma512 : peak_fma256;
     double peak[3][2]; /* [kind][1 thread, all] */
     const int thr[2] = {1, max_threads};
     for (int t = 0; t < 2; t++) {
@@ -405,9 +411,9 @@ int main(int argc, char **argv) {
     printf("  int8  %-34s %8.1f   %8.1f\n", int8_name, peak[KIND_INT8][0], peak[KIND_INT8][1]);
     printf("  bf16  %-34s %8.1f   %8.1f\n", has512 ? "vdpbf16ps zmm" : "(none: fp32 peak)", peak[KIND_BF16][0],
            peak[KIND_BF16][1]);
-    printf("  fp32  %-34s %8.1f   %8.1f\n", has512 ? "vfmadd231ps zmm" : "vfmadd231ps ymm", peak[KIND_FP32][0],
+    printf("  fp32  %-34s %8.1f   %8.1f\n", has512v ? "vfmadd231ps zmm" : "vfmadd231ps ymm", peak[KIND_FP32][0],
            peak[KIND_FP32][1]);
-    if (!has512 && !hasvnni) /* the ceiling of the avx2 table's Q8_0 kernel, not a peak of the CPU */
+    if (!has512v && !hasvnni) /* the ceiling of the avx2 table's Q8_0 kernel, not a peak of the CPU */
         printf("  int16 %-34s %8.1f   %8.1f\n", "vpmaddwd+vpaddd ymm (exact int8)",
                measure_peak(peak_madd256, 1, 5, PEAK_ITERS) / 1e9,
                measure_peak(peak_madd256, max_threads, 5, PEAK_ITERS) / 1e9);
@@ -448,6 +454,7 @@ int main(int argc, char **argv) {
     for (size_t pi = 0; pi < sizeof paths / sizeof paths[0]; pi++) {
         const path *p = &paths[pi];
         if (only && !strstr(p->label, only)) continue;
+        if (has512 && strcmp(p->table, "avx512vnni") == 0) continue; /* the avx512 rows are the same kernels */
         qr_kernels k;
         if (qr_kernels_select(&k, p->table) != 0) {
             printf("%-22s skipped: this CPU lacks %s\n", p->label, p->table);

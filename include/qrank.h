@@ -103,7 +103,7 @@ typedef struct qrank_model_params {
      * 0 = the default, 64; -1 = none. */
     int prefix_cache_mb;
     /* The matrix kernels: NULL for the best this CPU runs, or one of
-     * "generic", "avx2", "avxvnni", "avx512", "amx" (loading fails when the
+     * "generic", "avx2", "avxvnni", "avx512vnni", "avx512", "amx" (loading fails when the
      * CPU or the OS cannot run it), to compare them or to pin one. The CLI
      * and the server take it from the environment variable QRANK_KERNELS. */
     const char *kernels;
@@ -168,7 +168,7 @@ typedef struct qrank_model_info {
     int has_cls_output;   /* 1: a [2, hidden] yes/no head; 0: tied embedding rows */
     size_t n_tensors;
     size_t weight_bytes;  /* bytes of tensor data in the file(s) */
-    const char *kernels;  /* the matrix kernels in use: "amx", "avx512", "avxvnni", "avx2", "generic" */
+    const char *kernels;  /* the matrix kernels in use: "amx", "avx512", "avx512vnni", "avxvnni", "avx2", "generic" */
     /* what --precision fast runs attention on (qrank_model_params.attention):
      * "bf16 amx", "bf16 vdpbf16ps" or "f32" (always for weights whose fast
      * path rounds nothing: fast_activations "f32") */

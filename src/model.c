@@ -608,7 +608,7 @@ int qrank_model_load(const char *path, const qrank_model_params *params, qrank_m
     if (!rc && qr_kernels_select(&m->kernels, p.kernels) != 0)
         rc = qr_error(err, QRANK_E_INVALID_ARGUMENT,
                       "kernels \"%s\": not known, or this CPU (or OS) cannot run them (generic, avx2, avxvnni, "
-                      "avx512, amx)",
+                      "avx512vnni, avx512, amx)",
                       p.kernels);
     if (!rc) rc = choose_attention(m, p.attention, err);
     if (!rc) {

@@ -46,6 +46,14 @@ add_test(NAME reference-fast-bf16-avx512
                  A-gguf-bf16 B-hf-bf16 C-gguf-bf16 A-gguf-f16)
 set_tests_properties(reference-fast-bf16-avx512 PROPERTIES FIXTURES_REQUIRED qrank_reference_models TIMEOUT 300
                      ENVIRONMENT QRANK_KERNELS=avx512 SKIP_RETURN_CODE 77)
+# The AVX-512 table without BF16 (Cascade Lake, Ice Lake; on CPUs with BF16 too when pinned):
+# Q8_0 and the k-quants on vpdpbusd, BF16 and F16 on the f32 kernel (fast is exact there),
+# attention in f32.
+add_test(NAME reference-fast-avx512vnni
+         COMMAND ${QRANK_PYTHON} ${QRANK_REF_DIR}/check_fast.py $<TARGET_FILE:qrank> ${QRANK_REF_MODELS}
+                 A-gguf-q8_0 B-gguf-q8_0 C-gguf-q8_0 A-gguf-bf16 B-hf-bf16 A-gguf-f16 D-gguf-q4_k_m)
+set_tests_properties(reference-fast-avx512vnni PROPERTIES FIXTURES_REQUIRED qrank_reference_models TIMEOUT 300
+                     ENVIRONMENT QRANK_KERNELS=avx512vnni SKIP_RETURN_CODE 77)
 # The exact path on the AVX2 and baseline tables: their matrix kernels, and the f32 attention and
 # SiLU built for 8 and 4 lanes (vec_avx2.c, vec_generic.c), which CPUs without AVX-512 run.
 foreach(table avx2 generic)

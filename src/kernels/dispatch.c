@@ -11,7 +11,10 @@
  *   amx      the avx512 table with AMX tiles for BF16 weights (Sapphire
  *            Rapids+), where the OS grants the tile state, and for Q8_0
  *            where the CPU has AMX-INT8 too.
- *   avx512   AVX-512 F/BW/VL/DQ/VNNI/BF16 (Zen 4+, Ice Lake server+).
+ *   avx512   AVX-512 F/BW/VL/DQ/VNNI/BF16 (Zen 4+, Cooper Lake, Sapphire
+ *            Rapids+).
+ *   avx512vnni  the same without BF16 (Cascade Lake, Ice Lake): BF16
+ *            weights on f32 FMAs.
  *   avxvnni  the avx2 table with vpdpbusd on YMM for Q8_0 (Alder Lake+).
  *   avx2     AVX2 + FMA + F16C (Haswell+, Zen 1+).
  *   generic  plain C, any x86-64.
@@ -47,12 +50,14 @@ static int cpu_has_avx2(void) {
 
 static int cpu_has_avxvnni(void) { return cpu_has_avx2() && __builtin_cpu_supports("avxvnni"); }
 
-static int cpu_has_avx512(void) {
+static int cpu_has_avx512vnni(void) {
     return cpu_has_avx2() && (os_saved_state() & XCR0_AVX512) == XCR0_AVX512 &&
            __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bf16");
+           __builtin_cpu_supports("avx512vnni");
 }
+
+static int cpu_has_avx512(void) { return cpu_has_avx512vnni() && __builtin_cpu_supports("avx512bf16"); }
 
 /* CPUID 7.0 EDX: bit 22 AMX-BF16, bit 24 AMX-TILE. Asks the OS for the
  * tile state too (Linux: once per process), so only call it when the
@@ -150,6 +155,19 @@ static void fill_avx512(qr_kernels *k) {
     k->bf16_dot_fast = cpu_is_amd();
 }
 
+/* avx512 less what needs AVX-512 BF16 (avx512_bf16.c): BF16 weights go to
+ * the f32 kernel (exact, from the same bf16x16 copies), attention stays
+ * f32. The Xeons of 2019-2021 (Cascade Lake, Ice Lake), common in clouds,
+ * have VNNI without BF16 and ran the avx2 table before, Q8_0 on 16-bit
+ * multiplies at a quarter of vpdpbusd's width. */
+static void fill_avx512vnni(qr_kernels *k) {
+    fill_avx512(k);
+    k->name = "avx512vnni";
+    k->gemm_bf16 = NULL;
+    k->bf16_dot = 0;
+    k->bf16_dot_fast = 0;
+}
+
 /* avx512 with BF16 weights on AMX tiles, from the same bf16x16 copies, and
  * F16 weights on them too; Q8_0 on the int8 tiles, from the same q8_0x16
  * copies, where the CPU has them. */
@@ -170,6 +188,8 @@ int qr_kernels_select(qr_kernels *k, const char *want) {
             fill_amx(k);
         else if (cpu_has_avx512())
             fill_avx512(k);
+        else if (cpu_has_avx512vnni())
+            fill_avx512vnni(k);
         else if (cpu_has_avx2())
             fill_avx2(k, cpu_has_avxvnni());
         return 0;
@@ -185,6 +205,10 @@ int qr_kernels_select(qr_kernels *k, const char *want) {
     }
     if (strcmp(want, "avx512") == 0 && cpu_has_avx512()) {
         fill_avx512(k);
+        return 0;
+    }
+    if (strcmp(want, "avx512vnni") == 0 && cpu_has_avx512vnni()) {
+        fill_avx512vnni(k);
         return 0;
     }
     if (strcmp(want, "amx") == 0 && cpu_has_amx_bf16()) {

@@ -29,7 +29,9 @@ void qr_to_bf16_avx2(const float *x, uint16_t *out, int64_t n);
 /* q8x16k.h's layouts, the same bytes as qr_q8x16k_pack */
 void qr_q8x16k_pack_avx2(const qr_tensor *w, void *dst);
 
-/* avx512.c: AVX-512 F/BW/VL/DQ/VNNI/BF16. */
+/* avx512.c: AVX-512 F/BW/VL/DQ/VNNI (not BF16: the avx512vnni table runs
+ * them where the CPU lacks it). qr_gemm_bf16_avx512 is avx512_bf16.c's,
+ * built with BF16 too. */
 void qr_gemm_f32_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,
                         float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
 void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, int64_t n_rows, int64_t ldx,

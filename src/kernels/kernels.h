@@ -33,7 +33,7 @@ typedef void (*qr_gemm_fn)(const qr_tensor *w, const float *x, const qr_acts *xq
                            int64_t ldx, float *y, int64_t ldy, int64_t o_begin, int64_t o_end);
 
 typedef struct qr_kernels {
-    const char *name; /* "generic", "avx2", "avxvnni", "avx512", "amx" */
+    const char *name; /* "generic", "avx2", "avxvnni", "avx512vnni", "avx512", "amx" */
     /* 1 where the CPU and OS give AMX-BF16 tiles (the amx table): the fast
      * path runs attention on them too (attention_avx512_amx.c) */
     int amx;
@@ -42,8 +42,8 @@ typedef struct qr_kernels {
      * FMA's rate, twice an FMA's work, so that the fast path picks it by
      * itself (dispatch.c says where) */
     int bf16_dot, bf16_dot_fast;
-    /* The floats in one of this table's vector registers: 16 (avx512,
-     * amx), 8 (avx2, avxvnni), 4 (generic, SSE2). Picks the build of vec.h's
+    /* The floats in one of this table's vector registers: 16 (avx512vnni,
+     * avx512, amx), 8 (avx2, avxvnni), 4 (generic, SSE2). Picks the build of vec.h's
      * width-generic code that runs (vec_avx512.c, vec_avx2.c,
      * vec_generic.c): attention's f32 path and SiLU. */
     int f32_lanes;
@@ -82,14 +82,14 @@ typedef struct qr_kernels {
      * for w's type read it. The other kernels, and every other table, keep
      * reading w->data. NULL in tables without a packed layout.
      * - Q8_0 as q8_0x16 (kernels/q8_0x16.h), the same layout for the avx2,
-     *   avxvnni and avx512 tables (avx512 packs with its own, faster code):
+     *   avxvnni and AVX-512 tables (these pack with their own, faster code):
      *   gemm_q8_0 reads it instead of re-packing w->data on every call (worth
      *   ~25% at 20 rows, 5-10% at 100-1000).
-     * - Q4_0, Q4_K, Q6_K as q8x16k (the avx2, avxvnni and avx512 tables):
+     * - Q4_0, Q4_K, Q6_K as q8x16k (the avx2, avxvnni and AVX-512 tables):
      *   gemm_kq runs on nothing else.
-     * - BF16 as bf16x16 (kernels/avx512.c; the avx512 and amx tables, whose
-     *   gemm_bf16 both read it): without it they lay out a chunk at a time
-     *   what they would read from the copy. */
+     * - BF16 as bf16x16 (kernels/avx512.c; the AVX-512 tables, whose
+     *   gemm_bf16 and gemm_f32 read it): without it they lay out a chunk at
+     *   a time what they would read from the copy. */
     size_t (*pack_size)(const qr_tensor *w);
     void (*pack)(const qr_tensor *w, void *dst);
 } qr_kernels;
@@ -108,7 +108,7 @@ void qr_gemm_kq_generic(const qr_tensor *w, const float *x, const qr_acts *xq, i
 void qr_quantize_q8_0_generic(const float *x, void *out, int64_t n);
 void qr_to_bf16_generic(const float *x, uint16_t *out, int64_t n);
 
-/* Which variant to use: "generic", "avx2", "avxvnni", "avx512", "amx" or NULL for the best the
+/* Which variant to use: "generic", "avx2", "avxvnni", "avx512vnni", "avx512", "amx" or NULL for the best the
  * CPU has. Returns 0, or -1 when the named variant cannot run here. */
 int qr_kernels_select(qr_kernels *k, const char *want);
 

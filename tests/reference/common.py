@@ -278,7 +278,9 @@ PINS = (("QRANK_KERNELS", "kernels:"), ("QRANK_ATTENTION", "fast attention:"))
 # engine cannot choose looser bounds for itself: Q8_0 and BF16 round on every table, the k-quants
 # not on the generic one (no int8 kernel for them) nor without a laid-out copy (repack -1, which
 # the CLI never asks for), F16 only on amx.
-FAST_ALLOWED = {"Q8_0": ("int8",), "BF16": ("bf16",), "F32": ("f32",), "F16": ("bf16", "f32"),
+# BF16 "f32": tables without vdpbf16ps (avx512vnni, for CPUs without AVX-512 BF16) run BF16
+# exactly, as the "where the CPU has a faster instruction for it" has it.
+FAST_ALLOWED = {"Q8_0": ("int8",), "BF16": ("bf16", "f32"), "F32": ("f32",), "F16": ("bf16", "f32"),
                 "Q4_0": ("int8", "f32"), "Q4_K": ("int8", "f32"), "Q6_K": ("int8", "f32")}
 
 
