@@ -248,10 +248,11 @@ void qr_gemm_f16_amx(const qr_tensor *w, const float *x, const qr_acts *xq, int6
  * rows that do not fill a tile are copied into one, zeros after them.
  *
  * It gains less than the instruction counts promise (mostly 5-20% at 16
- * threads on a 16-core Xeon, bench/README.md): with the tile work left out, the
- * scaling alone ran at about the speed of the whole avx512 kernel on one
- * core, and the tile work alone (load, dot, store per block) about as fast.
- * Each block still needs its own four vector instructions per row. */
+ * threads on a 16-core Xeon, bench/README.md): with the tile work left
+ * out, the scaling alone ran at about the speed of the whole avx512 kernel
+ * on one core, and the tile work alone (load, dot, store per block) about
+ * as fast. Each block still needs its own four vector instructions per
+ * row. */
 
 enum {
     AQ_RP = 384,     /* rows per panel, as avx512.c's Q8_RP */
