@@ -449,7 +449,7 @@ static void test_gemm_q8_0(const qr_kernels *k) {
 /* The AMX-INT8 Q8_0 kernel against avx512's, bit for bit: the amx table
  * leaves calls of few rows to that one, so every row must come out as it
  * would make it, or a document's score would depend on its batch. Every
- * shape (the tiles' whatever the row count), packed and not, q8u rows. */
+ * shape, the tiles at any row count, packed and not, q8u rows. */
 static void test_q8_0_same_bits(const qr_kernels *k, const qr_kernels *base) {
     static const int64_t n_ins[] = {32, 96, 1056};
     for (size_t v = 0; v < sizeof n_ins / sizeof n_ins[0]; v++) {
