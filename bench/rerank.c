@@ -260,13 +260,18 @@ static void run_workload(const char *model_path, const char *workload, int repea
 static int ensure_model(const char *source_dir, const char *path, const char *type) {
     struct stat st;
     if (stat(path, &st) == 0) return 0;
+    /* Without numpy (a lent machine may have Python alone) the generator's
+     * --random-bytes makes the same shape from random bits: the same work
+     * per token, other weights and scores. */
+    const int no_numpy = system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") != 0;
     char cmd[8192];
     snprintf(cmd, sizeof cmd,
              "/usr/bin/python3 '%s/tools/make_model.py' --out '%s' --format gguf --dtype %s --layers 28 "
              "--hidden 1024 --ffn 3072 --heads 16 --kv-heads 8 --head-dim 128 --vocab-rows 151936 --seed 1 "
-             "--name bench-0.6b-%s",
-             source_dir, path, type, type);
-    fprintf(stderr, "bench: generating %s (the 0.6B shape, random weights)...\n", path);
+             "--name bench-0.6b-%s%s",
+             source_dir, path, type, type, no_numpy ? " --random-bytes" : "");
+    fprintf(stderr, "bench: generating %s (the 0.6B shape, random weights%s)...\n", path,
+            no_numpy ? "; no numpy here: --random-bytes, random bits of the same scales" : "");
     return system(cmd) != 0;
 }
 

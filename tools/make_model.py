@@ -19,16 +19,27 @@ moves across (0, 1) from one document to the next.
 
 Usage: make_model.py --out PATH --format gguf|hf [--dtype f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_k_m] ...
 (see --help). Needs Python 3 and numpy only.
+
+--random-bytes (GGUF, f32/f16/bf16/q8_0) needs no numpy: each tensor's bytes
+come from Python's seeded generator, floats of random sign and mantissa
+within one binade of the scale above, Q8_0 blocks of uniform int8 under one
+scale per tensor. The same shapes and the same work per token, not the same
+weights: for benchmarks on machines without numpy, not for the tests.
 """
 import argparse
 import json
+import math
 import os
+import random
 import shutil
 import struct
 import sys
 import zlib
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # --random-bytes needs none; everything else says so
+    np = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKENIZER_DIR = os.path.join(HERE, "..", "data", "qwen3")
@@ -166,8 +177,8 @@ def to_bf16_bytes(x):
     return u.astype("<u2").tobytes()
 
 
-Q8_0_BLOCK = np.dtype([("d", "<f2"), ("qs", "i1", 32)])
-assert Q8_0_BLOCK.itemsize == 34
+Q8_0_BLOCK = None if np is None else np.dtype([("d", "<f2"), ("qs", "i1", 32)])
+assert np is None or Q8_0_BLOCK.itemsize == 34
 
 
 def to_q8_0_bytes(x):
@@ -191,8 +202,8 @@ def f16(x):
     return np.asarray(x, dtype=np.float32).astype(np.float16).astype(np.float32)
 
 
-Q4_0_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", 16)])
-assert Q4_0_BLOCK.itemsize == 18
+Q4_0_BLOCK = None if np is None else np.dtype([("d", "<f2"), ("qs", "u1", 16)])
+assert np is None or Q4_0_BLOCK.itemsize == 18
 
 
 def to_q4_0_bytes(x):
@@ -211,8 +222,8 @@ def to_q4_0_bytes(x):
     return out.tobytes()
 
 
-Q4_K_BLOCK = np.dtype([("d", "<f2"), ("dmin", "<f2"), ("scales", "u1", 12), ("qs", "u1", 128)])
-assert Q4_K_BLOCK.itemsize == 144
+Q4_K_BLOCK = None if np is None else np.dtype([("d", "<f2"), ("dmin", "<f2"), ("scales", "u1", 12), ("qs", "u1", 128)])
+assert np is None or Q4_K_BLOCK.itemsize == 144
 
 
 def to_q4_k_bytes(x):
@@ -248,8 +259,8 @@ def to_q4_k_bytes(x):
     return out.tobytes()
 
 
-Q6_K_BLOCK = np.dtype([("ql", "u1", 128), ("qh", "u1", 64), ("scales", "i1", 16), ("d", "<f2")])
-assert Q6_K_BLOCK.itemsize == 210
+Q6_K_BLOCK = None if np is None else np.dtype([("ql", "u1", 128), ("qh", "u1", 64), ("scales", "i1", 16), ("d", "<f2")])
+assert np is None or Q6_K_BLOCK.itemsize == 210
 
 
 def to_q6_k_bytes(x):
@@ -297,7 +308,7 @@ def encode(x, dtype):
 
 
 def nbytes(shape, dtype):
-    n = int(np.prod(shape))
+    n = math.prod(shape)
     return {"f32": 4 * n, "f16": 2 * n, "bf16": 2 * n, "q8_0": n // 32 * 34, "q4_0": n // 32 * 18,
             "q4_k": n // 256 * 144, "q6_k": n // 256 * 210}[dtype]
 
@@ -317,6 +328,48 @@ def tensor_dtype(file_dtype, spec):
     if dt in K_QUANTS and spec.shape[-1] % 256:
         dt = "q8_0"
     return dt
+
+
+# ---- --random-bytes -----------------------------------------------------------------------
+
+RANDOM_BYTES_TYPES = ("f32", "f16", "bf16", "q8_0")
+
+
+def random_tensor_chunks(spec, dt, seed):
+    """--random-bytes: a tensor's bytes in chunks, from random.Random seeded by
+    (seed, name). Floats: random sign and mantissa, the exponent of the
+    master values' scale (norms about 1, matrices gain/sqrt(fan_in),
+    embeddings EMBED_STD); Q8_0: uniform int8 under one f16 scale giving the
+    same standard deviation. Byte-wise table lookups, so it runs at C speed."""
+    rng = random.Random(seed * 4294967296 + zlib.crc32(spec.name.encode()))
+    cols = spec.shape[-1]
+    n_all = math.prod(spec.shape)
+    std = 1.0 if spec.kind == "norm" else MATRIX_GAIN / math.sqrt(cols) if spec.kind == "matrix" else EMBED_STD
+    step = max(32, EMBED_CHUNK_VALUES // cols * cols)
+    for v0 in range(0, n_all, step):
+        n = min(step, n_all - v0)
+        if dt == "q8_0":  # uniform int8 has std 73.9
+            nb = n // 32
+            out = bytearray(rng.randbytes(nb * 34))
+            d = struct.pack("<e", std / 73.9)
+            out[0::34] = d[0:1] * nb
+            out[1::34] = d[1:2] * nb
+            yield bytes(out)
+            continue
+        # |x| in [2^e, 2^(e+1)) has std about 1.5 * 2^e; norms stay in [1, 2)
+        e = 0 if spec.kind == "norm" else math.floor(math.log2(std / 1.5))
+        width = {"f32": 4, "f16": 2, "bf16": 2}[dt]
+        out = bytearray(rng.randbytes(n * width))
+        if dt == "f16":
+            big = 15 + e  # sign | 5 exponent bits | the mantissa's top 2 bits
+            out[1::2] = bytes(out[1::2]).translate(bytes((b & 0x83) | (big << 2) for b in range(256)))
+        else:
+            big = 127 + e  # sign | 8 exponent bits over the top two bytes
+            hi = bytes((b & 0x80) | (big >> 1) for b in range(256))
+            lo = bytes((b & 0x7F) | ((big & 1) << 7) for b in range(256))
+            out[width - 1::width] = bytes(out[width - 1::width]).translate(hi)
+            out[width - 2::width] = bytes(out[width - 2::width]).translate(lo)
+        yield bytes(out)
 
 
 # ---- GGUF ---------------------------------------------------------------------------------
@@ -364,7 +417,7 @@ def gg_kv(key, vtype, value):
     etype, items = value
     if etype == "str":
         return out + struct.pack("<IQ", 8, len(items)) + b"".join(gg_str(s) for s in items)
-    return out + struct.pack("<IQ", 5, len(items)) + np.asarray(items, dtype="<i4").tobytes()
+    return out + struct.pack("<IQ", 5, len(items)) + struct.pack("<%di" % len(items), *items)
 
 
 def write_gguf(a, specs, tokens, types, merges):
@@ -422,7 +475,11 @@ def write_gguf(a, specs, tokens, types, merges):
         embed = specs[0]
         for gname, s, dt in tensors:
             written = 0
-            if s.kind == "cls":  # the "yes" and "no" embedding rows
+            if a.random_bytes:
+                for data in random_tensor_chunks(s, dt, a.seed):
+                    f.write(data)
+                    written += len(data)
+            elif s.kind == "cls":  # the "yes" and "no" embedding rows
                 data = encode(embedding_rows(embed, a.seed, (YES_ID, NO_ID)), dt)
                 f.write(data)
                 written = len(data)
@@ -538,6 +595,9 @@ def parse_args(argv):
     p.add_argument("--rope-theta", type=float, default=1e6)
     p.add_argument("--eps", type=float, default=1e-6)
     p.add_argument("--name", default=None)
+    p.add_argument("--random-bytes", action="store_true",
+                   help="gguf f32/f16/bf16/q8_0 without numpy: random bits of the same scales, "
+                        "for benchmarks (the module docstring says what differs)")
     a = p.parse_args(argv)
     if a.dtype is None:
         a.dtype = "q8_0" if a.format == "gguf" else "bf16"
@@ -558,6 +618,10 @@ def parse_args(argv):
                 p.error("%s needs --%s to be a multiple of 32" % (a.dtype, k))
         if (a.heads * a.head_dim) % 32:
             p.error("%s needs --heads x --head-dim to be a multiple of 32" % a.dtype)
+    if a.random_bytes and (a.format != "gguf" or a.dtype not in RANDOM_BYTES_TYPES):
+        p.error("--random-bytes writes gguf files of %s only" % ", ".join(RANDOM_BYTES_TYPES))
+    if not a.random_bytes and np is None:
+        p.error("numpy is missing (Debian: apt-get install python3-numpy); --random-bytes needs none")
     if a.name is None:
         a.name = "qrank-test-%s-%s" % (a.kind, a.dtype)
     return a
