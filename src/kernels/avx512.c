@@ -120,11 +120,22 @@ static void q8_pack_group(const qr_tensor *w, int64_t first, int64_t end, int64_
 }
 
 /* Weight rows [o0, o1) (at most 32) x blocks [b0, b0+nb), for one chunk of
- * the kernel (or of avx512_amx.c's): two groups, dst[g * Q8_KC + b]. Rows
- * past o1 repeat row o0: their lanes are computed and never stored. */
+ * the kernel (or of avx512_amx.c's): in the packed copy (o0 a multiple of
+ * 16 then; the caller's w->packed, read once per call), or laid out into
+ * chunk as two groups, chunk[g * Q8_KC + b]; rows past o1 repeat row o0,
+ * their lanes computed and never stored. */
 _Static_assert((int)Q8_KC == (int)QR_Q8_0X16_KC, "isa.h's chunk size is this kernel's");
-void qr_q8_0x16_chunk_avx512(const qr_tensor *w, int64_t o0, int64_t o1, int64_t b0, int nb, qr_q8_0x16 *dst) {
-    for (int g = 0; g < (o1 - o0 > 16 ? 2 : 1); g++) q8_pack_group(w, o0 + 16 * g, o1, o0, b0, nb, dst + g * Q8_KC);
+void qr_q8_0x16_chunk_avx512(const qr_tensor *w, const qr_q8_0x16 *packed, int64_t o0, int64_t o1, int64_t b0, int nb,
+                             qr_q8_0x16 *chunk, const qr_q8_0x16 *gp[2]) {
+    if (packed) {
+        const int64_t nb_all = w->ne[0] / QR_QK8_0;
+        gp[0] = packed + (o0 / 16) * nb_all + b0;
+        gp[1] = gp[0] + nb_all;
+        return;
+    }
+    for (int g = 0; g < (o1 - o0 > 16 ? 2 : 1); g++) q8_pack_group(w, o0 + 16 * g, o1, o0, b0, nb, chunk + g * Q8_KC);
+    gp[0] = chunk;
+    gp[1] = chunk + Q8_KC;
 }
 
 /* The whole tensor, once per model (kernels.h, pack): the layout of
@@ -301,14 +312,7 @@ void qr_gemm_q8_0_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, 
             for (int64_t b0 = 0; b0 < nb_all; b0 += Q8_KC) {
                 const int nb = (int)(nb_all - b0 < Q8_KC ? nb_all - b0 : Q8_KC);
                 const qr_q8_0x16 *gp[2];
-                if (packed) {
-                    gp[0] = packed + (o0 / 16) * nb_all + b0;
-                    gp[1] = gp[0] + nb_all;
-                } else {
-                    qr_q8_0x16_chunk_avx512(w, o0, hi, b0, nb, chunk);
-                    gp[0] = chunk;
-                    gp[1] = chunk + Q8_KC;
-                }
+                qr_q8_0x16_chunk_avx512(w, packed, o0, hi, b0, nb, chunk, gp);
                 /* where the next chunk's weights start: the tiles below fetch
                  * them toward L2, a share each */
                 const int64_t nb0 = b0 + Q8_KC < nb_all ? b0 + Q8_KC : 0, no0 = nb0 ? o0 : o0 + 32;

@@ -378,14 +378,7 @@ void qr_gemm_q8_0_amx_tiles(const qr_tensor *w, const float *x, const qr_acts *x
             for (int64_t b0 = 0; b0 < nb_all; b0 += QR_Q8_0X16_KC) {
                 const int nb = (int)(nb_all - b0 < QR_Q8_0X16_KC ? nb_all - b0 : QR_Q8_0X16_KC);
                 const qr_q8_0x16 *gp[2];
-                if (packed) {
-                    gp[0] = packed + (o0 / 16) * nb_all + b0;
-                    gp[1] = gp[0] + nb_all;
-                } else {
-                    qr_q8_0x16_chunk_avx512(w, o0, hi, b0, nb, chunk);
-                    gp[0] = chunk;
-                    gp[1] = chunk + QR_Q8_0X16_KC;
-                }
+                qr_q8_0x16_chunk_avx512(w, packed, o0, hi, b0, nb, chunk, gp);
                 const int last = b0 + nb >= nb_all;
                 for (int64_t r0 = 0; r0 < rp; r0 += 16) {
                     const int m = (int)(rp - r0 < 16 ? rp - r0 : 16);

@@ -43,11 +43,14 @@ void qr_gemm_kq_avx512(const qr_tensor *w, const float *x, const qr_acts *xq, in
 void qr_quantize_q8_0_avx512(const float *x, void *out, int64_t n);
 int qr_quantize_q8u_avx512(const float *x, void *out, int64_t n);
 void qr_q8_0x16_pack_avx512(const qr_tensor *w, void *dst);
-/* Weight rows [o0, o1) (at most 32) x 32-blocks [b0, b0 + nb) of a Q8_0
- * matrix without a packed copy, laid out as q8_0x16 at dst[g * KC + b] for
- * group g (rows past o1 repeat row o0): what both Q8_0 kernels read then. */
+/* Where both Q8_0 kernels read weight rows [o0, o1) (at most 32: two
+ * groups) x 32-blocks [b0, b0 + nb <= KC) of a Q8_0 matrix: gp[g] in its
+ * packed copy (w->packed as the call read it once; o0 a multiple of 16
+ * then), or laid out as q8_0x16 into chunk (2 x KC blocks; rows past o1
+ * repeat row o0). */
 enum { QR_Q8_0X16_KC = 32 };
-void qr_q8_0x16_chunk_avx512(const qr_tensor *w, int64_t o0, int64_t o1, int64_t b0, int nb, qr_q8_0x16 *dst);
+void qr_q8_0x16_chunk_avx512(const qr_tensor *w, const qr_q8_0x16 *packed, int64_t o0, int64_t o1, int64_t b0, int nb,
+                             qr_q8_0x16 *chunk, const qr_q8_0x16 *gp[2]);
 void qr_to_bf16_avx512(const float *x, uint16_t *out, int64_t n);
 
 /* avx512_amx.c: AMX-TILE and AMX-BF16 on top of avx512.c's features, for
