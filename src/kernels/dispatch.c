@@ -3,9 +3,10 @@
  * The table is filled per model (no global state); each ISA file exports its
  * functions and this file alone decides which one runs. A variant needs
  * every instruction set its file is compiled with (CMakeLists.txt gives
- * avx512*.c -mavx512f/bw/vl/dq/vnni/bf16 and avx2*.c -mavx2 -mfma -mf16c
- * -mavxvnni), and, for AVX and AVX-512, the OS's promise to save the
- * registers across context switches (XCR0), which CPUID alone does not give.
+ * avx512*.c -mavx512f/bw/vl/dq/vnni, the bf16 and AMX ones -mavx512bf16
+ * too, and avx2*.c -mavx2 -mfma -mf16c -mavxvnni), and, for AVX and
+ * AVX-512, the OS's promise to save the registers across context switches
+ * (XCR0), which CPUID alone does not give.
  *
  * Variants, best first:
  *   amx      the avx512 table with AMX tiles for BF16 weights (Sapphire
