@@ -346,29 +346,34 @@ def random_tensor_chunks(spec, dt, seed):
     n_all = math.prod(spec.shape)
     std = 1.0 if spec.kind == "norm" else MATRIX_GAIN / math.sqrt(cols) if spec.kind == "matrix" else EMBED_STD
     step = max(32, EMBED_CHUNK_VALUES // cols * cols)
-    for v0 in range(0, n_all, step):
-        n = min(step, n_all - v0)
-        if dt == "q8_0":  # uniform int8 has std 73.9
-            nb = n // 32
-            out = bytearray(rng.randbytes(nb * 34))
-            d = struct.pack("<e", std / 73.9)
-            out[0::34] = d[0:1] * nb
-            out[1::34] = d[1:2] * nb
-            yield bytes(out)
-            continue
-        # |x| in [2^e, 2^(e+1)) has std about 1.5 * 2^e; norms stay in [1, 2)
+    # what each chunk's bytes become, once per tensor: Q8_0 blocks take the
+    # scale d (uniform int8 has std 73.9); a float's top bytes (width apart)
+    # go through tables that keep the sign and mantissa bits and set the
+    # exponent, |x| in [2^e, 2^(e+1)) having std about 1.5 * 2^e (norms in
+    # [1, 2))
+    if dt == "q8_0":
+        d = struct.pack("<e", std / 73.9)
+    else:
         e = 0 if spec.kind == "norm" else math.floor(math.log2(std / 1.5))
         width = {"f32": 4, "f16": 2, "bf16": 2}[dt]
-        out = bytearray(rng.randbytes(n * width))
         if dt == "f16":
             big = 15 + e  # sign | 5 exponent bits | the mantissa's top 2 bits
-            out[1::2] = bytes(out[1::2]).translate(bytes((b & 0x83) | (big << 2) for b in range(256)))
+            tables = ((1, bytes((b & 0x83) | (big << 2) for b in range(256))),)
         else:
             big = 127 + e  # sign | 8 exponent bits over the top two bytes
-            hi = bytes((b & 0x80) | (big >> 1) for b in range(256))
-            lo = bytes((b & 0x7F) | ((big & 1) << 7) for b in range(256))
-            out[width - 1::width] = bytes(out[width - 1::width]).translate(hi)
-            out[width - 2::width] = bytes(out[width - 2::width]).translate(lo)
+            tables = ((width - 1, bytes((b & 0x80) | (big >> 1) for b in range(256))),
+                      (width - 2, bytes((b & 0x7F) | ((big & 1) << 7) for b in range(256))))
+    for v0 in range(0, n_all, step):
+        n = min(step, n_all - v0)
+        if dt == "q8_0":
+            nb = n // 32
+            out = bytearray(rng.randbytes(nb * 34))
+            out[0::34] = d[0:1] * nb
+            out[1::34] = d[1:2] * nb
+        else:
+            out = bytearray(rng.randbytes(n * width))
+            for at, table in tables:
+                out[at::width] = bytes(out[at::width]).translate(table)
         yield bytes(out)
 
 
