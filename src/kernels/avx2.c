@@ -22,7 +22,7 @@
  * activations come already widened (the q8w layout, from quantize_q8w) and
  * each chunk of weights is widened once into pairs for every row tile (see
  * q8_wide), which made this kernel 1.3-1.5x faster than widening both for
- * every tile. gemm_f32 turns 16 weight rows x 256 values at a time into a
+ * every tile; its tiles are 5 rows high (q8w_tile). gemm_f32 turns 16 weight rows x 256 values at a time into a
  * panel (one vector per value for 8 of the outputs) and broadcasts each
  * activation against it, as avx512.c's does; gemm_bf16 keeps a 3 x 4 tile
  * of row-major dot products and reduces it at the end.
@@ -350,6 +350,7 @@ void qr_gemm_bf16_avx2(const qr_tensor *w, const float *x, const qr_acts *xq, in
 
 enum {
     Q8_MR = 3,  /* activation rows per tile: 6 integer and 6 float accumulators */
+    Q8W_MR = 5, /* the same without VNNI: 10 integer accumulators, the float sums in L1 */
     Q8_KC = 16,  /* 32-blocks per chunk */
     Q8_RP = 128, /* rows per row panel: their activations stay in L2 */
 };
@@ -415,8 +416,8 @@ typedef struct {
 } q8_rows;
 
 typedef struct {
-    int16_t qs[Q8_MR][Q8_KC][32]; /* no VNNI: Q8_0 or q8u activations widened (q8w is read in place) */
-    float dx[Q8_MR][Q8_KC];
+    int16_t qs[Q8W_MR][Q8_KC][32]; /* no VNNI: Q8_0 or q8u activations widened (q8w is read in place) */
+    float dx[Q8W_MR][Q8_KC];
 } q8_rows16;
 
 static void q8_pack_rows(const qr_acts *xq, int64_t r0, int mr, int64_t b0, int nb, q8_rows *xr) {
@@ -498,53 +499,35 @@ static void q8_widen_chunk(const qr_q8_0x16 *gp, int nb, q8_wide *wd) {
             }
 }
 
-/* The group's 16 outputs for MR rows, from partial sums `in` (rows 16
- * floats apart; NULL: from zero) into y, lanes where m0 / m1 say. With
- * AVX-VNNI the products are vpdpbusd on the group's bytes and q8u rows,
- * corrected by -128 * sum(w); without it, vpmaddwd on the widened chunk
- * and q8w rows (block b at 64 b bytes). The sums stay in registers for the
- * whole chunk (the fifteen of sixteen YMM registers the tile needs at most),
- * as in avx512.c; the block scale is applied as generic.c does, in the same
- * order, so the result is still bit-identical. */
-static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *gp, const q8_wide *wd,
-                                                          const qr_q8_view *xv, int nb, int MR, int VNNI,
-                                                          const float *in, float *y, int64_t ldy, __m256i m0,
-                                                          __m256i m1) {
+/* The group's 16 outputs for MR rows with AVX-VNNI, from partial sums `in`
+ * (rows 16 floats apart; NULL: from zero) into y, lanes where m0 / m1 say.
+ * The products are vpdpbusd on the group's bytes and q8u rows, corrected by
+ * -128 * sum(w). The sums stay in registers for the whole chunk (the
+ * fifteen of sixteen YMM registers the tile needs at most), as in avx512.c;
+ * the block scale is applied as generic.c does, in the same order, so the
+ * result is still bit-identical. */
+static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *gp, const qr_q8_view *xv, int nb,
+                                                          int MR, const float *in, float *y, int64_t ldy,
+                                                          __m256i m0, __m256i m1) {
     __m256 acc[Q8_MR][2];
     for (int r = 0; r < MR; r++)
         for (int h = 0; h < 2; h++) acc[r][h] = in ? _mm256_load_ps(in + 16 * r + 8 * h) : _mm256_setzero_ps();
     for (int b = 0; b < nb; b++) {
         __m256i isum[Q8_MR][2];
-        if (VNNI) {
-            for (int h = 0; h < 2; h++) {
-                const __m256i c = _mm256_slli_epi32(
-                    _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(gp[b].negsum + 8 * h))), 7);
-                for (int r = 0; r < MR; r++) isum[r][h] = c;
-            }
-            for (int k = 0; k < 8; k++) {
-                const __m256i w0 = _mm256_loadu_si256((const __m256i *)gp[b].qs[k]);
-                const __m256i w1 = _mm256_loadu_si256((const __m256i *)(gp[b].qs[k] + 32));
-                for (int r = 0; r < MR; r++) {
-                    int32_t x4;
-                    memcpy(&x4, xv->q + (size_t)r * xv->q_stride + 32 * b + 4 * k, 4);
-                    const __m256i xb = _mm256_set1_epi32(x4);
-                    isum[r][0] = _mm256_dpbusd_avx_epi32(isum[r][0], xb, w0);
-                    isum[r][1] = _mm256_dpbusd_avx_epi32(isum[r][1], xb, w1);
-                }
-            }
-        } else {
-            for (int r = 0; r < MR; r++) isum[r][0] = isum[r][1] = _mm256_setzero_si256();
-#pragma GCC unroll 2
-            for (int p = 0; p < 16; p++) {
-                const __m256i w0 = _mm256_load_si256((const __m256i *)wd->v[b][p]);
-                const __m256i w1 = _mm256_load_si256((const __m256i *)(wd->v[b][p] + 16));
-                for (int r = 0; r < MR; r++) {
-                    int32_t x2;
-                    memcpy(&x2, xv->q + (size_t)r * xv->q_stride + 64 * b + 4 * p, 4);
-                    const __m256i xb = _mm256_set1_epi32(x2);
-                    isum[r][0] = _mm256_add_epi32(isum[r][0], _mm256_madd_epi16(w0, xb));
-                    isum[r][1] = _mm256_add_epi32(isum[r][1], _mm256_madd_epi16(w1, xb));
-                }
+        for (int h = 0; h < 2; h++) {
+            const __m256i c = _mm256_slli_epi32(
+                _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(gp[b].negsum + 8 * h))), 7);
+            for (int r = 0; r < MR; r++) isum[r][h] = c;
+        }
+        for (int k = 0; k < 8; k++) {
+            const __m256i w0 = _mm256_loadu_si256((const __m256i *)gp[b].qs[k]);
+            const __m256i w1 = _mm256_loadu_si256((const __m256i *)(gp[b].qs[k] + 32));
+            for (int r = 0; r < MR; r++) {
+                int32_t x4;
+                memcpy(&x4, xv->q + (size_t)r * xv->q_stride + 32 * b + 4 * k, 4);
+                const __m256i xb = _mm256_set1_epi32(x4);
+                isum[r][0] = _mm256_dpbusd_avx_epi32(isum[r][0], xb, w0);
+                isum[r][1] = _mm256_dpbusd_avx_epi32(isum[r][1], xb, w1);
             }
         }
         for (int h = 0; h < 2; h++) {
@@ -562,6 +545,71 @@ static inline __attribute__((always_inline)) void q8_tile(const qr_q8_0x16 *gp, 
     }
 }
 
+/* q8_tile without VNNI, for up to Q8W_MR rows, from the widened chunk and
+ * q8w rows (block b at 64 b bytes). A vpmaddwd and its vpaddd do 16
+ * multiply-adds where vpdpbusd does 32; on the cores this is for (Zen 1-3,
+ * at most four vector operations a cycle) the 3-row tile was held back by
+ * what surrounds them: 5 loads and broadcasts and the loop's counting per 6
+ * vpmaddwd, and its masked stores (vmaskmovps to memory is slow on AMD).
+ * Five rows keep 10 integer sums in registers with the float sums in L1
+ * (acc, read and written once a block); six would need all sixteen, and GCC
+ * then spilled one sum into a store-to-load chain that cost more than the
+ * sixth row gained. The inner loop is unrolled over the block so that every
+ * address is a constant offset. The scaling is q8_tile's, in its order. */
+static inline __attribute__((always_inline)) void q8w_tile(const qr_q8_0x16 *gp, const q8_wide *wd,
+                                                           const qr_q8_view *xv, int nb, int MR, const float *in,
+                                                           float *y, int64_t ldy, __m256i m0, __m256i m1) {
+    _Alignas(32) float acc[Q8W_MR][16];
+    const uint8_t *xq[Q8W_MR], *xd[Q8W_MR];
+    for (int r = 0; r < MR; r++) {
+        for (int h = 0; h < 2; h++)
+            _mm256_store_ps(acc[r] + 8 * h, in ? _mm256_load_ps(in + 16 * r + 8 * h) : _mm256_setzero_ps());
+        xq[r] = xv->q + (size_t)r * xv->q_stride;
+        xd[r] = xv->d + (size_t)r * xv->d_stride;
+    }
+    for (int b = 0; b < nb; b++) {
+        __m256i isum[Q8W_MR][2];
+        for (int r = 0; r < MR; r++) isum[r][0] = isum[r][1] = _mm256_setzero_si256();
+#pragma GCC unroll 16
+        for (int p = 0; p < 16; p++) {
+            const __m256i w0 = _mm256_load_si256((const __m256i *)wd->v[b][p]);
+            const __m256i w1 = _mm256_load_si256((const __m256i *)(wd->v[b][p] + 16));
+            for (int r = 0; r < MR; r++) {
+                int32_t x2;
+                memcpy(&x2, xq[r] + 64 * b + 4 * p, 4);
+                const __m256i xb = _mm256_set1_epi32(x2);
+                isum[r][0] = _mm256_add_epi32(isum[r][0], _mm256_madd_epi16(w0, xb));
+                isum[r][1] = _mm256_add_epi32(isum[r][1], _mm256_madd_epi16(w1, xb));
+                /* one chain per sum: unrolled, GCC would otherwise reassociate
+                 * the adds into trees whose partial sums spill */
+                __asm__("" : "+x"(isum[r][0]), "+x"(isum[r][1]));
+            }
+        }
+        for (int h = 0; h < 2; h++) {
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gp[b].d + 8 * h)));
+            for (int r = 0; r < MR; r++) {
+                float dx;
+                memcpy(&dx, xd[r] + 4 * b, 4);
+                __m256 a = _mm256_load_ps(acc[r] + 8 * h);
+                q8_scale_add(&a, isum[r][h], dw, dx);
+                _mm256_store_ps(acc[r] + 8 * h, a);
+            }
+        }
+    }
+    /* vmaskmovps to memory is microcoded on Zen 1-3 (tens of cycles): only
+     * where a lane is left out */
+    const int whole = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256(m0, m1))) == 0xff;
+    for (int r = 0; r < MR; r++) {
+        if (whole) {
+            _mm256_storeu_ps(y + r * ldy, _mm256_load_ps(acc[r]));
+            _mm256_storeu_ps(y + r * ldy + 8, _mm256_load_ps(acc[r] + 8));
+        } else {
+            _mm256_maskstore_ps(y + r * ldy, m0, _mm256_load_ps(acc[r]));
+            _mm256_maskstore_ps(y + r * ldy + 8, m1, _mm256_load_ps(acc[r] + 8));
+        }
+    }
+}
+
 static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, const qr_acts *xq, int vnni,
                                                           int64_t n_rows, float *y, int64_t ldy, int64_t o_begin,
                                                           int64_t o_end) {
@@ -576,7 +624,8 @@ static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, co
     _Alignas(32) float part[Q8_RP][16];
     for (int64_t rp0 = 0; rp0 < n_rows; rp0 += Q8_RP) {
         const int64_t rp = n_rows - rp0 < Q8_RP ? n_rows - rp0 : Q8_RP;
-        const int64_t n_tiles = (rp + Q8_MR - 1) / Q8_MR;
+        const int mr_max = vnni ? Q8_MR : Q8W_MR;
+        const int64_t n_tiles = (rp + mr_max - 1) / mr_max;
         for (int64_t o0 = packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 16) {
             const int64_t hi = o0 + 16 < o_end ? o0 + 16 : o_end;
             const __m256i m0 = mask8(o0, o_begin, hi), m1 = mask8(o0 + 8, o_begin, hi), all = _mm256_set1_epi32(-1);
@@ -609,9 +658,9 @@ static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, co
                                            sizeof rows.dx[0]};
                         }
                         switch (mr) {
-                        case 1: q8_tile(gp, NULL, &xv, nb, 1, 1, in, out, ld, k0, k1); break;
-                        case 2: q8_tile(gp, NULL, &xv, nb, 2, 1, in, out, ld, k0, k1); break;
-                        default: q8_tile(gp, NULL, &xv, nb, 3, 1, in, out, ld, k0, k1); break;
+                        case 1: q8_tile(gp, &xv, nb, 1, in, out, ld, k0, k1); break;
+                        case 2: q8_tile(gp, &xv, nb, 2, in, out, ld, k0, k1); break;
+                        default: q8_tile(gp, &xv, nb, 3, in, out, ld, k0, k1); break;
                         }
                     } else {
                         qr_q8_view xv; /* rows of int16 values: block b at q + 64 b */
@@ -625,9 +674,11 @@ static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, co
                                               sizeof rows16.qs[0], sizeof rows16.dx[0]};
                         }
                         switch (mr) {
-                        case 1: q8_tile(gp, &wide, &xv, nb, 1, 0, in, out, ld, k0, k1); break;
-                        case 2: q8_tile(gp, &wide, &xv, nb, 2, 0, in, out, ld, k0, k1); break;
-                        default: q8_tile(gp, &wide, &xv, nb, 3, 0, in, out, ld, k0, k1); break;
+                        case 1: q8w_tile(gp, &wide, &xv, nb, 1, in, out, ld, k0, k1); break;
+                        case 2: q8w_tile(gp, &wide, &xv, nb, 2, in, out, ld, k0, k1); break;
+                        case 3: q8w_tile(gp, &wide, &xv, nb, 3, in, out, ld, k0, k1); break;
+                        case 4: q8w_tile(gp, &wide, &xv, nb, 4, in, out, ld, k0, k1); break;
+                        default: q8w_tile(gp, &wide, &xv, nb, Q8W_MR, in, out, ld, k0, k1); break;
                         }
                     }
                 }
