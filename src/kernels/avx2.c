@@ -101,6 +101,19 @@ static inline __m256i mask8(int64_t first_lane_o, int64_t lo, int64_t hi) {
     return _mm256_andnot_si256(below_lo, below_hi);
 }
 
+/* y[0..16) = a0, a1 where m0, m1 say. vmaskmovps to memory is microcoded
+ * on AMD Zen 1-3 (one store every 15-18 cycles on the Zen 3 VM, against one
+ * or more a cycle unmasked), and most tiles store all their lanes. */
+static inline void store16(float *y, __m256 a0, __m256 a1, __m256i m0, __m256i m1) {
+    if (_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256(m0, m1))) == 0xff) {
+        _mm256_storeu_ps(y, a0);
+        _mm256_storeu_ps(y + 8, a1);
+    } else {
+        _mm256_maskstore_ps(y, m0, a0);
+        _mm256_maskstore_ps(y + 8, m1, a1);
+    }
+}
+
 /* Weight rows o0 .. o0 + 15 (those past n_o alias a valid one), values k0 ..
  * k0 + kc - 1, as a panel: wt[k][j] is row o0 + j's value k0 + k, widened
  * first where the type is not F32 (tmp: 8 rows of F32_KC), each 8 x 8 block
@@ -222,8 +235,7 @@ static inline __attribute__((always_inline)) void f32_tile(const float *x, int64
             acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_maskload_ps(yr, m0));
             acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_maskload_ps(yr + 8, m1));
         }
-        _mm256_maskstore_ps(yr, m0, acc[r][0]);
-        _mm256_maskstore_ps(yr + 8, m1, acc[r][1]);
+        store16(yr, acc[r][0], acc[r][1], m0, m1);
     }
 }
 
@@ -596,18 +608,7 @@ static inline __attribute__((always_inline)) void q8w_tile(const qr_q8_0x16 *gp,
             }
         }
     }
-    /* vmaskmovps to memory is microcoded on Zen 1-3 (tens of cycles): only
-     * where a lane is left out */
-    const int whole = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256(m0, m1))) == 0xff;
-    for (int r = 0; r < MR; r++) {
-        if (whole) {
-            _mm256_storeu_ps(y + r * ldy, _mm256_load_ps(acc[r]));
-            _mm256_storeu_ps(y + r * ldy + 8, _mm256_load_ps(acc[r] + 8));
-        } else {
-            _mm256_maskstore_ps(y + r * ldy, m0, _mm256_load_ps(acc[r]));
-            _mm256_maskstore_ps(y + r * ldy + 8, m1, _mm256_load_ps(acc[r] + 8));
-        }
-    }
+    for (int r = 0; r < MR; r++) store16(y + r * ldy, _mm256_load_ps(acc[r]), _mm256_load_ps(acc[r] + 8), m0, m1);
 }
 
 static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, const qr_acts *xq, int vnni,
