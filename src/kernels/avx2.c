@@ -860,9 +860,7 @@ static inline __attribute__((always_inline)) void gemm_kq(const qr_tensor *w, co
             }
             const __m256i m0 = mask8(o0, o_begin, hi), m1 = mask8(o0 + 8, o_begin, hi);
             for (int64_t r = 0; r < rp; r++) {
-                float *yr = y + (rp0 + r) * ldy + o0;
-                _mm256_maskstore_ps(yr, m0, _mm256_load_ps(part[r]));
-                _mm256_maskstore_ps(yr + 8, m1, _mm256_load_ps(part[r] + 8));
+                store16(y + (rp0 + r) * ldy + o0, _mm256_load_ps(part[r]), _mm256_load_ps(part[r] + 8), m0, m1);
             }
         }
     }
