@@ -22,10 +22,11 @@
  * activations come already widened (the q8w layout, from quantize_q8w) and
  * each chunk of weights is widened once into pairs for every row tile (see
  * q8_wide), which made this kernel 1.3-1.5x faster than widening both for
- * every tile; its tiles are 5 rows high (q8w_tile). gemm_f32 turns 16 weight rows x 256 values at a time into a
- * panel (one vector per value for 8 of the outputs) and broadcasts each
- * activation against it, as avx512.c's does; gemm_bf16 keeps a 3 x 4 tile
- * of row-major dot products and reduces it at the end.
+ * every tile; its tiles are 5 rows high (q8w_tile). gemm_f32 turns 16
+ * weight rows x 256 values at a time into a panel (one vector per value
+ * for 8 of the outputs) and broadcasts each activation against it, as
+ * avx512.c's does; gemm_bf16 keeps a 3 x 4 tile of row-major dot products
+ * and reduces it at the end.
  *
  * Buffers live on the stack (about 40 KB at most): the kernel signature has
  * no way to report an allocation failure. */
