@@ -616,6 +616,7 @@ static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, co
                                                           int64_t n_rows, float *y, int64_t ldy, int64_t o_begin,
                                                           int64_t o_end) {
     const int64_t nb_all = w->ne[0] / QR_QK8_0;
+    const int mr_max = vnni ? Q8_MR : Q8W_MR;
     const qr_q8_0x16 *packed = w->packed;
     _Alignas(32) qr_q8_0x16 chunk[Q8_KC];
     _Alignas(32) q8_rows rows;
@@ -626,7 +627,6 @@ static inline __attribute__((always_inline)) void gemm_q8(const qr_tensor *w, co
     _Alignas(32) float part[Q8_RP][16];
     for (int64_t rp0 = 0; rp0 < n_rows; rp0 += Q8_RP) {
         const int64_t rp = n_rows - rp0 < Q8_RP ? n_rows - rp0 : Q8_RP;
-        const int mr_max = vnni ? Q8_MR : Q8W_MR;
         const int64_t n_tiles = (rp + mr_max - 1) / mr_max;
         for (int64_t o0 = packed ? o_begin - o_begin % 16 : o_begin; o0 < o_end; o0 += 16) {
             const int64_t hi = o0 + 16 < o_end ? o0 + 16 : o_end;
